@@ -1,0 +1,147 @@
+//! `GET /api/jobs/{job_id}/quote-chat/`: the chat history in order, paged by signed cursors.
+
+use lambda_http::{Body, Request, Response};
+use shared::store::ChatStore;
+use shared::{chat, http, Deps};
+
+pub async fn handler<S: ChatStore>(deps: &Deps<S>, req: Request) -> Response<Body> {
+    let result = async {
+        let caller = http::caller(&req)?;
+        let job_id = http::job_id(&req)?;
+        let query = http::list_query(&req)?;
+        let page = chat::list(deps, &caller, &job_id, query).await?;
+        Ok(http::success(200, &page))
+    }
+    .await;
+    http::respond(&req, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::Method;
+    use shared::testing::{memory_deps, message_body, parts, Call};
+
+    #[tokio::test]
+    async fn lists_in_order_with_the_seed_envelope() {
+        let (deps, job) = memory_deps();
+        for id in ["m1", "m2", "m3"] {
+            let req = Call::new(Method::POST, &job)
+                .json(message_body(id, id))
+                .build();
+            assert_eq!(create_status(&deps, req).await, 201);
+        }
+        let (status, body) = parts(&handler(&deps, Call::new(Method::GET, &job).build()).await);
+        assert_eq!(status, 200);
+        assert_eq!(body["success"], true);
+        assert_eq!(body["data"]["job_id"], job.as_str());
+        assert!(body["data"]["next_cursor"].is_null());
+        let ids: Vec<&str> = body["data"]["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["message_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["m1", "m2", "m3"]);
+        let first = &body["data"]["messages"][0];
+        for field in ["role", "content", "timestamp", "metadata", "version"] {
+            assert!(!first[field].is_null(), "{field}");
+        }
+    }
+
+    async fn create_status<S: ChatStore>(deps: &Deps<S>, req: Request) -> u16 {
+        let caller = http::caller(&req).unwrap();
+        let new = shared::validate::new_message(http::json_body(&req).unwrap()).unwrap();
+        let job = http::job_id(&req).unwrap();
+        chat::create(deps, &caller, &job, new)
+            .await
+            .map(|_| 201)
+            .unwrap_or(500)
+    }
+
+    #[tokio::test]
+    async fn pages_with_limit_and_cursor_in_both_orders() {
+        let (deps, job) = memory_deps();
+        for i in 0..5 {
+            let req = Call::new(Method::POST, &job)
+                .json(message_body(&format!("m{i}"), "x"))
+                .build();
+            create_status(&deps, req).await;
+        }
+        for (order, expected) in [
+            ("asc", ["m0", "m1", "m2", "m3", "m4"]),
+            ("desc", ["m4", "m3", "m2", "m1", "m0"]),
+        ] {
+            let mut seen = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let mut query = format!("limit=2&order={order}");
+                if let Some(c) = &cursor {
+                    query.push_str(&format!("&cursor={c}"));
+                }
+                let (status, body) = parts(
+                    &handler(&deps, Call::new(Method::GET, &job).query(&query).build()).await,
+                );
+                assert_eq!(status, 200, "{body}");
+                for m in body["data"]["messages"].as_array().unwrap() {
+                    seen.push(m["message_id"].as_str().unwrap().to_owned());
+                }
+                match body["data"]["next_cursor"].as_str() {
+                    Some(c) => cursor = Some(c.to_owned()),
+                    None => break,
+                }
+            }
+            assert_eq!(seen, expected);
+        }
+    }
+
+    #[tokio::test]
+    async fn refuses_bad_queries_cursors_and_strangers() {
+        let (deps, job) = memory_deps();
+        let status = |req| async { parts(&handler(&deps, req).await) };
+        assert_eq!(
+            status(Call::new(Method::GET, &job).query("limit=0").build())
+                .await
+                .0,
+            400
+        );
+        let (code, body) =
+            status(Call::new(Method::GET, &job).query("cursor=abc.def").build()).await;
+        assert_eq!((code, body["code"].as_str()), (400, Some("INVALID_CURSOR")));
+        let (code, body) = status(Call::new(Method::GET, "not-a-uuid").build()).await;
+        assert_eq!((code, body["code"].as_str()), (400, Some("INVALID_JOB_ID")));
+        let (code, body) = status(Call::new(Method::GET, &job).anonymous().build()).await;
+        assert_eq!(
+            (code, body["code"].as_str()),
+            (401, Some("UNAUTHENTICATED"))
+        );
+        let (code, stranger) =
+            status(Call::new(Method::GET, &job).by("mallory", &[]).build()).await;
+        let unknown = uuid_v4();
+        let (code2, missing) = status(Call::new(Method::GET, &unknown).build()).await;
+        assert_eq!((code, code2), (404, 404));
+        assert_eq!(stranger["code"], missing["code"]);
+        assert_eq!(stranger["error"], missing["error"]);
+        assert_eq!(
+            status(Call::new(Method::GET, &job).by("x", &["staff"]).build())
+                .await
+                .0,
+            200
+        );
+    }
+
+    #[tokio::test]
+    async fn storage_outage_is_a_503_with_retry_after() {
+        let (deps, job) = memory_deps();
+        deps.store.set_unavailable(true);
+        let response = handler(&deps, Call::new(Method::GET, &job).build()).await;
+        let (status, body) = parts(&response);
+        assert_eq!(status, 503);
+        assert_eq!(body["code"], "SERVICE_UNAVAILABLE");
+        assert!(response.headers().contains_key("retry-after"));
+    }
+
+    fn uuid_v4() -> String {
+        "00000000-0000-4000-8000-000000000000".to_owned()
+    }
+}

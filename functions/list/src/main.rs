@@ -1,0 +1,15 @@
+//! The list Lambda: wiring only, once per cold start.
+
+use std::convert::Infallible;
+
+use lambda_http::{run, service_fn, Error};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let deps = shared::Config::from_env()?.deps().await;
+    run(service_fn(|req| async {
+        Ok::<_, Infallible>(list::handler(&deps, req).await)
+    }))
+    .await
+}

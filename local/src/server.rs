@@ -1,0 +1,171 @@
+//! The local HTTP server: routes like API Gateway, authenticates like its JWT authorizer, then
+//! calls the very handler functions the Lambdas run.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::header::{HeaderValue, AUTHORIZATION, ORIGIN};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use shared::error::ApiError;
+use shared::limits::MAX_BODY_BYTES;
+use shared::store::ChatStore;
+use shared::{apigw, http as api_http, Deps};
+use tokio::net::TcpListener;
+
+use crate::cors::Cors;
+use crate::jwt::LocalJwt;
+use crate::router::{route, Route, Target};
+
+pub struct LocalApi<S> {
+    pub deps: Deps<S>,
+    pub jwt: LocalJwt,
+    pub cors: Cors,
+}
+
+type Reply = Response<Full<Bytes>>;
+
+impl<S: ChatStore + 'static> LocalApi<S> {
+    pub async fn handle(&self, req: Request<Incoming>) -> Reply {
+        let started = Instant::now();
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let origin = req
+            .headers()
+            .get(ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let (mut reply, preflight) = match route(&method, &path) {
+            Route::Preflight => (empty(StatusCode::NO_CONTENT), true),
+            Route::NotFound => (failure(&ApiError::NotFound, &request_id), false),
+            Route::WrongMethod { allow } => (
+                failure(&ApiError::MethodNotAllowed { allow }, &request_id),
+                false,
+            ),
+            Route::Found {
+                target,
+                job_id,
+                message_id,
+            } => (
+                self.dispatch(req, target, job_id, message_id, &request_id)
+                    .await,
+                false,
+            ),
+        };
+        let headers = reply.headers_mut();
+        self.cors.decorate(origin.as_deref(), headers, preflight);
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            headers.insert("x-request-id", value);
+        }
+        tracing::info!(
+            %method,
+            path,
+            status = reply.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request"
+        );
+        reply
+    }
+
+    async fn dispatch(
+        &self,
+        req: Request<Incoming>,
+        target: Target,
+        job_id: String,
+        message_id: Option<String>,
+        request_id: &str,
+    ) -> Reply {
+        let (parts, body) = req.into_parts();
+        let bytes = match Limited::new(body, MAX_BODY_BYTES + 1).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => {
+                let too_large = ApiError::PayloadTooLarge {
+                    field: "body",
+                    limit: MAX_BODY_BYTES,
+                };
+                return failure(&too_large, request_id);
+            }
+        };
+        let claims = self.jwt.claims(
+            parts
+                .headers
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok()),
+        );
+        let body = if bytes.is_empty() {
+            lambda_http::Body::Empty
+        } else {
+            match String::from_utf8(bytes.to_vec()) {
+                Ok(text) => lambda_http::Body::Text(text),
+                Err(err) => lambda_http::Body::Binary(err.into_bytes()),
+            }
+        };
+        let mut params = HashMap::from([("job_id".to_owned(), job_id)]);
+        if let Some(message_id) = message_id {
+            params.insert("message_id".to_owned(), message_id);
+        }
+        let lambda_req = apigw::deliver(
+            Request::from_parts(parts, body),
+            params,
+            claims,
+            request_id.to_owned(),
+        );
+        let response = match target {
+            Target::List => list::handler(&self.deps, lambda_req).await,
+            Target::Create => create::handler(&self.deps, lambda_req).await,
+            Target::Clear => clear::handler(&self.deps, lambda_req).await,
+            Target::Patch => patch::handler(&self.deps, lambda_req).await,
+        };
+        let (parts, body) = response.into_parts();
+        let bytes = match body {
+            lambda_http::Body::Text(text) => Bytes::from(text),
+            lambda_http::Body::Binary(bytes) => Bytes::from(bytes),
+            _ => Bytes::new(),
+        };
+        Response::from_parts(parts, Full::new(bytes))
+    }
+}
+
+fn empty(status: StatusCode) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::new()));
+    *reply.status_mut() = status;
+    reply
+}
+
+fn failure(err: &ApiError, request_id: &str) -> Reply {
+    let (parts, body) = api_http::failure(err, Some(request_id.to_owned())).into_parts();
+    let bytes = match body {
+        lambda_http::Body::Text(text) => Bytes::from(text),
+        _ => Bytes::new(),
+    };
+    Response::from_parts(parts, Full::new(bytes))
+}
+
+/// Serves until the listener fails; each connection on its own task.
+pub async fn serve<S: ChatStore + 'static>(
+    listener: TcpListener,
+    api: Arc<LocalApi<S>>,
+) -> std::io::Result<()> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let api = api.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let api = api.clone();
+                async move { Ok::<_, Infallible>(api.handle(req).await) }
+            });
+            if let Err(err) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %err, "connection closed with an error");
+            }
+        });
+    }
+}

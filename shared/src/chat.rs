@@ -1,0 +1,382 @@
+//! The four operations of the API, over any [`ChatStore`]: access checks, retries and the
+//! rules of API.md that do not depend on the database.
+
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+use tracing::instrument;
+
+use crate::auth::Caller;
+use crate::cursor::{Cursor, CursorCodec};
+use crate::error::ApiError;
+use crate::limits::{MAX_PAGE_BYTES, MAX_PAGE_MESSAGES};
+use crate::model::{Message, MessagePatch, Metadata, NewMessage};
+use crate::store::dynamo::backoff;
+use crate::store::{Chat, ChatStore, CreateOutcome, ReplaceOutcome};
+use crate::validate::{check_metadata_size, ListQuery};
+
+/// Attempts of a create or patch that keeps meeting concurrent writers.
+const WRITE_ATTEMPTS: u32 = 10;
+
+/// Settings fixed at cold start.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub staff_group: String,
+    pub retention_days: u32,
+    pub cursors: CursorCodec,
+}
+
+/// Everything a handler needs, built once per cold start.
+pub struct Deps<S> {
+    pub store: S,
+    pub settings: Settings,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Created {
+    pub message_id: String,
+    pub timestamp: String,
+    #[serde(skip)]
+    pub replayed: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ListPage {
+    pub job_id: String,
+    pub messages: Vec<Box<RawValue>>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Cleared {
+    pub deleted_count: u64,
+}
+
+/// The chat of a job the caller may use. Others get the very answer an unknown job gets.
+async fn open<S: ChatStore>(
+    deps: &Deps<S>,
+    caller: &Caller,
+    job_id: &str,
+) -> Result<Chat, ApiError> {
+    let chat = deps
+        .store
+        .open(job_id)
+        .await?
+        .ok_or(ApiError::JobNotFound)?;
+    if !caller.may_use(&chat.job, &deps.settings.staff_group) {
+        tracing::info!(job_id, "caller may not use this job");
+        return Err(ApiError::JobNotFound);
+    }
+    Ok(chat)
+}
+
+#[instrument(skip_all, fields(job_id, limit = query.limit, descending = query.descending))]
+pub async fn list<S: ChatStore>(
+    deps: &Deps<S>,
+    caller: &Caller,
+    job_id: &str,
+    query: ListQuery,
+) -> Result<ListPage, ApiError> {
+    let chat = open(deps, caller, job_id).await?;
+    let mut after = match &query.cursor {
+        Some(text) => Some(
+            deps.settings
+                .cursors
+                .decode(text, job_id, chat.generation, query.descending)?
+                .after,
+        ),
+        None => None,
+    };
+    let want = query.limit.unwrap_or(MAX_PAGE_MESSAGES);
+    let mut messages = Vec::new();
+    let mut bytes = 0usize;
+    let mut last_key: Option<String> = None;
+    let mut truncated = false;
+    'pages: loop {
+        let page = deps
+            .store
+            .page(
+                &chat,
+                after.as_deref(),
+                query.descending,
+                want + 1 - messages.len(),
+            )
+            .await?;
+        for stored in page.messages {
+            if messages.len() == want {
+                truncated = true;
+                break 'pages;
+            }
+            let raw =
+                serde_json::value::to_raw_value(&stored.message).map_err(|_| ApiError::Internal)?;
+            let size = lambda_payload_size(raw.get());
+            if !messages.is_empty() && bytes + size > MAX_PAGE_BYTES {
+                truncated = true;
+                break 'pages;
+            }
+            bytes += size;
+            messages.push(raw);
+            last_key = Some(stored.sort_key);
+        }
+        if !page.more {
+            break;
+        }
+        after.clone_from(&last_key);
+        if last_key.is_none() {
+            // DynamoDB may return an empty page with a LastEvaluatedKey; the next call then
+            // needs its key, which this port does not expose: treat as the end.
+            break;
+        }
+    }
+    let next_cursor = match (truncated, last_key) {
+        (true, Some(after)) => Some(deps.settings.cursors.encode(&Cursor {
+            job_id: job_id.to_owned(),
+            generation: chat.generation,
+            descending: query.descending,
+            after,
+        })),
+        _ => None,
+    };
+    Ok(ListPage {
+        job_id: job_id.to_owned(),
+        messages,
+        next_cursor,
+    })
+}
+
+/// Bytes a piece of JSON takes once API Gateway's Lambda payload has escaped it again.
+fn lambda_payload_size(json: &str) -> usize {
+    json.len() + json.bytes().filter(|b| matches!(b, b'"' | b'\\')).count()
+}
+
+/// Identifies role, content and metadata, so a retried POST can be told from a conflict.
+pub fn fingerprint(message: &NewMessage) -> String {
+    let mut keys: Vec<(&String, &Box<RawValue>)> = message.metadata.iter().collect();
+    keys.sort_by(|a, b| a.0.cmp(b.0));
+    let mut hash = Sha256::new();
+    hash.update(message.role.as_str());
+    hash.update([0]);
+    hash.update(message.content.len().to_le_bytes());
+    hash.update(&message.content);
+    for (key, value) in keys {
+        hash.update(key.len().to_le_bytes());
+        hash.update(key);
+        hash.update(value.get().len().to_le_bytes());
+        hash.update(value.get());
+    }
+    STANDARD_NO_PAD.encode(hash.finalize())
+}
+
+pub fn format_timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Now, but always after the chat's newest message, so timestamps order a chat even when
+/// clocks of two Lambda instances disagree.
+pub fn next_timestamp(last: Option<&str>, now: DateTime<Utc>) -> String {
+    let floor = last
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc) + Duration::microseconds(1));
+    match floor {
+        Some(floor) if floor > now => format_timestamp(floor),
+        _ => format_timestamp(now),
+    }
+}
+
+#[instrument(skip_all, fields(job_id, message_id = %new.message_id))]
+pub async fn create<S: ChatStore>(
+    deps: &Deps<S>,
+    caller: &Caller,
+    job_id: &str,
+    new: NewMessage,
+) -> Result<Created, ApiError> {
+    let fingerprint = fingerprint(&new);
+    let mut message = Message {
+        message_id: new.message_id,
+        role: new.role,
+        content: new.content,
+        timestamp: String::new(),
+        metadata: new.metadata,
+        version: 1,
+    };
+    for attempt in 0..WRITE_ATTEMPTS {
+        let chat = open(deps, caller, job_id).await?;
+        message.timestamp = next_timestamp(chat.last_timestamp.as_deref(), Utc::now());
+        match deps.store.create(&chat, &message, &fingerprint).await? {
+            CreateOutcome::Created => {
+                return Ok(Created {
+                    message_id: message.message_id,
+                    timestamp: message.timestamp,
+                    replayed: false,
+                })
+            }
+            CreateOutcome::Existing {
+                timestamp,
+                same: true,
+            } => {
+                return Ok(Created {
+                    message_id: message.message_id,
+                    timestamp,
+                    replayed: true,
+                })
+            }
+            CreateOutcome::Existing { same: false, .. } => return Err(ApiError::MessageIdConflict),
+            CreateOutcome::ChatMoved => backoff(attempt).await,
+        }
+    }
+    tracing::warn!("create kept losing races; giving up");
+    Err(ApiError::ServiceUnavailable)
+}
+
+#[instrument(skip_all, fields(job_id))]
+pub async fn clear<S: ChatStore>(
+    deps: &Deps<S>,
+    caller: &Caller,
+    job_id: &str,
+) -> Result<Cleared, ApiError> {
+    let chat = open(deps, caller, job_id).await?;
+    let retention = i64::from(deps.settings.retention_days) * 86_400;
+    let expires_at = Utc::now().timestamp() + retention;
+    let deleted_count = deps.store.clear(&chat, expires_at).await?;
+    Ok(Cleared { deleted_count })
+}
+
+/// Applies a patch to a message: content replaced, metadata merged shallowly (`null` removes).
+pub fn apply(mut message: Message, patch: &MessagePatch) -> Result<Message, ApiError> {
+    let echoed = &patch.echoed;
+    let mut changed = serde_json::Map::new();
+    if echoed
+        .message_id
+        .as_ref()
+        .is_some_and(|id| *id != message.message_id)
+    {
+        changed.insert(
+            "message_id".into(),
+            "is read-only and cannot be changed".into(),
+        );
+    }
+    if echoed.role.is_some_and(|role| role != message.role) {
+        changed.insert("role".into(), "is read-only and cannot be changed".into());
+    }
+    if echoed
+        .timestamp
+        .as_ref()
+        .is_some_and(|t| *t != message.timestamp)
+    {
+        changed.insert(
+            "timestamp".into(),
+            "is read-only and cannot be changed".into(),
+        );
+    }
+    if !changed.is_empty() {
+        return Err(ApiError::Validation { details: changed });
+    }
+    if let Some(content) = &patch.content {
+        message.content.clone_from(content);
+    }
+    if let Some(changes) = &patch.metadata {
+        let mut merged: Metadata = message.metadata;
+        for (key, value) in changes {
+            match value {
+                Some(value) => {
+                    merged.insert(key.clone(), value.clone());
+                }
+                None => {
+                    merged.shift_remove(key);
+                }
+            }
+        }
+        check_metadata_size(&merged)?;
+        message.metadata = merged;
+    }
+    message.version += 1;
+    Ok(message)
+}
+
+#[instrument(skip_all, fields(job_id, message_id, if_match))]
+pub async fn patch<S: ChatStore>(
+    deps: &Deps<S>,
+    caller: &Caller,
+    job_id: &str,
+    message_id: &str,
+    patch: &MessagePatch,
+    if_match: Option<u64>,
+) -> Result<Message, ApiError> {
+    for attempt in 0..WRITE_ATTEMPTS {
+        let chat = open(deps, caller, job_id).await?;
+        let current = deps
+            .store
+            .find(&chat, message_id)
+            .await?
+            .ok_or(ApiError::MessageNotFound)?;
+        if let Some(expected) = if_match {
+            if expected != current.message.version {
+                return Err(ApiError::PreconditionFailed {
+                    current_version: current.message.version,
+                });
+            }
+        }
+        let updated = apply(current.message.clone(), patch)?;
+        match deps.store.replace(&chat, &current, &updated).await? {
+            ReplaceOutcome::Replaced => return Ok(updated),
+            ReplaceOutcome::Moved => backoff(attempt).await,
+        }
+    }
+    tracing::warn!("patch kept losing races; giving up");
+    Err(ApiError::ServiceUnavailable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Role;
+
+    #[test]
+    fn timestamps_never_go_backwards_within_a_chat() {
+        let now = DateTime::parse_from_rfc3339("2024-01-15T10:30:00.000005Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(next_timestamp(None, now), "2024-01-15T10:30:00.000005Z");
+        assert_eq!(
+            next_timestamp(Some("2024-01-15T10:30:00.000009Z"), now),
+            "2024-01-15T10:30:00.000010Z"
+        );
+        assert_eq!(
+            next_timestamp(Some("2024-01-15T10:29:00.000000Z"), now),
+            "2024-01-15T10:30:00.000005Z"
+        );
+    }
+
+    fn new(content: &str, metadata: &str) -> NewMessage {
+        NewMessage {
+            message_id: "m".into(),
+            role: Role::User,
+            content: content.into(),
+            metadata: serde_json::from_str(metadata).unwrap(),
+        }
+    }
+
+    #[test]
+    fn fingerprint_ignores_key_order_but_not_values() {
+        assert_eq!(
+            fingerprint(&new("a", r#"{"x":1,"y":2}"#)),
+            fingerprint(&new("a", r#"{"y":2,"x":1}"#))
+        );
+        assert_ne!(fingerprint(&new("a", "{}")), fingerprint(&new("b", "{}")));
+        assert_ne!(
+            fingerprint(&new("a", r#"{"x":1}"#)),
+            fingerprint(&new("a", r#"{"x":2}"#))
+        );
+        let mut assistant = new("a", "{}");
+        assistant.role = Role::Assistant;
+        assert_ne!(fingerprint(&assistant), fingerprint(&new("a", "{}")));
+    }
+
+    #[test]
+    fn payload_size_counts_the_second_escape() {
+        assert_eq!(lambda_payload_size(r#"{"a":"\""}"#), 10 + 6);
+    }
+}

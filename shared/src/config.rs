@@ -1,0 +1,184 @@
+//! Configuration, read from the environment once per cold start.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_dynamodb::config::Credentials;
+use thiserror::Error;
+
+use crate::chat::{Deps, Settings};
+use crate::cursor::CursorCodec;
+use crate::store::dynamo::DynamoStore;
+
+/// Used only off Lambda (local server, tests), where cursors need no secrecy.
+const DEVELOPMENT_CURSOR_SECRET: &str = "quote-chat-development-cursor-secret";
+const MIN_SECRET_BYTES: usize = 16;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub messages_table: String,
+    pub jobs_table: String,
+    pub staff_group: String,
+    pub retention_days: u32,
+    pub cursor_secret: String,
+    /// Set for DynamoDB Local; unset on AWS.
+    pub dynamodb_endpoint: Option<String>,
+    pub operation_timeout: Duration,
+    pub attempt_timeout: Duration,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{name} is invalid: {problem}")]
+    Invalid {
+        name: &'static str,
+        problem: &'static str,
+    },
+    #[error("{0} must be set when running on Lambda")]
+    Missing(&'static str),
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Builds the configuration from any source of variables (the environment, or a test's map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let on_lambda = get("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        let number = |name: &'static str, default: u64, min: u64, max: u64| match get(name) {
+            None => Ok(default),
+            Some(text) => match text.trim().parse::<u64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(ConfigError::Invalid {
+                    name,
+                    problem: "not a whole number in range",
+                }),
+            },
+        };
+        let cursor_secret = match get("CURSOR_SECRET") {
+            Some(secret) if secret.len() >= MIN_SECRET_BYTES => secret,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "CURSOR_SECRET",
+                    problem: "shorter than 16 bytes",
+                })
+            }
+            None if on_lambda => return Err(ConfigError::Missing("CURSOR_SECRET")),
+            None => DEVELOPMENT_CURSOR_SECRET.to_owned(),
+        };
+        Ok(Self {
+            messages_table: get("MESSAGES_TABLE").unwrap_or_else(|| "quote-chat-messages".into()),
+            jobs_table: get("JOBS_TABLE").unwrap_or_else(|| "jobs".into()),
+            staff_group: get("STAFF_GROUP").unwrap_or_else(|| "staff".into()),
+            retention_days: u32::try_from(number("RETENTION_DAYS", 30, 1, 3650)?).unwrap_or(30),
+            cursor_secret,
+            dynamodb_endpoint: get("DYNAMODB_ENDPOINT"),
+            operation_timeout: Duration::from_millis(number(
+                "DYNAMODB_OPERATION_TIMEOUT_MS",
+                4000,
+                100,
+                60_000,
+            )?),
+            attempt_timeout: Duration::from_millis(number(
+                "DYNAMODB_ATTEMPT_TIMEOUT_MS",
+                1500,
+                50,
+                60_000,
+            )?),
+        })
+    }
+
+    /// The DynamoDB client: explicit timeouts below the Lambda timeout, standard retries
+    /// (throttling included), and for DynamoDB Local a fixed endpoint and dummy credentials.
+    pub async fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
+        let timeouts = TimeoutConfig::builder()
+            .operation_timeout(self.operation_timeout)
+            .operation_attempt_timeout(self.attempt_timeout)
+            .connect_timeout(Duration::from_secs(1))
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(timeouts)
+            .retry_config(RetryConfig::standard().with_max_attempts(3));
+        if let Some(endpoint) = &self.dynamodb_endpoint {
+            loader = loader.endpoint_url(endpoint);
+            if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+                loader = loader
+                    .credentials_provider(Credentials::new("local", "local", None, None, "static"));
+            }
+            if std::env::var_os("AWS_REGION").is_none()
+                && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+            {
+                loader = loader.region(Region::new("us-east-1"));
+            }
+        }
+        aws_sdk_dynamodb::Client::new(&loader.load().await)
+    }
+
+    pub fn settings(&self) -> Settings {
+        Settings {
+            staff_group: self.staff_group.clone(),
+            retention_days: self.retention_days,
+            cursors: CursorCodec::new(self.cursor_secret.as_bytes()),
+        }
+    }
+
+    /// Everything a handler needs, on DynamoDB.
+    pub async fn deps(&self) -> Deps<DynamoStore> {
+        let store = DynamoStore::new(
+            self.dynamodb_client().await,
+            self.messages_table.clone(),
+            self.jobs_table.clone(),
+        );
+        Deps {
+            store,
+            settings: self.settings(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_off_lambda() {
+        let config = from(&[]).unwrap();
+        assert_eq!(config.messages_table, "quote-chat-messages");
+        assert_eq!(config.jobs_table, "jobs");
+        assert_eq!(config.staff_group, "staff");
+        assert_eq!(config.retention_days, 30);
+    }
+
+    #[test]
+    fn lambda_requires_a_real_cursor_secret() {
+        assert_eq!(
+            from(&[("AWS_LAMBDA_FUNCTION_NAME", "f")]),
+            Err(ConfigError::Missing("CURSOR_SECRET"))
+        );
+        assert!(from(&[("CURSOR_SECRET", "short")]).is_err());
+        assert!(from(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "f"),
+            ("CURSOR_SECRET", "0123456789abcdef")
+        ])
+        .is_ok());
+    }
+
+    #[test]
+    fn bad_numbers_are_refused() {
+        assert!(from(&[("RETENTION_DAYS", "0")]).is_err());
+        assert!(from(&[("RETENTION_DAYS", "x")]).is_err());
+        assert_eq!(from(&[("RETENTION_DAYS", "7")]).unwrap().retention_days, 7);
+    }
+}

@@ -1,0 +1,228 @@
+//! HTTP plumbing shared by the handlers: reading requests as API Gateway delivers them and
+//! writing every answer in the envelope of API.md.
+
+use lambda_http::http::header::{
+    HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, ETAG, RETRY_AFTER,
+};
+use lambda_http::http::StatusCode;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, RETRY_AFTER_SECONDS};
+use crate::limits::MAX_BODY_BYTES;
+use crate::validate;
+
+/// The caller, from the claims API Gateway's JWT authorizer put in the request context.
+pub fn caller(req: &Request) -> Result<Caller, ApiError> {
+    let Some(RequestContext::ApiGatewayV2(context)) = req.request_context_ref() else {
+        return Err(ApiError::Unauthenticated);
+    };
+    context
+        .authorizer
+        .as_ref()
+        .and_then(|authorizer| authorizer.jwt.as_ref())
+        .and_then(|jwt| Caller::from_claims(&jwt.claims))
+        .ok_or(ApiError::Unauthenticated)
+}
+
+/// API Gateway's id for this request, echoed in errors so support can find the logs.
+pub fn request_id(req: &Request) -> Option<String> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
+        _ => None,
+    }
+}
+
+fn path_parameter(req: &Request, name: &str) -> Option<String> {
+    req.path_parameters_ref()
+        .and_then(|params| params.first(name))
+        .map(str::to_owned)
+}
+
+pub fn job_id(req: &Request) -> Result<String, ApiError> {
+    let raw = path_parameter(req, "job_id").ok_or(ApiError::InvalidJobId)?;
+    validate::job_id(&raw)
+}
+
+pub fn message_id(req: &Request) -> Result<String, ApiError> {
+    let raw = path_parameter(req, "message_id").unwrap_or_default();
+    validate::path_message_id(&raw)
+}
+
+pub fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The body as JSON text: within the size limit, declared as JSON, valid UTF-8.
+pub fn json_body(req: &Request) -> Result<&str, ApiError> {
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            field: "body",
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::InvalidJson {
+            message: "request body is required".into(),
+            details: None,
+        });
+    }
+    if !header(req, CONTENT_TYPE.as_str()).is_some_and(is_json_media_type) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    std::str::from_utf8(bytes).map_err(|_| ApiError::InvalidJson {
+        message: "request body is not valid UTF-8".into(),
+        details: None,
+    })
+}
+
+pub fn list_query(req: &Request) -> Result<validate::ListQuery, ApiError> {
+    let params = req.query_string_parameters_ref();
+    let get = |name: &str| params.and_then(|p| p.first(name));
+    validate::list_query(get("limit"), get("cursor"), get("order"))
+}
+
+#[derive(Serialize)]
+struct Success<'a, T> {
+    success: bool,
+    data: &'a T,
+}
+
+#[derive(Serialize)]
+struct Failure<'a> {
+    success: bool,
+    error: String,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+}
+
+fn json_response(status: u16, body: String) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `{"success": true, "data": ...}` with the given status.
+pub fn success<T: Serialize>(status: u16, data: &T) -> Response<Body> {
+    match serde_json::to_string(&Success {
+        success: true,
+        data,
+    }) {
+        Ok(body) => json_response(status, body),
+        Err(err) => {
+            tracing::error!(error = %err, "response did not serialize");
+            failure(&ApiError::Internal, None)
+        }
+    }
+}
+
+/// Adds `ETag: "<version>"`, the value a later `If-Match` takes.
+pub fn with_etag(mut response: Response<Body>, version: u64) -> Response<Body> {
+    if let Ok(value) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        response.headers_mut().insert(ETAG, value);
+    }
+    response
+}
+
+/// The error envelope; never carries internals.
+pub fn failure(err: &ApiError, request_id: Option<String>) -> Response<Body> {
+    let body = Failure {
+        success: false,
+        error: err.to_string(),
+        code: err.code(),
+        details: err.details(),
+        request_id,
+    };
+    let text = serde_json::to_string(&body).unwrap_or_else(|_| {
+        String::from(r#"{"success":false,"error":"internal error","code":"INTERNAL_ERROR"}"#)
+    });
+    let mut response = json_response(err.status(), text);
+    let headers = response.headers_mut();
+    match err {
+        ApiError::ServiceUnavailable => {
+            headers.insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
+        ApiError::MethodNotAllowed { allow } => {
+            headers.insert(ALLOW, HeaderValue::from_static(allow));
+        }
+        ApiError::PreconditionFailed { current_version } => {
+            if let Ok(value) = HeaderValue::from_str(&format!("\"{current_version}\"")) {
+                headers.insert(ETAG, value);
+            }
+        }
+        _ => {}
+    }
+    response
+}
+
+/// Turns a handler's result into its response, logging failures by code (never content).
+pub fn respond(req: &Request, result: Result<Response<Body>, ApiError>) -> Response<Body> {
+    match result {
+        Ok(response) => response,
+        Err(err) => {
+            if err.status() >= 500 {
+                tracing::warn!(code = err.code(), status = err.status(), "request failed");
+            } else {
+                tracing::info!(code = err.code(), status = err.status(), "request refused");
+            }
+            failure(&err, request_id(req))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_media_types() {
+        assert!(is_json_media_type("application/json"));
+        assert!(is_json_media_type("Application/JSON; charset=utf-8"));
+        assert!(is_json_media_type("application/merge-patch+json"));
+        assert!(!is_json_media_type("text/plain"));
+        assert!(!is_json_media_type("application/x-www-form-urlencoded"));
+        assert!(!is_json_media_type(""));
+    }
+
+    #[test]
+    fn error_envelope_has_code_details_and_retry_after() {
+        let response = failure(&ApiError::ServiceUnavailable, Some("req-1".into()));
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[RETRY_AFTER], "1");
+        assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
+        let Body::Text(text) = response.body() else {
+            panic!("text body")
+        };
+        let v: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(v["success"], false);
+        assert_eq!(v["code"], "SERVICE_UNAVAILABLE");
+        assert_eq!(v["request_id"], "req-1");
+    }
+}

@@ -1,0 +1,15 @@
+//! The size limits of API.md, in bytes. They keep every item well under DynamoDB's 400 KB.
+
+/// `content`: 256 KiB of UTF-8.
+pub const MAX_CONTENT_BYTES: usize = 256 * 1024;
+/// `metadata`: 16 KiB serialized.
+pub const MAX_METADATA_BYTES: usize = 16 * 1024;
+/// A whole request body.
+pub const MAX_BODY_BYTES: usize = 512 * 1024;
+/// `message_id`: 1 to 100 characters.
+pub const MAX_MESSAGE_ID_CHARS: usize = 100;
+/// Messages in one GET response.
+pub const MAX_PAGE_MESSAGES: usize = 1000;
+/// Bytes of one GET response as Lambda sees it (the body is JSON-escaped once more inside the
+/// Lambda response payload, whose cap is 6 MB).
+pub const MAX_PAGE_BYTES: usize = 5_000_000;

@@ -1,0 +1,88 @@
+//! The domain: a chat message and the requests that create or change one.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// Who wrote a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Assistant => "assistant",
+        }
+    }
+}
+
+/// Metadata is a JSON object whose values are kept as the exact JSON text the client sent, so
+/// numbers such as `2.5` or `12345678901234567890` round-trip byte for byte; only the top level
+/// is parsed, which is all a shallow merge needs.
+pub type Metadata = IndexMap<String, Box<RawValue>>;
+
+/// A stored message, as GET and PATCH return it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Message {
+    pub message_id: String,
+    pub role: Role,
+    pub content: String,
+    /// RFC 3339, UTC, microseconds, `Z`. Set once by the server.
+    pub timestamp: String,
+    pub metadata: Metadata,
+    pub version: u64,
+}
+
+/// A validated POST body.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub message_id: String,
+    pub role: Role,
+    pub content: String,
+    pub metadata: Metadata,
+}
+
+/// A validated PATCH body: at least one of the two is set.
+#[derive(Clone, Debug, Default)]
+pub struct MessagePatch {
+    pub content: Option<String>,
+    /// Keys mapped to `None` are removed (they were `null` in the request).
+    pub metadata: Option<IndexMap<String, Option<Box<RawValue>>>>,
+    /// Server-owned fields the client echoed; they must equal the stored ones.
+    pub echoed: Echoed,
+}
+
+/// Read-only fields a PATCH body may repeat unchanged (clients often send the whole message).
+#[derive(Clone, Debug, Default)]
+pub struct Echoed {
+    pub message_id: Option<String>,
+    pub role: Option<Role>,
+    pub timestamp: Option<String>,
+}
+
+/// A job from the jobs table: who may use its chat.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Job {
+    pub job_id: String,
+    pub owner_id: String,
+    #[serde(default)]
+    pub member_ids: Option<std::collections::BTreeSet<String>>,
+    #[serde(default)]
+    pub archived: Option<bool>,
+}
+
+/// Serializes metadata compactly (top-level key order kept, nested values as sent).
+pub fn metadata_to_string(metadata: &Metadata) -> String {
+    // Serializing a map of strings to already-valid JSON cannot fail.
+    serde_json::to_string(metadata).unwrap_or_else(|_| String::from("{}"))
+}
+
+/// Reads metadata stored by [`metadata_to_string`].
+pub fn metadata_from_str(text: &str) -> Result<Metadata, serde_json::Error> {
+    serde_json::from_str(text)
+}

@@ -1,0 +1,477 @@
+//! Turns untrusted request text into validated domain values, naming every bad field.
+
+use indexmap::IndexMap;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::limits::{MAX_CONTENT_BYTES, MAX_MESSAGE_ID_CHARS, MAX_METADATA_BYTES};
+use crate::model::{metadata_to_string, Echoed, MessagePatch, Metadata, NewMessage, Role};
+
+const MESSAGE_ID_RULE: &str = "must be 1 to 100 characters of A-Z a-z 0-9 . _ : -";
+
+/// A job id must be a UUID in its usual hyphenated form; it is stored lower-case.
+pub fn job_id(raw: &str) -> Result<String, ApiError> {
+    if raw.len() != 36 {
+        return Err(ApiError::InvalidJobId);
+    }
+    uuid::Uuid::try_parse(raw)
+        .map(|id| id.hyphenated().to_string())
+        .map_err(|_| ApiError::InvalidJobId)
+}
+
+pub fn is_valid_message_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_MESSAGE_ID_CHARS
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// A message id taken from the path.
+pub fn path_message_id(raw: &str) -> Result<String, ApiError> {
+    if is_valid_message_id(raw) {
+        Ok(raw.to_owned())
+    } else {
+        Err(ApiError::field("message_id", MESSAGE_ID_RULE))
+    }
+}
+
+/// Collects the problems of one body so the client hears about all of them at once.
+#[derive(Default)]
+struct Problems(Map<String, Value>);
+
+impl Problems {
+    fn add(&mut self, field: &str, problem: &str) {
+        self.0.insert(field.to_owned(), Value::from(problem));
+    }
+
+    fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation { details: self.0 })
+        }
+    }
+}
+
+type Fields<'a> = IndexMap<String, &'a RawValue>;
+
+/// Parses a body into its top-level fields: malformed JSON is `INVALID_JSON`, a body that is
+/// valid JSON but not an object is a `VALIDATION_ERROR`.
+fn object_fields(body: &str) -> Result<Fields<'_>, ApiError> {
+    if body.trim().is_empty() {
+        return Err(ApiError::InvalidJson {
+            message: "request body is required".into(),
+            details: None,
+        });
+    }
+    let value: &RawValue = serde_json::from_str(body).map_err(|err| {
+        let mut details = Map::new();
+        details.insert("line".into(), Value::from(err.line()));
+        details.insert("column".into(), Value::from(err.column()));
+        ApiError::InvalidJson {
+            message: "request body is not valid JSON".into(),
+            details: Some(details),
+        }
+    })?;
+    if !value.get().starts_with('{') {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    }
+    serde_json::from_str(value.get()).map_err(|_| ApiError::InvalidJson {
+        message: "request body is not valid JSON".into(),
+        details: None,
+    })
+}
+
+fn is_null(raw: &RawValue) -> bool {
+    raw.get() == "null"
+}
+
+fn string_field(raw: &RawValue) -> Option<String> {
+    if raw.get().starts_with('"') {
+        serde_json::from_str(raw.get()).ok()
+    } else {
+        None
+    }
+}
+
+fn role_field(raw: &RawValue) -> Option<Role> {
+    match string_field(raw)?.as_str() {
+        "user" => Some(Role::User),
+        "assistant" => Some(Role::Assistant),
+        _ => None,
+    }
+}
+
+fn check_content_size(content: &str) -> Result<(), ApiError> {
+    if content.len() > MAX_CONTENT_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            field: "content",
+            limit: MAX_CONTENT_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// Fails with 413 when serialized metadata is over its limit.
+pub fn check_metadata_size(metadata: &Metadata) -> Result<(), ApiError> {
+    if metadata_to_string(metadata).len() > MAX_METADATA_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            field: "metadata",
+            limit: MAX_METADATA_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// Validates a POST body. `timestamp`, `job_id`, `version` and unknown fields are ignored.
+pub fn new_message(body: &str) -> Result<NewMessage, ApiError> {
+    let fields = object_fields(body)?;
+    let mut problems = Problems::default();
+
+    let message_id = match fields.get("message_id").copied() {
+        None => {
+            problems.add("message_id", "is required");
+            None
+        }
+        Some(raw) => match string_field(raw) {
+            Some(id) if is_valid_message_id(&id) => Some(id),
+            _ => {
+                problems.add("message_id", MESSAGE_ID_RULE);
+                None
+            }
+        },
+    };
+    let role = match fields.get("role").copied() {
+        None => {
+            problems.add("role", "is required");
+            None
+        }
+        Some(raw) => {
+            let role = role_field(raw);
+            if role.is_none() {
+                problems.add("role", "must be \"user\" or \"assistant\"");
+            }
+            role
+        }
+    };
+    let content = match fields.get("content").copied() {
+        None => {
+            problems.add("content", "is required (it may be an empty string)");
+            None
+        }
+        Some(raw) => {
+            let content = string_field(raw);
+            if content.is_none() {
+                problems.add("content", "must be a string");
+            }
+            content
+        }
+    };
+    let metadata = match fields.get("metadata").copied() {
+        None => Some(Metadata::new()),
+        Some(raw) if is_null(raw) => Some(Metadata::new()),
+        Some(raw) => {
+            let metadata = object_of_raw(raw);
+            if metadata.is_none() {
+                problems.add("metadata", "must be a JSON object");
+            }
+            metadata
+        }
+    };
+    problems.finish()?;
+
+    match (message_id, role, content, metadata) {
+        (Some(message_id), Some(role), Some(content), Some(metadata)) => {
+            check_content_size(&content)?;
+            check_metadata_size(&metadata)?;
+            Ok(NewMessage {
+                message_id,
+                role,
+                content,
+                metadata,
+            })
+        }
+        // Every None above recorded a problem, so finish() has already returned.
+        _ => Err(ApiError::Internal),
+    }
+}
+
+fn object_of_raw(raw: &RawValue) -> Option<Metadata> {
+    if raw.get().starts_with('{') {
+        serde_json::from_str(raw.get()).ok()
+    } else {
+        None
+    }
+}
+
+/// Validates a PATCH body: `content` and/or `metadata`; `null` metadata values remove keys.
+pub fn message_patch(body: &str) -> Result<MessagePatch, ApiError> {
+    let fields = object_fields(body)?;
+    let mut problems = Problems::default();
+    let mut patch = MessagePatch::default();
+
+    if let Some(raw) = fields.get("content").copied() {
+        match string_field(raw) {
+            Some(content) => patch.content = Some(content),
+            None => problems.add("content", "must be a string"),
+        }
+    }
+    if let Some(raw) = fields.get("metadata").copied() {
+        match object_of_raw(raw) {
+            Some(object) => {
+                let changes = object
+                    .into_iter()
+                    .map(|(key, value)| {
+                        let value = (!is_null(&value)).then_some(value);
+                        (key, value)
+                    })
+                    .collect();
+                patch.metadata = Some(changes);
+            }
+            None => problems.add("metadata", "must be a JSON object"),
+        }
+    }
+    patch.echoed = Echoed {
+        message_id: fields.get("message_id").and_then(|raw| string_field(raw)),
+        role: fields.get("role").and_then(|raw| role_field(raw)),
+        timestamp: fields.get("timestamp").and_then(|raw| string_field(raw)),
+    };
+    for field in ["message_id", "role", "timestamp"] {
+        if let Some(raw) = fields.get(field) {
+            let understood = match field {
+                "role" => role_field(raw).is_some(),
+                _ => string_field(raw).is_some(),
+            };
+            if !understood {
+                problems.add(field, "is read-only and cannot be changed");
+            }
+        }
+    }
+    if patch.content.is_none()
+        && patch.metadata.is_none()
+        && !fields.contains_key("content")
+        && !fields.contains_key("metadata")
+    {
+        problems.add("body", "must contain \"content\" and/or \"metadata\"");
+    }
+    problems.finish()?;
+
+    if let Some(content) = &patch.content {
+        check_content_size(content)?;
+    }
+    if let Some(changes) = &patch.metadata {
+        let as_sent: Metadata = changes
+            .iter()
+            .filter_map(|(key, value)| Some((key.clone(), value.clone()?)))
+            .collect();
+        check_metadata_size(&as_sent)?;
+    }
+    Ok(patch)
+}
+
+/// Reads an `If-Match` header: `"3"`, `W/"3"`, `3` or `*` (any version).
+pub fn if_match(header: Option<&str>) -> Result<Option<u64>, ApiError> {
+    let Some(raw) = header else { return Ok(None) };
+    let raw = raw.trim();
+    if raw == "*" {
+        return Ok(None);
+    }
+    let unweak = raw.strip_prefix("W/").unwrap_or(raw);
+    let bare = unweak
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(unweak);
+    bare.parse::<u64>()
+        .map(Some)
+        .map_err(|_| ApiError::field("If-Match", "must be a message version such as \"3\""))
+}
+
+/// The validated query of a GET.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+    pub descending: bool,
+}
+
+pub fn list_query(
+    limit: Option<&str>,
+    cursor: Option<&str>,
+    order: Option<&str>,
+) -> Result<ListQuery, ApiError> {
+    let mut problems = Problems::default();
+    let limit = match limit {
+        None => None,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=crate::limits::MAX_PAGE_MESSAGES).contains(&n) => Some(n),
+            _ => {
+                problems.add("limit", "must be an integer from 1 to 1000");
+                None
+            }
+        },
+    };
+    let descending = match order {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => {
+            problems.add("order", "must be \"asc\" or \"desc\"");
+            false
+        }
+    };
+    problems.finish()?;
+    Ok(ListQuery {
+        limit,
+        cursor: cursor.filter(|c| !c.is_empty()).map(str::to_owned),
+        descending,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn details(err: ApiError) -> Map<String, Value> {
+        match err {
+            ApiError::Validation { details } => details,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn job_id_accepts_only_hyphenated_uuids_and_lowercases() {
+        let upper = "0E8C5D3A-1B2C-4D5E-8F90-123456789ABC";
+        assert_eq!(job_id(upper).unwrap(), upper.to_lowercase());
+        for bad in [
+            "",
+            "abc",
+            "0e8c5d3a1b2c4d5e8f90123456789abc",
+            "../../etc/passwd",
+        ] {
+            assert!(matches!(job_id(bad), Err(ApiError::InvalidJobId)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn message_id_charset_and_length() {
+        assert!(is_valid_message_id("user-1234567890"));
+        assert!(is_valid_message_id("a.b_c:d-E9"));
+        assert!(is_valid_message_id(&"x".repeat(100)));
+        assert!(!is_valid_message_id(&"x".repeat(101)));
+        assert!(!is_valid_message_id(""));
+        assert!(!is_valid_message_id("has space"));
+        assert!(!is_valid_message_id("slash/"));
+        assert!(!is_valid_message_id("é"));
+    }
+
+    #[test]
+    fn new_message_names_every_bad_field() {
+        let err =
+            new_message(r#"{"message_id": "", "role": "system", "content": 5, "metadata": []}"#)
+                .unwrap_err();
+        let d = details(err);
+        for field in ["message_id", "role", "content", "metadata"] {
+            assert!(d.contains_key(field), "{field} missing from {d:?}");
+        }
+    }
+
+    #[test]
+    fn new_message_requires_fields_and_ignores_server_owned_ones() {
+        let d = details(new_message("{}").unwrap_err());
+        assert_eq!(d.len(), 3, "{d:?}");
+        let m = new_message(
+            r#"{"message_id":"m1","role":"user","content":"","timestamp":"x","job_id":1,"version":9,"extra":true}"#,
+        )
+        .unwrap();
+        assert_eq!(m.content, "");
+        assert!(m.metadata.is_empty());
+    }
+
+    #[test]
+    fn malformed_json_and_non_objects() {
+        assert!(matches!(
+            new_message("{\"a\":"),
+            Err(ApiError::InvalidJson { .. })
+        ));
+        assert!(matches!(new_message(""), Err(ApiError::InvalidJson { .. })));
+        let d = details(new_message("[1,2]").unwrap_err());
+        assert!(d.contains_key("body"));
+    }
+
+    #[test]
+    fn metadata_keeps_exact_number_text_and_order() {
+        let m = new_message(
+            r#"{"message_id":"m","role":"user","content":"c","metadata":{"z":2.5,"a":{"n":[1,1e2,12345678901234567890123]},"f":1.0}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            metadata_to_string(&m.metadata),
+            r#"{"z":2.5,"a":{"n":[1,1e2,12345678901234567890123]},"f":1.0}"#
+        );
+    }
+
+    #[test]
+    fn limits_answer_413_naming_the_field() {
+        let big = "x".repeat(MAX_CONTENT_BYTES + 1);
+        let body = format!(r#"{{"message_id":"m","role":"user","content":"{big}"}}"#);
+        assert!(matches!(
+            new_message(&body),
+            Err(ApiError::PayloadTooLarge {
+                field: "content",
+                ..
+            })
+        ));
+        let exact = "x".repeat(MAX_CONTENT_BYTES);
+        let body = format!(r#"{{"message_id":"m","role":"user","content":"{exact}"}}"#);
+        assert!(new_message(&body).is_ok());
+        let meta = "y".repeat(MAX_METADATA_BYTES);
+        let body = format!(
+            r#"{{"message_id":"m","role":"user","content":"","metadata":{{"k":"{meta}"}}}}"#
+        );
+        assert!(matches!(
+            new_message(&body),
+            Err(ApiError::PayloadTooLarge {
+                field: "metadata",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn patch_needs_content_or_metadata_and_marks_null_removals() {
+        assert!(details(message_patch("{}").unwrap_err()).contains_key("body"));
+        let p = message_patch(r#"{"metadata":{"a":null,"b":1}}"#).unwrap();
+        let m = p.metadata.unwrap();
+        assert!(m["a"].is_none());
+        assert_eq!(m["b"].as_ref().unwrap().get(), "1");
+        assert!(details(message_patch(r#"{"content":null}"#).unwrap_err()).contains_key("content"));
+        assert!(details(message_patch(r#"{"metadata":"x"}"#).unwrap_err()).contains_key("metadata"));
+        let p = message_patch(r#"{"content":"x","role":"user","message_id":"m1"}"#).unwrap();
+        assert_eq!(p.echoed.role, Some(Role::User));
+        assert_eq!(p.echoed.message_id.as_deref(), Some("m1"));
+    }
+
+    #[test]
+    fn if_match_forms() {
+        assert_eq!(if_match(None).unwrap(), None);
+        assert_eq!(if_match(Some("\"3\"")).unwrap(), Some(3));
+        assert_eq!(if_match(Some("W/\"4\"")).unwrap(), Some(4));
+        assert_eq!(if_match(Some("5")).unwrap(), Some(5));
+        assert_eq!(if_match(Some("*")).unwrap(), None);
+        assert!(if_match(Some("\"abc\"")).is_err());
+    }
+
+    #[test]
+    fn list_query_bounds() {
+        assert_eq!(
+            list_query(Some("1000"), None, Some("desc")).unwrap().limit,
+            Some(1000)
+        );
+        assert!(list_query(Some("0"), None, None).is_err());
+        assert!(list_query(Some("1001"), None, None).is_err());
+        assert!(list_query(Some("ten"), None, None).is_err());
+        assert!(list_query(None, None, Some("sideways")).is_err());
+        assert!(list_query(None, None, None).unwrap().limit.is_none());
+    }
+}

@@ -1,0 +1,178 @@
+//! Test kit for the integration tests: DynamoDB Local tables, jobs, a store wrapper that
+//! counts calls, and a tiny HTTP client for the local server.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use shared::config::Config;
+use shared::model::{Job, Message};
+use shared::store::dynamo::DynamoStore;
+use shared::store::{Chat, ChatStore, CreateOutcome, ReplaceOutcome, StorePage, StoredMessage};
+use shared::{Deps, StoreError};
+
+pub use shared::testing::{message_body, parts, Call, OWNER};
+
+/// The DynamoDB Local that `make test` started. Without it the tests fail rather than skip:
+/// a passing run must have exercised the real database.
+pub fn endpoint() -> String {
+    std::env::var("DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+        panic!("DYNAMODB_ENDPOINT is not set: run the tests with `make test`, which starts DynamoDB Local")
+    })
+}
+
+/// Configuration for this test process: its own tables on DynamoDB Local.
+pub fn config() -> Config {
+    let pid = std::process::id();
+    let mut config = Config::from_lookup(|_| None).expect("defaults are valid");
+    config.messages_table = format!("test-messages-{pid}");
+    config.jobs_table = format!("test-jobs-{pid}");
+    config.dynamodb_endpoint = Some(endpoint());
+    config
+}
+
+/// Deps on DynamoDB Local, tables created if needed.
+pub async fn dynamo_deps() -> Deps<DynamoStore> {
+    let config = config();
+    let deps = config.deps().await;
+    local::setup::ensure_tables(deps.store.client(), &config.messages_table, &config.jobs_table)
+        .await
+        .expect("tables on DynamoDB Local");
+    deps
+}
+
+/// A new job owned by [`OWNER`] with the given members; returns its id.
+pub async fn new_job(members: &[&str]) -> String {
+    let config = config();
+    let client = config.dynamodb_client().await;
+    let job_id = uuid::Uuid::new_v4().to_string();
+    let members: Vec<String> = members.iter().map(|m| m.to_string()).collect();
+    local::setup::put_job(&client, &config.jobs_table, &job_id, OWNER, &members)
+        .await
+        .expect("job written");
+    job_id
+}
+
+/// Counts the calls that touch message items, to prove a refused request touched none.
+pub struct Counting<S> {
+    pub inner: S,
+    pub message_calls: AtomicUsize,
+}
+
+impl<S> Counting<S> {
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            message_calls: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn calls(&self) -> usize {
+        self.message_calls.load(Ordering::SeqCst)
+    }
+
+    fn count(&self) {
+        self.message_calls.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl<S: ChatStore> ChatStore for Counting<S> {
+    async fn open(&self, job_id: &str) -> Result<Option<Chat>, StoreError> {
+        self.inner.open(job_id).await
+    }
+    async fn page(&self, chat: &Chat, after: Option<&str>, descending: bool, limit: usize) -> Result<StorePage, StoreError> {
+        self.count();
+        self.inner.page(chat, after, descending, limit).await
+    }
+    async fn create(&self, chat: &Chat, message: &Message, fingerprint: &str) -> Result<CreateOutcome, StoreError> {
+        self.count();
+        self.inner.create(chat, message, fingerprint).await
+    }
+    async fn clear(&self, chat: &Chat, expires_at: i64) -> Result<u64, StoreError> {
+        self.count();
+        self.inner.clear(chat, expires_at).await
+    }
+    async fn find(&self, chat: &Chat, message_id: &str) -> Result<Option<StoredMessage>, StoreError> {
+        self.count();
+        self.inner.find(chat, message_id).await
+    }
+    async fn replace(&self, chat: &Chat, current: &StoredMessage, updated: &Message) -> Result<ReplaceOutcome, StoreError> {
+        self.count();
+        self.inner.replace(chat, current, updated).await
+    }
+}
+
+/// A job record, for tests that need one in memory.
+pub fn job(job_id: &str) -> Job {
+    Job {
+        job_id: job_id.to_owned(),
+        owner_id: OWNER.to_owned(),
+        member_ids: None,
+        archived: None,
+    }
+}
+
+/// A raw HTTP/1.1 exchange with the local server: status, lower-cased headers, body.
+pub struct HttpReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpReply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+pub async fn http(addr: std::net::SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpReply {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect to local server");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.expect("write head");
+    // The server may answer (413) before reading a large body and close; that is fine.
+    let _ = stream.write_all(body).await;
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    HttpReply {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// Starts the local server on a free port over DynamoDB Local.
+pub async fn start_local_server(allowed_origins: &str) -> (std::net::SocketAddr, Arc<local::server::LocalApi<DynamoStore>>) {
+    let deps = dynamo_deps().await;
+    let api = Arc::new(local::server::LocalApi {
+        deps,
+        jwt: local::jwt::LocalJwt::new("test-jwt-secret"),
+        cors: local::cors::Cors::new(allowed_origins),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(local::server::serve(listener, api.clone()));
+    (addr, api)
+}
