@@ -61,10 +61,12 @@ case "${1:-}" in
     log=$(mktemp)
     $(java_cmd -inMemory -port "$port") >"$log" 2>&1 &
     pid=$!
-    trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -f "$log"' EXIT
+    trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -f "$log"' EXIT
     wait_ready "$port" "$pid" || { cat "$log" >&2; exit 1; }
     echo "DynamoDB Local (in memory) on 127.0.0.1:$port" >&2
-    DYNAMODB_ENDPOINT="http://127.0.0.1:$port" "$@"
+    status=0
+    DYNAMODB_ENDPOINT="http://127.0.0.1:$port" "$@" || status=$?
+    exit "$status"
     ;;
   *)
     echo "usage: $0 serve PORT DIR | start PORT DIR LOG | with CMD..." >&2
