@@ -34,9 +34,13 @@ pub fn config() -> Config {
 pub async fn dynamo_deps() -> Deps<DynamoStore> {
     let config = config();
     let deps = config.deps().await;
-    local::setup::ensure_tables(deps.store.client(), &config.messages_table, &config.jobs_table)
-        .await
-        .expect("tables on DynamoDB Local");
+    local::setup::ensure_tables(
+        deps.store.client(),
+        &config.messages_table,
+        &config.jobs_table,
+    )
+    .await
+    .expect("tables on DynamoDB Local");
     deps
 }
 
@@ -79,11 +83,22 @@ impl<S: ChatStore> ChatStore for Counting<S> {
     async fn open(&self, job_id: &str) -> Result<Option<Chat>, StoreError> {
         self.inner.open(job_id).await
     }
-    async fn page(&self, chat: &Chat, after: Option<&str>, descending: bool, limit: usize) -> Result<StorePage, StoreError> {
+    async fn page(
+        &self,
+        chat: &Chat,
+        after: Option<&str>,
+        descending: bool,
+        limit: usize,
+    ) -> Result<StorePage, StoreError> {
         self.count();
         self.inner.page(chat, after, descending, limit).await
     }
-    async fn create(&self, chat: &Chat, message: &Message, fingerprint: &str) -> Result<CreateOutcome, StoreError> {
+    async fn create(
+        &self,
+        chat: &Chat,
+        message: &Message,
+        fingerprint: &str,
+    ) -> Result<CreateOutcome, StoreError> {
         self.count();
         self.inner.create(chat, message, fingerprint).await
     }
@@ -91,11 +106,20 @@ impl<S: ChatStore> ChatStore for Counting<S> {
         self.count();
         self.inner.clear(chat, expires_at).await
     }
-    async fn find(&self, chat: &Chat, message_id: &str) -> Result<Option<StoredMessage>, StoreError> {
+    async fn find(
+        &self,
+        chat: &Chat,
+        message_id: &str,
+    ) -> Result<Option<StoredMessage>, StoreError> {
         self.count();
         self.inner.find(chat, message_id).await
     }
-    async fn replace(&self, chat: &Chat, current: &StoredMessage, updated: &Message) -> Result<ReplaceOutcome, StoreError> {
+    async fn replace(
+        &self,
+        chat: &Chat,
+        current: &StoredMessage,
+        updated: &Message,
+    ) -> Result<ReplaceOutcome, StoreError> {
         self.count();
         self.inner.replace(chat, current, updated).await
     }
@@ -131,10 +155,21 @@ impl HttpReply {
     }
 }
 
-pub async fn http(addr: std::net::SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpReply {
+pub async fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpReply {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect to local server");
-    let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to local server");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -164,14 +199,21 @@ pub async fn http(addr: std::net::SocketAddr, method: &str, path: &str, headers:
 }
 
 /// Starts the local server on a free port over DynamoDB Local.
-pub async fn start_local_server(allowed_origins: &str) -> (std::net::SocketAddr, Arc<local::server::LocalApi<DynamoStore>>) {
+pub async fn start_local_server(
+    allowed_origins: &str,
+) -> (
+    std::net::SocketAddr,
+    Arc<local::server::LocalApi<DynamoStore>>,
+) {
     let deps = dynamo_deps().await;
     let api = Arc::new(local::server::LocalApi {
         deps,
         jwt: local::jwt::LocalJwt::new("test-jwt-secret"),
         cors: local::cors::Cors::new(allowed_origins),
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(local::server::serve(listener, api.clone()));
     (addr, api)

@@ -1,0 +1,165 @@
+use futures::future::join_all;
+use lambda_http::http::Method;
+use serde_json::json;
+use testkit::{dynamo_deps, message_body, new_job, parts, Call};
+
+#[tokio::test]
+async fn create_answers_201_with_the_seed_shape_and_lists_it_back() {
+    let deps = dynamo_deps().await;
+    let job = new_job(&[]).await;
+    let body = json!({"message_id": "user-1", "role": "user", "content": "3 stainless steel boxes", "metadata": {}});
+    let (status, created) =
+        parts(&create::handler(&deps, Call::new(Method::POST, &job).json(body).build()).await);
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["success"], true);
+    assert_eq!(created["data"]["message_id"], "user-1");
+    let timestamp = created["data"]["timestamp"].as_str().unwrap();
+    assert!(
+        timestamp.ends_with('Z') && timestamp.len() == "2024-01-15T10:30:00.123456Z".len(),
+        "{timestamp}"
+    );
+
+    let (_, listed) = parts(&list::handler(&deps, Call::new(Method::GET, &job).build()).await);
+    let message = &listed["data"]["messages"][0];
+    assert_eq!(
+        *message,
+        json!({"message_id": "user-1", "role": "user", "content": "3 stainless steel boxes",
+               "timestamp": timestamp, "metadata": {}, "version": 1})
+    );
+}
+
+#[tokio::test]
+async fn metadata_round_trips_exactly() {
+    let deps = dynamo_deps().await;
+    let job = new_job(&[]).await;
+    let metadata = r#"{"processing_time":2.5,"ratio":1.0,"sci":1e2,"big":12345678901234567890123,"nested":{"a":[1,{"b":null}],"s":"é\n"},"empty":{}}"#;
+    let body =
+        format!(r#"{{"message_id":"m","role":"assistant","content":"","metadata":{metadata}}}"#);
+    let (status, _) =
+        parts(&create::handler(&deps, Call::new(Method::POST, &job).json(body).build()).await);
+    assert_eq!(status, 201);
+    let response = list::handler(&deps, Call::new(Method::GET, &job).build()).await;
+    let lambda_http::Body::Text(text) = response.body() else {
+        panic!("text body")
+    };
+    assert!(
+        text.contains(metadata),
+        "metadata changed on the way: {text}"
+    );
+}
+
+#[tokio::test]
+async fn replay_is_200_with_the_original_timestamp_and_reuse_is_409() {
+    let deps = dynamo_deps().await;
+    let job = new_job(&[]).await;
+    let post = |body: String| Call::new(Method::POST, &job).json(body).build();
+    let (_, first) = parts(&create::handler(&deps, post(message_body("m1", "hello"))).await);
+    let (status, replay) = parts(&create::handler(&deps, post(message_body("m1", "hello"))).await);
+    assert_eq!(status, 200);
+    assert_eq!(replay["data"], first["data"]);
+    let (status, conflict) =
+        parts(&create::handler(&deps, post(message_body("m1", "changed"))).await);
+    assert_eq!(
+        (status, conflict["code"].as_str()),
+        (409, Some("MESSAGE_ID_CONFLICT"))
+    );
+    let (_, listed) = parts(&list::handler(&deps, Call::new(Method::GET, &job).build()).await);
+    assert_eq!(listed["data"]["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["data"]["messages"][0]["content"], "hello");
+}
+
+#[tokio::test]
+async fn twenty_concurrent_posts_of_one_id_store_exactly_one_message() {
+    let deps = dynamo_deps().await;
+    let job = new_job(&[]).await;
+    // Half send the same body (retries), half a different one (conflicts).
+    let requests = (0..20).map(|i| {
+        let content = if i % 2 == 0 { "same" } else { "other" };
+        create::handler(
+            &deps,
+            Call::new(Method::POST, &job)
+                .json(message_body("racer", content))
+                .build(),
+        )
+    });
+    let results: Vec<(u16, serde_json::Value)> =
+        join_all(requests).await.iter().map(parts).collect();
+    let created: Vec<_> = results.iter().filter(|(s, _)| *s == 201).collect();
+    assert_eq!(created.len(), 1, "exactly one creates: {results:?}");
+    let winner_timestamp = &created[0].1["data"]["timestamp"];
+    for (status, body) in &results {
+        match status {
+            201 => {}
+            200 => assert_eq!(
+                &body["data"]["timestamp"], winner_timestamp,
+                "a replay returns the original"
+            ),
+            409 => assert_eq!(body["code"], "MESSAGE_ID_CONFLICT"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    let (_, listed) = parts(&list::handler(&deps, Call::new(Method::GET, &job).build()).await);
+    assert_eq!(listed["data"]["messages"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_creates_of_different_ids_are_all_kept_in_one_order() {
+    let deps = dynamo_deps().await;
+    let job = new_job(&[]).await;
+    let requests = (0..12).map(|i| {
+        create::handler(
+            &deps,
+            Call::new(Method::POST, &job)
+                .json(message_body(&format!("m{i:02}"), "x"))
+                .build(),
+        )
+    });
+    let statuses: Vec<u16> = join_all(requests)
+        .await
+        .iter()
+        .map(|r| parts(r).0)
+        .collect();
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    let (_, listed) = parts(&list::handler(&deps, Call::new(Method::GET, &job).build()).await);
+    let messages = listed["data"]["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 12);
+    let stamps: Vec<&str> = messages
+        .iter()
+        .map(|m| m["timestamp"].as_str().unwrap())
+        .collect();
+    assert!(
+        stamps.windows(2).all(|w| w[0] < w[1]),
+        "timestamps strictly increase within a chat: {stamps:?}"
+    );
+}
+
+#[tokio::test]
+async fn refused_bodies_write_nothing() {
+    let deps = dynamo_deps().await;
+    let job = new_job(&[]).await;
+    let call = || Call::new(Method::POST, &job);
+    let cases = [
+        (call().json("{\"message_id\": \"m\""), 400, "INVALID_JSON"),
+        (call().json(json!({"message_id": "m", "role": "robot", "content": 1})), 400, "VALIDATION_ERROR"),
+        (call().json(json!({"message_id": "m", "role": "user", "content": "x".repeat(256 * 1024 + 1)})), 413, "PAYLOAD_TOO_LARGE"),
+        (call().json(json!({"message_id": "m", "role": "user", "content": "", "metadata": {"k": "v".repeat(16 * 1024)}})), 413, "PAYLOAD_TOO_LARGE"),
+        (call().header("content-type", "text/plain").raw_body(message_body("m", "x")), 415, "UNSUPPORTED_MEDIA_TYPE"),
+    ];
+    for (req, status, code) in cases {
+        let (got, body) = parts(&create::handler(&deps, req.build()).await);
+        assert_eq!((got, body["code"].as_str()), (status, Some(code)), "{body}");
+        assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()));
+    }
+    let (status, body) = parts(
+        &create::handler(
+            &deps,
+            call()
+                .json(message_body("m", &"é".repeat(128 * 1024)))
+                .build(),
+        )
+        .await,
+    );
+    assert_eq!(status, 201, "256 KiB of UTF-8 exactly is allowed: {body}");
+    let (_, listed) = parts(&list::handler(&deps, Call::new(Method::GET, &job).build()).await);
+    assert_eq!(listed["data"]["messages"].as_array().unwrap().len(), 1);
+}

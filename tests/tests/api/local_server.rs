@@ -1,0 +1,198 @@
+//! Real HTTP against the local server: routing, local JWTs, CORS, limits.
+
+use local::jwt::LocalJwt;
+use testkit::{http, new_job, start_local_server, OWNER};
+
+const ORIGIN: &str = "http://localhost:5173";
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+#[tokio::test]
+async fn the_whole_flow_over_http_with_and_without_trailing_slashes() {
+    let (addr, _api) = start_local_server(ORIGIN).await;
+    let job = new_job(&[]).await;
+    let auth = bearer(&LocalJwt::new("test-jwt-secret").token(OWNER, &[], 60));
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let base = format!("/api/jobs/{job}/quote-chat");
+
+    let created = http(
+        addr,
+        "POST",
+        &base,
+        &headers,
+        br#"{"message_id":"u1","role":"user","content":"hi"}"#,
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.header("content-type"), Some("application/json"));
+    let patched = http(
+        addr,
+        "PATCH",
+        &format!("{base}/u1"),
+        &headers,
+        br#"{"content":"hello"}"#,
+    )
+    .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(patched.header("etag"), Some("\"2\""));
+    let listed = http(addr, "GET", &format!("{base}/"), &headers, b"").await;
+    assert_eq!(listed.json()["data"]["messages"][0]["content"], "hello");
+    let cleared = http(addr, "DELETE", &format!("{base}/"), &headers, b"").await;
+    assert_eq!(cleared.json()["data"]["deleted_count"], 1);
+}
+
+#[tokio::test]
+async fn missing_expired_forged_and_foreign_tokens_are_401() {
+    let (addr, _api) = start_local_server(ORIGIN).await;
+    let job = new_job(&[]).await;
+    let path = format!("/api/jobs/{job}/quote-chat/");
+    let good = LocalJwt::new("test-jwt-secret");
+    let cases = [
+        None,
+        Some(bearer(&good.token(OWNER, &[], -300))),
+        Some(bearer(&LocalJwt::new("wrong-secret").token(OWNER, &[], 60))),
+        Some(bearer("not.a.jwt")),
+        Some(format!("Basic {}", good.token(OWNER, &[], 60))),
+    ];
+    for auth in cases {
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        let reply = http(addr, "GET", &path, &headers, b"").await;
+        assert_eq!(reply.status, 401, "{auth:?}");
+        assert_eq!(reply.json()["code"], "UNAUTHENTICATED");
+    }
+    let staff = bearer(&good.token("someone", &["staff".into()], 60));
+    let reply = http(
+        addr,
+        "GET",
+        &path,
+        &[("authorization", staff.as_str())],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        reply.status, 200,
+        "a staff token's groups reach the handler as API Gateway passes them"
+    );
+}
+
+#[tokio::test]
+async fn cors_preflight_and_headers_on_every_response_for_allowed_origins() {
+    let (addr, _api) = start_local_server(ORIGIN).await;
+    let job = new_job(&[]).await;
+    let path = format!("/api/jobs/{job}/quote-chat/");
+    let preflight = http(
+        addr,
+        "OPTIONS",
+        &path,
+        &[
+            ("origin", ORIGIN),
+            ("access-control-request-method", "PATCH"),
+            (
+                "access-control-request-headers",
+                "authorization,content-type,if-match",
+            ),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(preflight.status, 204);
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some(ORIGIN)
+    );
+    assert!(preflight
+        .header("access-control-allow-methods")
+        .unwrap()
+        .contains("PATCH"));
+    assert!(preflight
+        .header("access-control-allow-headers")
+        .unwrap()
+        .contains("if-match"));
+
+    for (method, p) in [
+        ("GET", path.as_str()),
+        ("GET", "/nowhere"),
+        ("PUT", path.as_str()),
+    ] {
+        let reply = http(addr, method, p, &[("origin", ORIGIN)], b"").await;
+        assert!(reply.status >= 400);
+        assert_eq!(
+            reply.header("access-control-allow-origin"),
+            Some(ORIGIN),
+            "{method} {p}"
+        );
+        assert!(reply
+            .header("access-control-expose-headers")
+            .unwrap()
+            .contains("retry-after"));
+    }
+    let foreign = http(
+        addr,
+        "GET",
+        &path,
+        &[("origin", "https://evil.example")],
+        b"",
+    )
+    .await;
+    assert_eq!(foreign.header("access-control-allow-origin"), None);
+}
+
+#[tokio::test]
+async fn unknown_paths_wrong_methods_and_oversized_bodies() {
+    let (addr, _api) = start_local_server(ORIGIN).await;
+    let job = new_job(&[]).await;
+    let auth = bearer(&LocalJwt::new("test-jwt-secret").token(OWNER, &[], 60));
+    let reply = http(addr, "GET", "/api/nothing", &[], b"").await;
+    assert_eq!(
+        (reply.status, reply.json()["code"].as_str()),
+        (404, Some("NOT_FOUND"))
+    );
+    let reply = http(
+        addr,
+        "PUT",
+        &format!("/api/jobs/{job}/quote-chat/"),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.json()["code"].as_str()),
+        (405, Some("METHOD_NOT_ALLOWED"))
+    );
+    assert_eq!(reply.header("allow"), Some("GET, POST, DELETE"));
+    let big = vec![b'x'; 600 * 1024];
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let reply = http(
+        addr,
+        "POST",
+        &format!("/api/jobs/{job}/quote-chat/"),
+        &headers,
+        &big,
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.json()["code"].as_str()),
+        (413, Some("PAYLOAD_TOO_LARGE"))
+    );
+    let reply = http(
+        addr,
+        "GET",
+        "/api/jobs/not-a-uuid/quote-chat/",
+        &[("authorization", auth.as_str())],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.json()["code"].as_str()),
+        (400, Some("INVALID_JOB_ID"))
+    );
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests of API.md against DynamoDB Local: through the handlers the Lambdas run,
+//! and through real HTTP on the local server. One binary, so the build links once.
+
+mod auth;
+mod clear;
+mod create;
+mod list;
+mod local_server;
+mod patch;
+mod store;
