@@ -218,3 +218,45 @@ pub async fn start_local_server(
     tokio::spawn(local::server::serve(listener, api.clone()));
     (addr, api)
 }
+
+/// Writes (or overwrites) the job `job_id` owned by `owner` on this process's jobs table.
+pub async fn put_job_owned_by(job_id: &str, owner: &str) {
+    let config = config();
+    let client = config.dynamodb_client().await;
+    local::setup::put_job(&client, &config.jobs_table, job_id, owner, &[])
+        .await
+        .expect("job written");
+}
+
+/// A new job owned by `owner`, no members; returns its id.
+pub async fn new_job_owned_by(owner: &str) -> String {
+    let job_id = uuid::Uuid::new_v4().to_string();
+    put_job_owned_by(&job_id, owner).await;
+    job_id
+}
+
+/// The repository's `events/` folder: API Gateway HTTP API (payload 2.0) sample events.
+pub fn events_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("events")
+}
+
+/// The text of `events/<name>.json`, as `sam local invoke -e` would send it.
+pub fn event_text(name: &str) -> String {
+    let path = events_dir().join(format!("{name}.json"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()))
+}
+
+/// The sample event `name` with the demo job id replaced by `job_id`, so a test can aim it
+/// at a job of its own.
+pub fn event_for_job(name: &str, job_id: &str) -> String {
+    let text = event_text(name);
+    assert!(
+        text.contains(local::setup::DEMO_JOB_ID),
+        "events/{name}.json is expected to use the demo job {}",
+        local::setup::DEMO_JOB_ID
+    );
+    text.replace(local::setup::DEMO_JOB_ID, job_id)
+}

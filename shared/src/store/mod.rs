@@ -10,6 +10,9 @@ pub mod dynamo;
 pub mod keys;
 pub mod memory;
 
+#[cfg(test)]
+mod faults;
+
 /// A job together with the state of its chat, read in one round trip.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Chat {

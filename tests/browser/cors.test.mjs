@@ -1,0 +1,292 @@
+// What only a browser enforces: CORS. A page served from another origin (as the Vue dev server
+// is) calls the local API with fetch() in Debian's Chromium, and must be able to read statuses,
+// JSON bodies and the exposed headers (ETag for If-Match), errors included; a page from an
+// origin outside ALLOWED_ORIGINS must be blocked.
+//
+// `make test` runs this with DYNAMODB_ENDPOINT set (scripts/test.sh builds the binary first):
+//   cargo build --workspace --bins --locked && scripts/dynamodb-local.sh with node --test tests/browser/
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = `${ROOT}target/debug/quote-chat-local`;
+const CHROMIUM = '/usr/bin/chromium';
+const READY_TIMEOUT_MS = 30_000;
+const JWT_SECRET = `browser-test-secret-${process.pid}`;
+const OWNER = `browser-owner-${process.pid}`;
+
+const run = promisify(execFile);
+
+// The page the browser loads: a stand-in for the Vue app's API client. It reports what a script
+// can see of a response (the browser hides what CORS does not allow), or the error fetch threw.
+const PAGE = `<!doctype html>
+<html><head><meta charset="utf-8"><title>quote-chat CORS check</title></head><body>
+<script>
+window.call = async (api, method, path, { token, body, headers = {} } = {}) => {
+  const init = { method, headers: { ...headers } };
+  if (token) init.headers.Authorization = 'Bearer ' + token;
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(api + path, init);
+  } catch (err) {
+    return { error: err.name, message: String(err.message) };
+  }
+  const text = await response.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch {}
+  return {
+    status: response.status,
+    type: response.type,
+    contentType: response.headers.get('content-type'),
+    etag: response.headers.get('etag'),
+    requestId: response.headers.get('x-request-id'),
+    vary: response.headers.get('vary'),
+    json,
+    text,
+  };
+};
+</script>
+</body></html>`;
+
+let api; // http://127.0.0.1:<port> of quote-chat-local
+let server; // the quote-chat-local child process
+let serverOutput = ''; // its stdout + stderr, shown when something goes wrong
+let allowedSite; // the page's origin, in ALLOWED_ORIGINS
+let blockedSite; // another origin, not in ALLOWED_ORIGINS
+let browser;
+let allowedPage;
+let blockedPage;
+let ownerToken;
+let jobId;
+
+async function startSite() {
+  const site = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(PAGE);
+  });
+  site.listen(0, '127.0.0.1');
+  await once(site, 'listening');
+  return { site, origin: `http://127.0.0.1:${site.address().port}` };
+}
+
+// Env for every quote-chat-local invocation: its own tables and secret, so parallel runs and a
+// developer's `make run` data are untouched.
+function apiEnv() {
+  return {
+    ...process.env,
+    DYNAMODB_ENDPOINT: process.env.DYNAMODB_ENDPOINT,
+    MESSAGES_TABLE: `browser-messages-${process.pid}`,
+    JOBS_TABLE: `browser-jobs-${process.pid}`,
+    LOCAL_JWT_SECRET: JWT_SECRET,
+    RUST_LOG: process.env.RUST_LOG ?? 'warn',
+  };
+}
+
+async function cli(...args) {
+  const { stdout } = await run(BIN, args, { env: apiEnv(), timeout: READY_TIMEOUT_MS });
+  return stdout.trim();
+}
+
+// Starts `quote-chat-local serve` on a port the OS picks (PORT=0, no race) and resolves with its
+// address once it prints that it is ready; rejects if it exits or stays silent too long.
+function startApi(allowedOrigin) {
+  server = spawn(BIN, ['serve'], {
+    env: { ...apiEnv(), HOST: '127.0.0.1', PORT: '0', ALLOWED_ORIGINS: allowedOrigin },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  server.stderr.on('data', (chunk) => { serverOutput += chunk; });
+  return new Promise((resolve, reject) => {
+    let address;
+    const timer = setTimeout(
+      () => reject(new Error(`quote-chat-local not ready within ${READY_TIMEOUT_MS} ms:\n${serverOutput}`)),
+      READY_TIMEOUT_MS,
+    );
+    server.on('error', (err) => { clearTimeout(timer); reject(err); });
+    server.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`quote-chat-local exited (${code ?? signal}) before ready:\n${serverOutput}`));
+    });
+    createInterface({ input: server.stdout }).on('line', (line) => {
+      serverOutput += `${line}\n`;
+      const match = line.match(/local API on (http:\/\/\S+)/);
+      if (match) address = match[1];
+      if (line.includes('Ctrl-C stops the server.')) {
+        clearTimeout(timer);
+        if (address) resolve(address);
+        else reject(new Error(`no address in the ready output:\n${serverOutput}`));
+      }
+    });
+  });
+}
+
+async function stopApi() {
+  if (!server || server.exitCode !== null || server.signalCode !== null) return;
+  const exited = once(server, 'exit');
+  server.kill('SIGINT'); // the server's own Ctrl-C path
+  const timer = setTimeout(() => server.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+const sites = [];
+
+before(async () => {
+  assert.ok(process.env.DYNAMODB_ENDPOINT, 'DYNAMODB_ENDPOINT is not set: run through make test');
+  assert.ok(existsSync(BIN), `${BIN} is missing: cargo build --workspace --bins --locked`);
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: make deps (apt-get install chromium)`);
+
+  const allowed = await startSite();
+  const blocked = await startSite();
+  sites.push(allowed.site, blocked.site);
+  allowedSite = allowed.origin;
+  blockedSite = blocked.origin;
+
+  // The browser starts while the API creates its tables.
+  const launching = chromium.launch({
+    executablePath: CHROMIUM,
+    timeout: READY_TIMEOUT_MS,
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run', '--disable-gpu'],
+  });
+  launching.catch(() => {}); // awaited below; a failure must not go unhandled meanwhile
+  api = await startApi(allowedSite);
+  [browser, ownerToken, jobId] = await Promise.all([launching, cli('token', OWNER), cli('job', OWNER)]);
+  assert.match(jobId, /^[0-9a-f-]{36}$/, 'the job subcommand prints a UUID');
+
+  allowedPage = await browser.newPage();
+  blockedPage = await browser.newPage();
+  allowedPage.setDefaultTimeout(10_000);
+  blockedPage.setDefaultTimeout(10_000);
+  await allowedPage.goto(`${allowedSite}/`);
+  await blockedPage.goto(`${blockedSite}/`);
+}, { timeout: 60_000 });
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  await stopApi();
+  for (const site of sites) site.close();
+  if (process.exitCode && serverOutput) console.error(`quote-chat-local output:\n${serverOutput}`);
+});
+
+/** fetch() from a page, in the browser; `args` is [method, path, options]. */
+function call(page, method, path, options = {}) {
+  return page.evaluate(([apiUrl, m, p, o]) => window.call(apiUrl, m, p, o), [api, method, path, options]);
+}
+
+function expectJson(reply, status, what) {
+  assert.equal(reply.error, undefined, `${what}: fetch threw ${reply.error}: ${reply.message}`);
+  assert.equal(reply.status, status, `${what}: ${reply.text}`);
+  assert.equal(reply.type, 'cors', `${what}: a cross-origin response`);
+  assert.equal(reply.contentType, 'application/json', `${what}: JSON content type`);
+  assert.ok(reply.json, `${what}: a JSON body readable from the page: ${reply.text}`);
+  assert.ok(reply.requestId, `${what}: x-request-id is exposed to the page`);
+}
+
+test('the Vue app flow works cross-origin: create, list, patch with If-Match, stale patch, clear', { timeout: 20_000 }, async () => {
+  const base = `/api/jobs/${jobId}/quote-chat/`;
+  const auth = { token: ownerToken };
+
+  const created = await call(allowedPage, 'POST', base, {
+    ...auth, body: { message_id: 'assistant-1', role: 'assistant', content: '', metadata: { model: 'x' } },
+  });
+  expectJson(created, 201, 'POST');
+  assert.equal(created.json.success, true);
+  assert.equal(created.json.data.message_id, 'assistant-1');
+  assert.match(created.json.data.timestamp, /Z$/);
+
+  const listed = await call(allowedPage, 'GET', base, auth);
+  expectJson(listed, 200, 'GET');
+  assert.deepEqual(listed.json.data.messages.map((m) => [m.message_id, m.content, m.version]),
+    [['assistant-1', '', 1]]);
+
+  // PATCH and a custom header: the browser sends a preflight first, and only then the PATCH.
+  const item = `${base}${encodeURIComponent('assistant-1')}/`;
+  const patched = await call(allowedPage, 'PATCH', item, {
+    ...auth, headers: { 'If-Match': '"1"' }, body: { content: '3 stainless steel boxes' },
+  });
+  expectJson(patched, 200, 'PATCH If-Match "1"');
+  assert.equal(patched.json.data.content, '3 stainless steel boxes');
+  assert.equal(patched.json.data.version, 2);
+  assert.equal(patched.etag, '"2"', 'ETag is exposed, so the app can send it as the next If-Match');
+
+  const stale = await call(allowedPage, 'PATCH', item, {
+    ...auth, headers: { 'If-Match': '"1"' }, body: { content: 'a stale stream chunk' },
+  });
+  expectJson(stale, 412, 'stale PATCH');
+  assert.equal(stale.json.success, false);
+  assert.equal(stale.json.code, 'PRECONDITION_FAILED');
+  assert.equal(stale.json.details?.current_version, 2);
+  assert.equal(stale.etag, '"2"', 'the current version is readable on the 412 as well');
+
+  const unchanged = await call(allowedPage, 'GET', base, auth);
+  expectJson(unchanged, 200, 'GET after the stale PATCH');
+  assert.equal(unchanged.json.data.messages[0].content, '3 stainless steel boxes');
+
+  const cleared = await call(allowedPage, 'DELETE', base, auth);
+  expectJson(cleared, 200, 'DELETE');
+  assert.deepEqual(cleared.json, { success: true, data: { deleted_count: 1 } });
+
+  const gone = await call(allowedPage, 'PATCH', item, { ...auth, body: { content: 'late' } });
+  expectJson(gone, 404, 'PATCH after DELETE');
+  assert.equal(gone.json.code, 'MESSAGE_NOT_FOUND');
+});
+
+test('errors carry CORS headers: 401 without a token, 404 for an unknown route, job or message', { timeout: 20_000 }, async () => {
+  const base = `/api/jobs/${jobId}/quote-chat/`;
+
+  const anonymousGet = await call(allowedPage, 'GET', base);
+  expectJson(anonymousGet, 401, 'GET without a token');
+  assert.equal(anonymousGet.json.code, 'UNAUTHENTICATED');
+  assert.equal(anonymousGet.json.success, false);
+
+  // Preflighted (JSON body), still no token.
+  const anonymousPost = await call(allowedPage, 'POST', base, {
+    body: { message_id: 'user-1', role: 'user', content: 'hi' },
+  });
+  expectJson(anonymousPost, 401, 'POST without a token');
+  assert.equal(anonymousPost.json.code, 'UNAUTHENTICATED');
+
+  const unknownRoute = await call(allowedPage, 'GET', '/api/nothing-here');
+  expectJson(unknownRoute, 404, 'unknown route');
+  assert.equal(unknownRoute.json.code, 'NOT_FOUND');
+
+  const stranger = await cli('token', `stranger-${process.pid}`);
+  const foreignJob = await call(allowedPage, 'GET', base, { token: stranger });
+  expectJson(foreignJob, 404, 'a job the caller may not see');
+  assert.equal(foreignJob.json.code, 'JOB_NOT_FOUND');
+
+  const badJob = await call(allowedPage, 'GET', '/api/jobs/not-a-uuid/quote-chat/', { token: ownerToken });
+  expectJson(badJob, 400, 'a malformed job id');
+  assert.equal(badJob.json.code, 'INVALID_JOB_ID');
+});
+
+test('an origin outside ALLOWED_ORIGINS is blocked by the browser', { timeout: 20_000 }, async () => {
+  const base = `/api/jobs/${jobId}/quote-chat/`;
+
+  // Preflighted (Authorization header): the preflight gets no Access-Control-Allow-Origin.
+  const withToken = await call(blockedPage, 'GET', base, { token: ownerToken });
+  assert.equal(withToken.status, undefined, `a blocked page must not see the response: ${JSON.stringify(withToken)}`);
+  assert.equal(withToken.error, 'TypeError');
+
+  // A simple request (no preflight): the browser sends it, then hides the response.
+  const simple = await call(blockedPage, 'GET', base);
+  assert.equal(simple.status, undefined, `a blocked page must not see the response: ${JSON.stringify(simple)}`);
+  assert.equal(simple.error, 'TypeError');
+
+  // The same request from the allowed page goes through: the block was CORS, not a dead server.
+  const allowed = await call(allowedPage, 'GET', base, { token: ownerToken });
+  expectJson(allowed, 200, 'the same GET from the allowed origin');
+});
