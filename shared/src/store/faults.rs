@@ -10,10 +10,14 @@ use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
 use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput;
 use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemOutput};
 use aws_sdk_dynamodb::operation::query::QueryOutput;
-use aws_sdk_dynamodb::operation::transact_write_items::{TransactWriteItemsError, TransactWriteItemsOutput};
+use aws_sdk_dynamodb::operation::transact_write_items::{
+    TransactWriteItemsError, TransactWriteItemsOutput,
+};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::types::error::TransactionCanceledException;
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, KeysAndAttributes, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, KeysAndAttributes, PutRequest, WriteRequest,
+};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_runtime_api::http::StatusCode;
@@ -27,8 +31,13 @@ use crate::model::{Job, Message, Role};
 type Item = HashMap<String, AttributeValue>;
 
 fn client(rules: &[&Rule]) -> Client {
-    mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, rules, |config| config
-        .retry_config(RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(1))))
+    mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, rules, |config| {
+        config.retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1)),
+        )
+    })
 }
 
 fn store(client: Client) -> DynamoStore {
@@ -55,15 +64,24 @@ fn s(text: &str) -> AttributeValue {
 fn throttled() -> aws_smithy_runtime_api::http::Response {
     aws_smithy_runtime_api::http::Response::new(
         StatusCode::try_from(400).unwrap(),
-        SdkBody::from(r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate exceeded"}"#),
+        SdkBody::from(
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate exceeded"}"#,
+        ),
     )
 }
 
 #[tokio::test]
 async fn throttling_that_outlasts_the_sdk_retries_is_unavailable() {
-    let rule = mock!(Client::get_item).sequence().http_response(throttled).times(3).build();
+    let rule = mock!(Client::get_item)
+        .sequence()
+        .http_response(throttled)
+        .times(3)
+        .build();
     let result = store(client(&[&rule])).find(&chat(), "m").await;
-    assert!(matches!(result, Err(StoreError::Unavailable(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{result:?}"
+    );
     assert_eq!(rule.num_calls(), 3, "the SDK retried before giving up");
 }
 
@@ -84,7 +102,10 @@ async fn unprocessed_keys_of_batch_get_are_fetched_again() {
     let job: Item = HashMap::from([("job_id".into(), s("job")), ("owner_id".into(), s("owner"))]);
     let first = mock!(Client::batch_get_item).then_output(|| {
         let keys = KeysAndAttributes::builder()
-            .keys(HashMap::from([("job_id".to_owned(), AttributeValue::S("job".into()))]))
+            .keys(HashMap::from([(
+                "job_id".to_owned(),
+                AttributeValue::S("job".into()),
+            )]))
             .build()
             .unwrap();
         BatchGetItemOutput::builder()
@@ -103,7 +124,8 @@ async fn unprocessed_keys_of_batch_get_are_fetched_again() {
 
 #[tokio::test]
 async fn a_clear_retries_unprocessed_items_until_every_item_is_stamped() {
-    let item = |sk: &str| -> Item { HashMap::from([("job_id".into(), s("job")), ("sk".into(), s(sk))]) };
+    let item =
+        |sk: &str| -> Item { HashMap::from([("job_id".into(), s("job")), ("sk".into(), s(sk))]) };
     let bump = mock!(Client::update_item).then_output(|| {
         UpdateItemOutput::builder()
             .attributes("generation", AttributeValue::N("1".into()))
@@ -119,14 +141,23 @@ async fn a_clear_retries_unprocessed_items_until_every_item_is_stamped() {
     });
     let left = m1.clone();
     let partial = mock!(Client::batch_write_item).then_output(move || {
-        let put = PutRequest::builder().set_item(Some(left.clone())).build().unwrap();
+        let put = PutRequest::builder()
+            .set_item(Some(left.clone()))
+            .build()
+            .unwrap();
         BatchWriteItemOutput::builder()
-            .unprocessed_items("messages", vec![WriteRequest::builder().put_request(put).build()])
+            .unprocessed_items(
+                "messages",
+                vec![WriteRequest::builder().put_request(put).build()],
+            )
             .build()
     });
     let rest = mock!(Client::batch_write_item)
         .match_requests(|req| {
-            let writes = req.request_items().and_then(|r| r.get("messages")).map_or(0, Vec::len);
+            let writes = req
+                .request_items()
+                .and_then(|r| r.get("messages"))
+                .map_or(0, Vec::len);
             writes == 1
         })
         .then_output(|| BatchWriteItemOutput::builder().build());
@@ -136,7 +167,10 @@ async fn a_clear_retries_unprocessed_items_until_every_item_is_stamped() {
         .await
         .unwrap();
     assert_eq!(cleared, 1, "one message (the guard is not a message)");
-    assert_eq!((partial.num_calls(), rest.num_calls(), mark.num_calls()), (1, 1, 1));
+    assert_eq!(
+        (partial.num_calls(), rest.num_calls(), mark.num_calls()),
+        (1, 1, 1)
+    );
 }
 
 fn cancelled(codes: &'static [&'static str]) -> impl Fn() -> TransactWriteItemsError + Send + Sync {
@@ -162,20 +196,32 @@ fn message() -> Message {
 
 #[tokio::test]
 async fn a_taken_id_is_read_back_to_tell_a_retry_from_a_conflict() {
-    let transact = mock!(Client::transact_write_items)
-        .then_error(cancelled(&["None", "ConditionalCheckFailed", "ConditionalCheckFailed"]));
+    let transact = mock!(Client::transact_write_items).then_error(cancelled(&[
+        "None",
+        "ConditionalCheckFailed",
+        "ConditionalCheckFailed",
+    ]));
     let guard = mock!(Client::get_item).then_output(|| {
         GetItemOutput::builder()
             .set_item(Some(HashMap::from([
                 ("job_id".into(), AttributeValue::S("job".into())),
                 ("sk".into(), AttributeValue::S("0000000000#I#m".into())),
-                ("message_sk".into(), AttributeValue::S("0000000000#M#t#m".into())),
-                ("timestamp".into(), AttributeValue::S("2023-12-31T00:00:00.000000Z".into())),
+                (
+                    "message_sk".into(),
+                    AttributeValue::S("0000000000#M#t#m".into()),
+                ),
+                (
+                    "timestamp".into(),
+                    AttributeValue::S("2023-12-31T00:00:00.000000Z".into()),
+                ),
                 ("fingerprint".into(), AttributeValue::S("same".into())),
             ])))
             .build()
     });
-    let outcome = store(client(&[&transact, &guard])).create(&chat(), &message(), "same").await.unwrap();
+    let outcome = store(client(&[&transact, &guard]))
+        .create(&chat(), &message(), "same")
+        .await
+        .unwrap();
     assert_eq!(
         outcome,
         CreateOutcome::Existing {
@@ -194,15 +240,21 @@ async fn cancelled_transactions_map_to_retry_or_unavailable() {
     ] {
         let codes: &'static [&'static str] = Box::leak(codes.to_vec().into_boxed_slice());
         let rule = mock!(Client::transact_write_items).then_error(cancelled(codes));
-        let result = store(client(&[&rule])).create(&chat(), &message(), "f").await;
+        let result = store(client(&[&rule]))
+            .create(&chat(), &message(), "f")
+            .await;
         match result {
             Ok(CreateOutcome::ChatMoved) => assert!(expect_moved, "{codes:?}"),
             Err(StoreError::Unavailable(_)) => assert!(!expect_moved, "{codes:?}"),
             other => panic!("{codes:?}: {other:?}"),
         }
     }
-    let ok = mock!(Client::transact_write_items).then_output(|| TransactWriteItemsOutput::builder().build());
-    let created = store(client(&[&ok])).create(&chat(), &message(), "f").await.unwrap();
+    let ok = mock!(Client::transact_write_items)
+        .then_output(|| TransactWriteItemsOutput::builder().build());
+    let created = store(client(&[&ok]))
+        .create(&chat(), &message(), "f")
+        .await
+        .unwrap();
     assert_eq!(created, CreateOutcome::Created);
 }
 
