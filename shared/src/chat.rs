@@ -73,7 +73,7 @@ async fn open<S: ChatStore>(
     Ok(chat)
 }
 
-#[instrument(skip_all, fields(job_id, limit = query.limit, descending = query.descending))]
+#[instrument(skip_all, fields(job_id = %job_id, limit = query.limit, descending = query.descending))]
 pub async fn list<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
@@ -186,7 +186,7 @@ pub fn next_timestamp(last: Option<&str>, now: DateTime<Utc>) -> String {
     }
 }
 
-#[instrument(skip_all, fields(job_id, message_id = %new.message_id))]
+#[instrument(skip_all, fields(job_id = %job_id, message_id = %new.message_id))]
 pub async fn create<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
@@ -231,7 +231,7 @@ pub async fn create<S: ChatStore>(
     Err(ApiError::ServiceUnavailable)
 }
 
-#[instrument(skip_all, fields(job_id))]
+#[instrument(skip_all, fields(job_id = %job_id))]
 pub async fn clear<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
@@ -296,7 +296,7 @@ pub fn apply(mut message: Message, patch: &MessagePatch) -> Result<Message, ApiE
     Ok(message)
 }
 
-#[instrument(skip_all, fields(job_id, message_id, if_match))]
+#[instrument(skip_all, fields(job_id = %job_id, message_id = %message_id, if_match = ?if_match))]
 pub async fn patch<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,

@@ -138,7 +138,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::ItemTooLarge => Self::PayloadTooLarge {
                 field: "message",
-                limit: crate::limits::MAX_BODY_BYTES,
+                limit: crate::limits::DYNAMODB_ITEM_BYTES,
             },
             StoreError::Internal(detail) => {
                 tracing::error!(error = %detail, "storage failure");

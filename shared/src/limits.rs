@@ -13,3 +13,5 @@ pub const MAX_PAGE_MESSAGES: usize = 1000;
 /// Bytes of one GET response as Lambda sees it (the body is JSON-escaped once more inside the
 /// Lambda response payload, whose cap is 6 MB).
 pub const MAX_PAGE_BYTES: usize = 5_000_000;
+/// DynamoDB's item size limit; the limits above keep every item well below it.
+pub const DYNAMODB_ITEM_BYTES: usize = 400 * 1024;

@@ -249,11 +249,7 @@ pub fn message_patch(body: &str) -> Result<MessagePatch, ApiError> {
             }
         }
     }
-    if patch.content.is_none()
-        && patch.metadata.is_none()
-        && !fields.contains_key("content")
-        && !fields.contains_key("metadata")
-    {
+    if !fields.contains_key("content") && !fields.contains_key("metadata") {
         problems.add("body", "must contain \"content\" and/or \"metadata\"");
     }
     problems.finish()?;
