@@ -21,7 +21,7 @@ pub enum Route {
     WrongMethod {
         allow: &'static str,
     },
-    /// A CORS preflight for a known path.
+    /// A CORS preflight (any path).
     Preflight,
     NotFound,
 }
@@ -30,6 +30,10 @@ pub const COLLECTION_METHODS: &str = "GET, POST, DELETE";
 pub const ITEM_METHODS: &str = "PATCH";
 
 pub fn route(method: &Method, path: &str) -> Route {
+    // API Gateway answers preflights on every path, so a browser can read even a 404.
+    if method == Method::OPTIONS {
+        return Route::Preflight;
+    }
     let trimmed = path.strip_suffix('/').unwrap_or(path);
     let segments: Vec<&str> = trimmed.split('/').collect();
     match segments.as_slice() {
@@ -38,7 +42,6 @@ pub fn route(method: &Method, path: &str) -> Route {
                 Method::GET => Target::List,
                 Method::POST => Target::Create,
                 Method::DELETE => Target::Clear,
-                Method::OPTIONS => return Route::Preflight,
                 _ => {
                     return Route::WrongMethod {
                         allow: COLLECTION_METHODS,
@@ -60,7 +63,6 @@ pub fn route(method: &Method, path: &str) -> Route {
                     job_id: decode(job_id),
                     message_id: Some(decode(message_id)),
                 },
-                Method::OPTIONS => Route::Preflight,
                 _ => Route::WrongMethod {
                     allow: ITEM_METHODS,
                 },

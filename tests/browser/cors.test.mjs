@@ -63,9 +63,11 @@ window.call = async (api, method, path, { token, body, headers = {} } = {}) => {
 
 let api; // http://127.0.0.1:<port> of quote-chat-local
 let server; // the quote-chat-local child process
-let serverOutput = ''; // its stdout + stderr, shown when something goes wrong
+let serverOutput = ''; // its stdout + stderr, for start-up failures
+let serverLog = ''; // its stderr alone: warnings and errors (RUST_LOG=warn), shown at the end
 let allowedSite; // the page's origin, in ALLOWED_ORIGINS
 let blockedSite; // another origin, not in ALLOWED_ORIGINS
+let launching; // chromium.launch(), started early
 let browser;
 let allowedPage;
 let blockedPage;
@@ -107,7 +109,7 @@ function startApi(allowedOrigin) {
     env: { ...apiEnv(), HOST: '127.0.0.1', PORT: '0', ALLOWED_ORIGINS: allowedOrigin },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  server.stderr.on('data', (chunk) => { serverOutput += chunk; });
+  server.stderr.on('data', (chunk) => { serverOutput += chunk; serverLog += chunk; });
   return new Promise((resolve, reject) => {
     let address;
     const timer = setTimeout(
@@ -155,13 +157,14 @@ before(async () => {
   blockedSite = blocked.origin;
 
   // The browser starts while the API creates its tables.
-  const launching = chromium.launch({
+  launching = chromium.launch({
     executablePath: CHROMIUM,
     timeout: READY_TIMEOUT_MS,
     args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
       '--disable-sync', '--no-first-run', '--disable-gpu'],
   });
-  launching.catch(() => {}); // awaited below; a failure must not go unhandled meanwhile
+  // Kept as soon as it exists, so after() closes it even if the rest of the start-up fails.
+  launching.then((b) => { browser = b; }, () => {});
   api = await startApi(allowedSite);
   [browser, ownerToken, jobId] = await Promise.all([launching, cli('token', OWNER), cli('job', OWNER)]);
   assert.match(jobId, /^[0-9a-f-]{36}$/, 'the job subcommand prints a UUID');
@@ -175,13 +178,14 @@ before(async () => {
 }, { timeout: 60_000 });
 
 after(async () => {
+  await launching?.catch(() => {}); // a launch still under way must finish before it can close
   await browser?.close().catch(() => {});
   await stopApi();
   for (const site of sites) site.close();
-  if (process.exitCode && serverOutput) console.error(`quote-chat-local output:\n${serverOutput}`);
+  if (serverLog) console.error(`quote-chat-local logged:\n${serverLog}`);
 });
 
-/** fetch() from a page, in the browser; `args` is [method, path, options]. */
+/** fetch() from `page`, in the browser, through the page's window.call. */
 function call(page, method, path, options = {}) {
   return page.evaluate(([apiUrl, m, p, o]) => window.call(apiUrl, m, p, o), [api, method, path, options]);
 }
@@ -259,6 +263,7 @@ test('errors carry CORS headers: 401 without a token, 404 for an unknown route, 
   expectJson(anonymousPost, 401, 'POST without a token');
   assert.equal(anonymousPost.json.code, 'UNAUTHENTICATED');
 
+  // Without credentials: a simple request, no preflight.
   const unknownRoute = await call(allowedPage, 'GET', '/api/nothing-here');
   expectJson(unknownRoute, 404, 'unknown route');
   assert.equal(unknownRoute.json.code, 'NOT_FOUND');
@@ -289,4 +294,15 @@ test('an origin outside ALLOWED_ORIGINS is blocked by the browser', { timeout: 2
   // The same request from the allowed page goes through: the block was CORS, not a dead server.
   const allowed = await call(allowedPage, 'GET', base, { token: ownerToken });
   expectJson(allowed, 200, 'the same GET from the allowed origin');
+});
+
+// The Vue app always sends Authorization, so even a typo'd path is preflighted. API Gateway (HTTP
+// API with CORS configured) answers preflights on every path, and so does the local server, so
+// the app reads the 404 instead of a CORS failure.
+test('an unknown route with a token gives the app a readable 404', {
+  timeout: 20_000,
+}, async () => {
+  const reply = await call(allowedPage, 'GET', '/api/nothing-here', { token: ownerToken });
+  expectJson(reply, 404, 'unknown route with a token');
+  assert.equal(reply.json.code, 'NOT_FOUND');
 });
