@@ -3,6 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${DYNAMODB_ENDPOINT:?run through make test}"
+# No Lambda may be able to accept a local token: the JWT crate stays out of their builds.
+for function in list create clear patch; do
+  if cargo tree --locked -e normal -p "quote-chat-$function" | grep -q jsonwebtoken; then
+    echo "quote-chat-$function links jsonwebtoken: local auth must never reach a Lambda" >&2
+    exit 1
+  fi
+done
 # The Lambda binaries and the local server are exercised as real processes by some tests.
 cargo build --workspace --bins --locked
 cargo test --workspace --locked
