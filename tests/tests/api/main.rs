@@ -4,7 +4,9 @@
 mod auth;
 mod clear;
 mod create;
+mod events;
 mod list;
 mod local_server;
 mod patch;
+mod runtime;
 mod store;

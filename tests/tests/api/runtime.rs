@@ -1,0 +1,518 @@
+//! The four Lambda binaries as real processes, as the Lambda service runs them: each is pointed
+//! at a minimal Lambda Runtime API emulated here (`AWS_LAMBDA_RUNTIME_API`), asks it for an
+//! event, handles it against DynamoDB Local and posts back the API Gateway response.
+//!
+//! The binaries are the ones `scripts/test.sh` builds before `cargo test`
+//! (`cargo build --workspace --bins`).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, Mutex};
+use tokio::task::JoinHandle;
+
+use testkit::{dynamo_deps, event_for_job, new_job_owned_by};
+
+const API_PREFIX: &str = "/2018-06-01/runtime/";
+/// A safety net only: every wait below ends on a message or on the process exiting.
+const WAIT: Duration = Duration::from_secs(60);
+const CURSOR_SECRET: &str = "runtime-test-cursor-secret-0123456789";
+
+/// What the function did on the Runtime API.
+#[derive(Debug)]
+enum Report {
+    /// `GET /runtime/invocation/next`, when it arrived.
+    Next {
+        at: Instant,
+    },
+    Response {
+        request_id: String,
+        body: String,
+    },
+    Error {
+        request_id: String,
+        body: String,
+    },
+    InitError {
+        body: String,
+    },
+}
+
+struct Invocation {
+    request_id: String,
+    payload: String,
+}
+
+struct ServerState {
+    function_arn: String,
+    queue: Mutex<mpsc::UnboundedReceiver<Invocation>>,
+    reports: mpsc::UnboundedSender<Report>,
+}
+
+/// A Runtime API for one function: invocations are queued, everything the function sends
+/// comes back as a [`Report`].
+struct RuntimeApi {
+    addr: SocketAddr,
+    queue: mpsc::UnboundedSender<Invocation>,
+    reports: mpsc::UnboundedReceiver<Report>,
+    server: JoinHandle<()>,
+}
+
+impl RuntimeApi {
+    async fn start(function_name: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the Runtime API");
+        let addr = listener.local_addr().expect("Runtime API address");
+        let (queue, queued) = mpsc::unbounded_channel();
+        let (report, reports) = mpsc::unbounded_channel();
+        let state = Arc::new(ServerState {
+            function_arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{function_name}"),
+            queue: Mutex::new(queued),
+            reports: report,
+        });
+        let server = tokio::spawn(async move {
+            // Connections live in the set, so aborting the server ends them too.
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let state = state.clone();
+                connections.spawn(async move {
+                    let service = service_fn(move |req| handle(state.clone(), req));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self {
+            addr,
+            queue,
+            reports,
+            server,
+        }
+    }
+
+    /// Queues an event; returns its request id.
+    fn invoke(&self, payload: String) -> String {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        self.queue
+            .send(Invocation {
+                request_id: request_id.clone(),
+                payload,
+            })
+            .expect("Runtime API server is running");
+        request_id
+    }
+}
+
+impl Drop for RuntimeApi {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn accepted() -> Response<Full<Bytes>> {
+    reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
+}
+
+async fn handle(
+    state: Arc<ServerState>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let body = match req.into_body().collect().await {
+        Ok(collected) => String::from_utf8_lossy(&collected.to_bytes()).into_owned(),
+        Err(_) => String::new(),
+    };
+    let segments: Vec<&str> = path
+        .strip_prefix(API_PREFIX)
+        .map(|rest| rest.split('/').collect())
+        .unwrap_or_default();
+    let report = |report: Report| {
+        // The test may have stopped listening; the function's request still gets its answer.
+        let _ = state.reports.send(report);
+    };
+    let response = match (method, segments.as_slice()) {
+        (Method::GET, ["invocation", "next"]) => {
+            report(Report::Next { at: Instant::now() });
+            // Long poll, as the real API does: the answer waits for an invocation.
+            let next = state.queue.lock().await.recv().await;
+            match next {
+                Some(invocation) => {
+                    let deadline = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .unwrap_or_default()
+                        + WAIT;
+                    let mut response = reply(StatusCode::OK, invocation.payload);
+                    let headers = response.headers_mut();
+                    let mut set = |name: &'static str, value: String| {
+                        headers.insert(
+                            name,
+                            hyper::header::HeaderValue::from_str(&value).expect("header value"),
+                        );
+                    };
+                    set("lambda-runtime-aws-request-id", invocation.request_id);
+                    set(
+                        "lambda-runtime-deadline-ms",
+                        deadline.as_millis().to_string(),
+                    );
+                    set(
+                        "lambda-runtime-invoked-function-arn",
+                        state.function_arn.clone(),
+                    );
+                    set(
+                        "lambda-runtime-trace-id",
+                        "Root=1-65a50928-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=0"
+                            .into(),
+                    );
+                    response
+                }
+                None => reply(StatusCode::GONE, r#"{"errorMessage":"test over"}"#),
+            }
+        }
+        (Method::POST, ["invocation", id, "response"]) => {
+            report(Report::Response {
+                request_id: (*id).to_owned(),
+                body,
+            });
+            accepted()
+        }
+        (Method::POST, ["invocation", id, "error"]) => {
+            report(Report::Error {
+                request_id: (*id).to_owned(),
+                body,
+            });
+            accepted()
+        }
+        (Method::POST, ["init", "error"]) => {
+            report(Report::InitError { body });
+            accepted()
+        }
+        _ => reply(StatusCode::NOT_FOUND, r#"{"errorMessage":"unknown path"}"#),
+    };
+    Ok(response)
+}
+
+/// `target/<profile>/<name>`: next to this test binary's `deps/` folder, or under
+/// `CARGO_TARGET_DIR`, or the workspace's `target/debug`.
+fn binary(name: &str) -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut dirs = Vec::new();
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent().map(Path::to_path_buf))
+    {
+        dirs.push(dir);
+    }
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        dirs.push(workspace.join(dir).join("debug"));
+    }
+    dirs.push(workspace.join("target").join("debug"));
+    let file = format!("{name}{}", std::env::consts::EXE_SUFFIX);
+    dirs.iter()
+        .map(|dir| dir.join(&file))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "the Lambda binary {file} is not built (looked in {dirs:?}): run \
+                 `cargo build --workspace --bins` first, as `make test` does"
+            )
+        })
+}
+
+/// The environment the Lambda service gives a function, plus the function's configuration.
+fn lambda_env(name: &str, api: &RuntimeApi, cursor_secret: Option<&str>) -> Vec<(String, String)> {
+    let config = testkit::config();
+    let mut env: Vec<(String, String)> = [
+        ("AWS_LAMBDA_RUNTIME_API", api.addr.to_string()),
+        ("AWS_LAMBDA_FUNCTION_NAME", name.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".into()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/quote-chat-{name}"),
+        ),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            "2024/01/15/[$LATEST]0123456789abcdef0123456789abcdef".into(),
+        ),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_DEFAULT_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "local".into()),
+        ("AWS_SECRET_ACCESS_KEY", "local".into()),
+        ("DYNAMODB_ENDPOINT", testkit::endpoint()),
+        ("MESSAGES_TABLE", config.messages_table),
+        ("JOBS_TABLE", config.jobs_table),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    if let Some(secret) = cursor_secret {
+        env.push(("CURSOR_SECRET".into(), secret.into()));
+    }
+    for name in ["RUST_LOG", "RUST_BACKTRACE"] {
+        if let Ok(value) = std::env::var(name) {
+            env.push((name.into(), value));
+        }
+    }
+    env
+}
+
+/// A function process; its output is collected for failure messages.
+struct Lambda {
+    name: String,
+    child: Child,
+    output: [JoinHandle<String>; 2],
+}
+
+async fn read_all(pipe: Option<impl AsyncRead + Unpin>) -> String {
+    let mut text = String::new();
+    if let Some(mut pipe) = pipe {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes).await;
+        text = String::from_utf8_lossy(&bytes).into_owned();
+    }
+    text
+}
+
+enum Event {
+    Report(Report),
+    Exited(ExitStatus),
+}
+
+impl Lambda {
+    fn spawn(name: &str, env: &[(String, String)]) -> Self {
+        let path = binary(name);
+        // A clean environment: nothing from the developer's shell (AWS profile, region) leaks in.
+        let mut child = Command::new(&path)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {}: {err}", path.display()));
+        let output = [
+            tokio::spawn(read_all(child.stdout.take())),
+            tokio::spawn(read_all(child.stderr.take())),
+        ];
+        Self {
+            name: name.to_owned(),
+            child,
+            output,
+        }
+    }
+
+    /// The next thing the function does: a Runtime API call, or exiting. `None` after [`WAIT`].
+    async fn next_event(&mut self, api: &mut RuntimeApi) -> Option<Event> {
+        tokio::time::timeout(WAIT, async {
+            tokio::select! {
+                // What it sent before exiting counts first.
+                biased;
+                report = api.reports.recv() => Event::Report(report.expect("Runtime API server is running")),
+                status = self.child.wait() => Event::Exited(status.expect("wait for the function")),
+            }
+        })
+        .await
+        .ok()
+    }
+
+    /// Kills the process (if still running) and returns what it printed.
+    async fn stop(mut self) -> String {
+        let _ = self.child.kill().await;
+        let [stdout, stderr] = self.output;
+        format!(
+            "--- {} stdout ---\n{}--- {} stderr ---\n{}",
+            self.name,
+            stdout.await.unwrap_or_default(),
+            self.name,
+            stderr.await.unwrap_or_default()
+        )
+    }
+}
+
+/// Starts binary `name` on a fresh Runtime API with `event` queued; returns the cold start
+/// (spawn → first `/next`) and the API Gateway response it posted. The process is killed after.
+async fn invoke_binary(name: &str, event: String) -> (Duration, Value) {
+    let mut api = RuntimeApi::start(name).await;
+    let request_id = api.invoke(event);
+    let env = lambda_env(name, &api, Some(CURSOR_SECRET));
+    let started = Instant::now();
+    let mut lambda = Lambda::spawn(name, &env);
+    let mut cold_start = None;
+    loop {
+        match lambda.next_event(&mut api).await {
+            Some(Event::Report(Report::Next { at })) => {
+                cold_start.get_or_insert(at.duration_since(started));
+            }
+            Some(Event::Report(Report::Response {
+                request_id: id,
+                body,
+            })) if id == request_id => {
+                let logs = lambda.stop().await;
+                let cold_start = cold_start.expect("it asked for the event before answering");
+                let response = serde_json::from_str(&body).unwrap_or_else(|err| {
+                    panic!("{name}: the response is not JSON ({err}): {body}\n{logs}")
+                });
+                return (cold_start, response);
+            }
+            Some(Event::Report(Report::Error {
+                request_id: id,
+                body,
+            })) => {
+                let logs = lambda.stop().await;
+                panic!("{name}: reported an error for {id}: {body}\n{logs}");
+            }
+            other => {
+                let logs = lambda.stop().await;
+                let what = match other {
+                    Some(Event::Report(report)) => format!("{report:?}"),
+                    Some(Event::Exited(status)) => format!("exit with {status}"),
+                    None => format!("nothing within {WAIT:?}"),
+                };
+                panic!("{name}: expected the response to {request_id}, got {what}\n{logs}");
+            }
+        }
+    }
+}
+
+/// Status, headers and parsed body of an API Gateway HTTP API (v2) Lambda response.
+fn api_gateway_response(name: &str, response: &Value) -> (u64, Value) {
+    let status = response["statusCode"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{name}: no statusCode in {response}"));
+    assert_eq!(
+        response["headers"]["content-type"], "application/json",
+        "{name}: {response}"
+    );
+    assert_ne!(
+        response["isBase64Encoded"], true,
+        "{name}: a JSON body goes as text"
+    );
+    let body = response["body"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name}: body is not a string in {response}"));
+    let body = serde_json::from_str(body)
+        .unwrap_or_else(|err| panic!("{name}: body is not JSON ({err}): {body}"));
+    (status, body)
+}
+
+fn event_body(name: &str) -> Value {
+    let event: Value = serde_json::from_str(&testkit::event_text(name)).expect("event JSON");
+    serde_json::from_str(event["body"].as_str().expect("event body")).expect("body JSON")
+}
+
+#[tokio::test]
+async fn lambda_binaries_answer_the_sample_events_through_the_runtime_api() {
+    dynamo_deps().await; // the tables the binaries are pointed at
+    let job = new_job_owned_by(local::setup::DEMO_OWNER).await;
+    let mut cold_starts = Vec::new();
+
+    let created = event_body("create");
+    let message_id = created["message_id"].as_str().expect("message_id");
+    let (cold, response) = invoke_binary("create", event_for_job("create", &job)).await;
+    cold_starts.push(("create", cold));
+    let (status, body) = api_gateway_response("create", &response);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["success"], true);
+    assert_eq!(body["data"]["message_id"], message_id);
+    let timestamp = body["data"]["timestamp"].as_str().expect("timestamp");
+
+    let (cold, response) = invoke_binary("list", event_for_job("list", &job)).await;
+    cold_starts.push(("list", cold));
+    let (status, body) = api_gateway_response("list", &response);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["job_id"], job);
+    assert_eq!(
+        body["data"]["messages"],
+        json!([{
+            "message_id": message_id,
+            "role": created["role"],
+            "content": created["content"],
+            "timestamp": timestamp,
+            "metadata": created["metadata"],
+            "version": 1
+        }])
+    );
+
+    let patched = event_body("patch");
+    let (cold, response) = invoke_binary("patch", event_for_job("patch", &job)).await;
+    cold_starts.push(("patch", cold));
+    assert_eq!(response["headers"]["etag"], "\"2\"", "{response}");
+    let (status, body) = api_gateway_response("patch", &response);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["message_id"], message_id);
+    assert_eq!(body["data"]["version"], 2);
+    assert_eq!(body["data"]["content"], patched["content"]);
+
+    let (cold, response) = invoke_binary("clear", event_for_job("clear", &job)).await;
+    cold_starts.push(("clear", cold));
+    let (status, body) = api_gateway_response("clear", &response);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["deleted_count"], 1);
+
+    for (name, cold) in cold_starts {
+        eprintln!(
+            "cold start of {} (spawn → first /runtime/invocation/next): {:.1} ms",
+            binary(name).display(),
+            cold.as_secs_f64() * 1000.0
+        );
+    }
+}
+
+#[tokio::test]
+async fn lambda_binaries_refuse_to_start_without_a_cursor_secret() {
+    for name in ["create", "list", "patch", "clear"] {
+        let mut api = RuntimeApi::start(name).await;
+        let mut lambda = Lambda::spawn(name, &lambda_env(name, &api, None));
+        let event = lambda.next_event(&mut api).await;
+        let reported = match event {
+            Some(Event::Report(Report::InitError { body })) => body,
+            Some(Event::Exited(status)) if !status.success() => String::new(),
+            other => {
+                let logs = lambda.stop().await;
+                let what = match other {
+                    Some(Event::Report(Report::Next { .. })) => {
+                        "a request for an event: it started".to_owned()
+                    }
+                    Some(Event::Report(report)) => format!("{report:?}"),
+                    Some(Event::Exited(status)) => format!("exit with {status}"),
+                    None => format!("nothing within {WAIT:?}"),
+                };
+                panic!("{name} without CURSOR_SECRET: expected an init error or a failed exit, got {what}\n{logs}");
+            }
+        };
+        let logs = lambda.stop().await;
+        assert!(
+            reported.contains("CURSOR_SECRET") || logs.contains("CURSOR_SECRET"),
+            "{name}: the refusal names CURSOR_SECRET\n{reported}\n{logs}"
+        );
+    }
+}
