@@ -65,7 +65,7 @@ deploy: build ## sam deploy to a stage: make deploy STAGE=dev|prod
 	scripts/deploy.sh "$(STAGE)"
 
 bench: deps ## benchmarks on DynamoDB Local
-	scripts/dynamodb-local.sh with cargo bench --locked -p quote-chat-tests
+	scripts/dynamodb-local.sh with cargo bench --locked -p quote-chat-bench
 
 check: ## what CI runs: formatting, lints, tests
 	cargo fmt --all -- --check

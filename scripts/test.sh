@@ -12,7 +12,7 @@ for function in list create clear patch; do
 done
 # The Lambda binaries and the local server are exercised as real processes by some tests.
 cargo build --workspace --bins --locked
-cargo test --workspace --locked
+cargo test --workspace --exclude quote-chat-bench --locked
 if compgen -G "tests/browser/*.test.mjs" >/dev/null; then
   node --test tests/browser/
 fi
