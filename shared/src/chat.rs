@@ -73,7 +73,7 @@ async fn open<S: ChatStore>(
     Ok(chat)
 }
 
-#[instrument(skip_all, fields(job_id = %job_id, limit = query.limit, descending = query.descending))]
+#[instrument(skip_all, fields(job_id = %job_id, limit = query.limit, descending = ?query.descending))]
 pub async fn list<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
@@ -81,14 +81,15 @@ pub async fn list<S: ChatStore>(
     query: ListQuery,
 ) -> Result<ListPage, ApiError> {
     let chat = open(deps, caller, job_id).await?;
-    let mut after = match &query.cursor {
-        Some(text) => Some(
-            deps.settings
-                .cursors
-                .decode(text, job_id, chat.generation, query.descending)?
-                .after,
-        ),
-        None => None,
+    let (mut after, descending) = match &query.cursor {
+        Some(text) => {
+            let cursor =
+                deps.settings
+                    .cursors
+                    .decode(text, job_id, chat.generation, query.descending)?;
+            (Some(cursor.after), cursor.descending)
+        }
+        None => (None, query.descending.unwrap_or(false)),
     };
     let want = query.limit.unwrap_or(MAX_PAGE_MESSAGES);
     let mut messages = Vec::new();
@@ -101,7 +102,7 @@ pub async fn list<S: ChatStore>(
             .page(
                 &chat,
                 after.as_deref(),
-                query.descending,
+                descending,
                 want + 1 - messages.len(),
             )
             .await?;
@@ -135,7 +136,7 @@ pub async fn list<S: ChatStore>(
         (true, Some(after)) => Some(deps.settings.cursors.encode(&Cursor {
             job_id: job_id.to_owned(),
             generation: chat.generation,
-            descending: query.descending,
+            descending,
             after,
         })),
         _ => None,

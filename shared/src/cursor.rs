@@ -61,13 +61,14 @@ impl CursorCodec {
         )
     }
 
-    /// Decodes a cursor and checks that it belongs to this job, generation and order.
+    /// Decodes a cursor and checks that it belongs to this job and generation, and to the order
+    /// the client asked for, if it asked (the cursor carries its own order).
     pub fn decode(
         &self,
         text: &str,
         job_id: &str,
         generation: u64,
-        descending: bool,
+        descending: Option<bool>,
     ) -> Result<Cursor, ApiError> {
         let invalid = |reason| ApiError::InvalidCursor { reason };
         let (payload, tag) = text.split_once('.').ok_or(invalid("malformed"))?;
@@ -87,7 +88,7 @@ impl CursorCodec {
         if cursor.generation != generation {
             return Err(invalid("the chat was cleared since"));
         }
-        if cursor.descending != descending {
+        if descending.is_some_and(|d| d != cursor.descending) {
             return Err(invalid("was issued for the other order"));
         }
         Ok(cursor)
@@ -111,18 +112,22 @@ mod tests {
     fn round_trip() {
         let codec = CursorCodec::new(b"secret");
         let text = codec.encode(&sample());
-        assert_eq!(codec.decode(&text, "job-a", 2, false).unwrap(), sample());
+        assert_eq!(
+            codec.decode(&text, "job-a", 2, Some(false)).unwrap(),
+            sample()
+        );
+        assert_eq!(codec.decode(&text, "job-a", 2, None).unwrap(), sample());
     }
 
     #[test]
     fn foreign_stale_tampered_and_wrongly_signed_cursors_are_refused() {
         let codec = CursorCodec::new(b"secret");
         let text = codec.encode(&sample());
-        assert!(codec.decode(&text, "job-b", 2, false).is_err());
-        assert!(codec.decode(&text, "job-a", 3, false).is_err());
-        assert!(codec.decode(&text, "job-a", 2, true).is_err());
+        assert!(codec.decode(&text, "job-b", 2, None).is_err());
+        assert!(codec.decode(&text, "job-a", 3, None).is_err());
+        assert!(codec.decode(&text, "job-a", 2, Some(true)).is_err());
         assert!(CursorCodec::new(b"other")
-            .decode(&text, "job-a", 2, false)
+            .decode(&text, "job-a", 2, None)
             .is_err());
 
         let (payload, tag) = text.split_once('.').unwrap();
@@ -130,9 +135,9 @@ mod tests {
         forged.after = "0000000002#M#9999".into();
         let forged_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
         assert!(codec
-            .decode(&format!("{forged_payload}.{tag}"), "job-a", 2, false)
+            .decode(&format!("{forged_payload}.{tag}"), "job-a", 2, None)
             .is_err());
-        assert!(codec.decode(payload, "job-a", 2, false).is_err());
-        assert!(codec.decode("%%%.###", "job-a", 2, false).is_err());
+        assert!(codec.decode(payload, "job-a", 2, None).is_err());
+        assert!(codec.decode("%%%.###", "job-a", 2, None).is_err());
     }
 }

@@ -1,6 +1,10 @@
 //! Turns untrusted request text into validated domain values, naming every bad field.
 
+use std::fmt;
+use std::marker::PhantomData;
+
 use indexmap::IndexMap;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -10,14 +14,13 @@ use crate::model::{metadata_to_string, Echoed, MessagePatch, Metadata, NewMessag
 
 const MESSAGE_ID_RULE: &str = "must be 1 to 100 characters of A-Z a-z 0-9 . _ : -";
 
-/// A job id must be a UUID in its usual hyphenated form; it is stored lower-case.
+/// A job id must be a UUID in its usual hyphenated form. It is used exactly as given, since the
+/// jobs table is keyed by the text its owner wrote.
 pub fn job_id(raw: &str) -> Result<String, ApiError> {
-    if raw.len() != 36 {
+    if raw.len() != 36 || uuid::Uuid::try_parse(raw).is_err() {
         return Err(ApiError::InvalidJobId);
     }
-    uuid::Uuid::try_parse(raw)
-        .map(|id| id.hyphenated().to_string())
-        .map_err(|_| ApiError::InvalidJobId)
+    Ok(raw.to_owned())
 }
 
 pub fn is_valid_message_id(id: &str) -> bool {
@@ -55,6 +58,44 @@ impl Problems {
     }
 }
 
+/// A JSON object read in order that remembers repeated keys instead of letting the last win, so
+/// the client hears about `{"role":"user","role":"assistant"}` rather than one being dropped.
+struct Object<V> {
+    fields: IndexMap<String, V>,
+    repeated: Vec<String>,
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Object<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<V>(PhantomData<V>);
+
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for ObjectVisitor<V> {
+            type Value = Object<V>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut object = Object {
+                    fields: IndexMap::new(),
+                    repeated: Vec::new(),
+                };
+                while let Some((key, value)) = map.next_entry::<String, V>()? {
+                    if object.fields.contains_key(&key) {
+                        object.repeated.push(key);
+                    } else {
+                        object.fields.insert(key, value);
+                    }
+                }
+                Ok(object)
+            }
+        }
+
+        deserializer.deserialize_map(ObjectVisitor(PhantomData))
+    }
+}
+
 type Fields<'a> = IndexMap<String, &'a RawValue>;
 
 /// Parses a body into its top-level fields: malformed JSON is `INVALID_JSON`, a body that is
@@ -78,10 +119,19 @@ fn object_fields(body: &str) -> Result<Fields<'_>, ApiError> {
     if !value.get().starts_with('{') {
         return Err(ApiError::field("body", "must be a JSON object"));
     }
-    serde_json::from_str(value.get()).map_err(|_| ApiError::InvalidJson {
-        message: "request body is not valid JSON".into(),
-        details: None,
-    })
+    let object: Object<&RawValue> =
+        serde_json::from_str(value.get()).map_err(|_| ApiError::InvalidJson {
+            message: "request body is not valid JSON".into(),
+            details: None,
+        })?;
+    if !object.repeated.is_empty() {
+        let mut problems = Problems::default();
+        for key in &object.repeated {
+            problems.add(key, "appears more than once");
+        }
+        problems.finish()?;
+    }
+    Ok(object.fields)
 }
 
 fn is_null(raw: &RawValue) -> bool {
@@ -172,13 +222,13 @@ pub fn new_message(body: &str) -> Result<NewMessage, ApiError> {
     let metadata = match fields.get("metadata").copied() {
         None => Some(Metadata::new()),
         Some(raw) if is_null(raw) => Some(Metadata::new()),
-        Some(raw) => {
-            let metadata = object_of_raw(raw);
-            if metadata.is_none() {
-                problems.add("metadata", "must be a JSON object");
+        Some(raw) => match metadata_object(raw) {
+            Ok(metadata) => Some(metadata),
+            Err(problem) => {
+                problems.add("metadata", problem);
+                None
             }
-            metadata
-        }
+        },
     };
     problems.finish()?;
 
@@ -198,12 +248,48 @@ pub fn new_message(body: &str) -> Result<NewMessage, ApiError> {
     }
 }
 
-fn object_of_raw(raw: &RawValue) -> Option<Metadata> {
-    if raw.get().starts_with('{') {
-        serde_json::from_str(raw.get()).ok()
-    } else {
-        None
+/// Metadata: a JSON object without repeated keys; nested values are kept as sent, minus
+/// insignificant whitespace, so a retry that only differs in spacing is still identical.
+fn metadata_object(raw: &RawValue) -> Result<Metadata, &'static str> {
+    if !raw.get().starts_with('{') {
+        return Err("must be a JSON object");
     }
+    let object: Object<&RawValue> =
+        serde_json::from_str(raw.get()).map_err(|_| "must be a JSON object")?;
+    if !object.repeated.is_empty() {
+        return Err("must not repeat a key");
+    }
+    object
+        .fields
+        .into_iter()
+        .map(|(key, value)| Ok((key, minify(value).ok_or("must be a JSON object")?)))
+        .collect()
+}
+
+/// Drops whitespace outside strings; numbers and strings keep their exact text.
+fn minify(raw: &RawValue) -> Option<Box<RawValue>> {
+    let text = raw.get();
+    let mut out = String::with_capacity(text.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            if c == '"' {
+                in_string = true;
+            }
+            out.push(c);
+        }
+    }
+    RawValue::from_string(out).ok()
 }
 
 /// Validates a PATCH body: `content` and/or `metadata`; `null` metadata values remove keys.
@@ -219,8 +305,8 @@ pub fn message_patch(body: &str) -> Result<MessagePatch, ApiError> {
         }
     }
     if let Some(raw) = fields.get("metadata").copied() {
-        match object_of_raw(raw) {
-            Some(object) => {
+        match metadata_object(raw) {
+            Ok(object) => {
                 let changes = object
                     .into_iter()
                     .map(|(key, value)| {
@@ -230,7 +316,7 @@ pub fn message_patch(body: &str) -> Result<MessagePatch, ApiError> {
                     .collect();
                 patch.metadata = Some(changes);
             }
-            None => problems.add("metadata", "must be a JSON object"),
+            Err(problem) => problems.add("metadata", problem),
         }
     }
     patch.echoed = Echoed {
@@ -289,7 +375,8 @@ pub fn if_match(header: Option<&str>) -> Result<Option<u64>, ApiError> {
 pub struct ListQuery {
     pub limit: Option<usize>,
     pub cursor: Option<String>,
-    pub descending: bool,
+    /// `None` when the client did not say: ascending, or the order of the cursor.
+    pub descending: Option<bool>,
 }
 
 pub fn list_query(
@@ -301,7 +388,12 @@ pub fn list_query(
     let limit = match limit {
         None => None,
         Some(text) => match text.parse::<usize>() {
-            Ok(n) if (1..=crate::limits::MAX_PAGE_MESSAGES).contains(&n) => Some(n),
+            Ok(n)
+                if text.bytes().all(|b| b.is_ascii_digit())
+                    && (1..=crate::limits::MAX_PAGE_MESSAGES).contains(&n) =>
+            {
+                Some(n)
+            }
             _ => {
                 problems.add("limit", "must be an integer from 1 to 1000");
                 None
@@ -309,11 +401,12 @@ pub fn list_query(
         },
     };
     let descending = match order {
-        None | Some("asc") => false,
-        Some("desc") => true,
+        None => None,
+        Some("asc") => Some(false),
+        Some("desc") => Some(true),
         Some(_) => {
             problems.add("order", "must be \"asc\" or \"desc\"");
-            false
+            None
         }
     };
     problems.finish()?;
@@ -338,7 +431,11 @@ mod tests {
     #[test]
     fn job_id_accepts_only_hyphenated_uuids_and_lowercases() {
         let upper = "0E8C5D3A-1B2C-4D5E-8F90-123456789ABC";
-        assert_eq!(job_id(upper).unwrap(), upper.to_lowercase());
+        assert_eq!(
+            job_id(upper).unwrap(),
+            upper,
+            "used as the jobs table has it"
+        );
         for bad in [
             "",
             "abc",
@@ -469,5 +566,35 @@ mod tests {
         assert!(list_query(Some("ten"), None, None).is_err());
         assert!(list_query(None, None, Some("sideways")).is_err());
         assert!(list_query(None, None, None).unwrap().limit.is_none());
+        assert!(list_query(Some("+5"), None, None).is_err());
+        assert_eq!(list_query(None, None, None).unwrap().descending, None);
+    }
+
+    #[test]
+    fn repeated_keys_are_named_not_dropped() {
+        let d = details(
+            new_message(r#"{"message_id":"m","role":"user","role":"assistant","content":""}"#)
+                .unwrap_err(),
+        );
+        assert!(d.contains_key("role"), "{d:?}");
+        let d = details(
+            new_message(
+                r#"{"message_id":"m","role":"user","content":"","metadata":{"a":1,"a":2}}"#,
+            )
+            .unwrap_err(),
+        );
+        assert!(d.contains_key("metadata"), "{d:?}");
+    }
+
+    #[test]
+    fn metadata_whitespace_is_insignificant_but_text_is_kept() {
+        let spaced = new_message(
+            "{\"message_id\":\"m\",\"role\":\"user\",\"content\":\"\",\"metadata\":{\"n\": { \"x\" : [1.0, \"a b\\\" c\"] }}}",
+        )
+        .unwrap();
+        assert_eq!(
+            metadata_to_string(&spaced.metadata),
+            r#"{"n":{"x":[1.0,"a b\" c"]}}"#
+        );
     }
 }

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::{keys, Chat, ChatStore, CreateOutcome, ReplaceOutcome, StorePage, StoredMessage};
@@ -148,6 +148,7 @@ where
                     | "InternalServerError"
                     | "ServiceUnavailable"
                     | "LimitExceededException"
+                    | "TransactionConflictException"
             )
         }
         _ => false,
@@ -160,11 +161,21 @@ where
     }
 }
 
-/// Exponential backoff with jitter for the retries this adapter runs itself.
+/// Exponential backoff with full jitter for the retries this adapter and the operations run
+/// themselves, so writers that collided do not collide again in lockstep.
 pub async fn backoff(attempt: u32) {
-    let base = 10u64.saturating_mul(1 << attempt.min(5));
-    let jitter = (uuid::Uuid::new_v4().as_u128() % 10) as u64;
-    tokio::time::sleep(Duration::from_millis(base.min(250) + jitter)).await;
+    let ceiling = 10u64.saturating_mul(1 << attempt.min(5)).min(250);
+    let jittered = 1 + (uuid::Uuid::new_v4().as_u128() % u128::from(ceiling)) as u64;
+    tokio::time::sleep(Duration::from_millis(jittered)).await;
+}
+
+/// Attempts at a plain write that meets an item held by a transaction (creates and patches
+/// hold the chat head): DynamoDB answers `TransactionConflictException`, which the SDK does
+/// not retry.
+const CONFLICT_ATTEMPTS: u32 = 8;
+
+fn is_transaction_conflict<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    matches!(err, SdkError::ServiceError(c) if c.err().code() == Some("TransactionConflictException"))
 }
 
 enum Cancelled {
@@ -245,15 +256,17 @@ impl DynamoStore {
     }
 
     /// Rewrites every not yet stamped item of one generation with `expires_at`, so DynamoDB
-    /// TTL purges it after the retention period. Returns how many messages it saw.
+    /// TTL purges it after the retention period. Returns how many messages it saw and whether
+    /// every item was stamped; a write that failed is left for the next clear to finish.
     async fn stamp_generation(
         &self,
         job_id: &str,
         generation: u64,
         expires_at: i64,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<(u64, bool), StoreError> {
         let message_prefix = keys::messages_prefix(generation);
         let mut messages = 0u64;
+        let mut complete = true;
         let mut start: Option<Item> = None;
         loop {
             let out = self
@@ -283,14 +296,53 @@ impl DynamoStore {
                 .chunks(BATCH_WRITE_SIZE)
                 .map(<[Item]>::to_vec)
                 .collect();
-            stream::iter(batches)
+            let results: Vec<Result<(), StoreError>> = stream::iter(batches)
                 .map(|batch| self.put_batch(batch))
                 .buffer_unordered(STAMP_CONCURRENCY)
-                .try_collect::<Vec<()>>()
-                .await?;
+                .collect()
+                .await;
+            for result in results {
+                if let Err(err) = result {
+                    tracing::warn!(error = %err, generation, "stamping a cleared generation failed; the next clear finishes it");
+                    complete = false;
+                }
+            }
             match out.last_evaluated_key {
                 Some(key) => start = Some(key),
-                None => return Ok(messages),
+                None => return Ok((messages, complete)),
+            }
+        }
+    }
+
+    /// Records that every generation below `next` is stamped. Losing this write only means a
+    /// later clear looks at those generations again, so failures are logged, not returned.
+    async fn mark_stamped(&self, job_id: &str, next: u64) {
+        for attempt in 0..CONFLICT_ATTEMPTS {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.messages_table)
+                .set_key(Some(self.key(job_id, keys::HEAD)))
+                .update_expression("SET stamped_before = :next")
+                .condition_expression(
+                    "attribute_not_exists(stamped_before) OR stamped_before < :next",
+                )
+                .expression_attribute_values(":next", n(next))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return,
+                // A later clear already recorded more.
+                Err(SdkError::ServiceError(c))
+                    if c.err().is_conditional_check_failed_exception() =>
+                {
+                    return
+                }
+                Err(err) if is_transaction_conflict(&err) => backoff(attempt).await,
+                Err(err) => {
+                    tracing::warn!(error = %DisplayErrorContext(&err), "could not record stamped generations");
+                    return;
+                }
             }
         }
     }
@@ -335,8 +387,11 @@ impl ChatStore for DynamoStore {
         let mut request: HashMap<String, KeysAndAttributes> = HashMap::from([
             (
                 self.jobs_table.clone(),
+                // Only what the access rule needs: other attributes of the existing jobs table,
+                // whatever their shape, cannot break a request.
                 KeysAndAttributes::builder()
                     .keys(job_key)
+                    .projection_expression("job_id, owner_id, member_ids")
                     .consistent_read(true)
                     .build()
                     .map_err(|e| StoreError::Internal(e.to_string()))?,
@@ -370,7 +425,14 @@ impl ChatStore for DynamoStore {
             request = out.unprocessed_keys.unwrap_or_default();
             if request.is_empty() {
                 let Some(job) = job else { return Ok(None) };
-                let job: Job = from_item(job)?;
+                let job: Job = match from_item(job) {
+                    Ok(job) => job,
+                    Err(err) => {
+                        // Nobody can be shown to own it; say so to operators, not to callers.
+                        tracing::error!(job_id, error = %err, "job item is unreadable; answering not found");
+                        return Ok(None);
+                    }
+                };
                 let head: HeadItem = head.map(from_item).transpose()?.unwrap_or_default();
                 return Ok(Some(Chat {
                     job,
@@ -506,45 +568,45 @@ impl ChatStore for DynamoStore {
         let job_id = &chat.job.job_id;
         // One atomic bump hides the whole chat from readers and freezes the old generation:
         // creates and patches still aimed at it fail their generation condition.
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.messages_table)
-            .set_key(Some(self.key(job_id, keys::HEAD)))
-            .update_expression("ADD generation :one")
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(classify)?;
+        let mut attempt = 0;
+        let out = loop {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.messages_table)
+                .set_key(Some(self.key(job_id, keys::HEAD)))
+                .update_expression("ADD generation :one")
+                .expression_attribute_values(":one", n(1))
+                .return_values(ReturnValue::AllNew)
+                .send()
+                .await;
+            match result {
+                Ok(out) => break out,
+                Err(err) if is_transaction_conflict(&err) && attempt + 1 < CONFLICT_ATTEMPTS => {
+                    backoff(attempt).await;
+                    attempt += 1;
+                }
+                Err(err) => return Err(classify(err)),
+            }
+        };
         let head: HeadItem = from_item(out.attributes.unwrap_or_default())?;
         let cleared = head.generation.saturating_sub(1);
-        // Generations an earlier clear did not finish stamping (cut off by a timeout) are
-        // finished here, so no item is left without an expiry.
+        // From here the chat is cleared for every reader; what follows only schedules expiry.
+        // Generations an earlier clear did not finish stamping (cut off by a timeout or a
+        // failed write) are finished here, so no item is left without an expiry.
         let mut visible = 0;
+        let mut complete = true;
         for generation in head.stamped_before.min(cleared)..=cleared {
-            let seen = self
+            let (seen, stamped) = self
                 .stamp_generation(job_id, generation, expires_at)
                 .await?;
+            complete &= stamped;
             if generation == cleared {
                 visible = seen;
             }
         }
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.messages_table)
-            .set_key(Some(self.key(job_id, keys::HEAD)))
-            .update_expression("SET stamped_before = :next")
-            .condition_expression("attribute_not_exists(stamped_before) OR stamped_before < :next")
-            .expression_attribute_values(":next", n(head.generation))
-            .send()
-            .await;
-        if let Err(err) = result {
-            let lost_race = matches!(&err, SdkError::ServiceError(c) if c.err().is_conditional_check_failed_exception());
-            if !lost_race {
-                return Err(classify(err));
-            }
+        if complete {
+            self.mark_stamped(job_id, head.generation).await;
         }
         Ok(visible)
     }

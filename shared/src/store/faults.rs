@@ -265,3 +265,125 @@ fn timeouts_are_unavailable_and_other_errors_internal() {
     let missing: SdkError<GetItemError, ()> = SdkError::construction_failure("bad input");
     assert!(matches!(classify(missing), StoreError::Internal(_)));
 }
+
+fn conflict() -> aws_smithy_runtime_api::http::Response {
+    aws_smithy_runtime_api::http::Response::new(
+        StatusCode::try_from(400).unwrap(),
+        SdkBody::from(
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionConflictException","message":"Transaction is ongoing for the item"}"#,
+        ),
+    )
+}
+
+#[tokio::test]
+async fn a_clear_that_meets_a_transaction_on_the_head_retries_the_bump() {
+    let bump = mock!(Client::update_item)
+        .sequence()
+        .http_response(conflict)
+        .times(2)
+        .output(|| {
+            UpdateItemOutput::builder()
+                .attributes("generation", AttributeValue::N("1".into()))
+                .build()
+        })
+        .build();
+    let query = mock!(Client::query).then_output(|| QueryOutput::builder().build());
+    let mark = mock!(Client::update_item).then_output(|| UpdateItemOutput::builder().build());
+    let cleared = store(client(&[&bump, &query, &mark]))
+        .clear(&chat(), 1_900_000_000)
+        .await
+        .unwrap();
+    assert_eq!(cleared, 0);
+    assert_eq!((bump.num_calls(), mark.num_calls()), (3, 1));
+}
+
+#[tokio::test]
+async fn once_the_chat_is_hidden_a_failed_stamp_still_answers_the_count() {
+    let bump = mock!(Client::update_item).then_output(|| {
+        UpdateItemOutput::builder()
+            .attributes("generation", AttributeValue::N("1".into()))
+            .build()
+    });
+    let query = mock!(Client::query).then_output(|| {
+        QueryOutput::builder()
+            .items(HashMap::from([
+                ("job_id".to_owned(), AttributeValue::S("job".into())),
+                (
+                    "sk".to_owned(),
+                    AttributeValue::S("0000000000#M#t#a".into()),
+                ),
+            ]))
+            .build()
+    });
+    let write = mock!(Client::batch_write_item)
+        .sequence()
+        .http_response(throttled)
+        .times(3)
+        .build();
+    let mark = mock!(Client::update_item).then_output(|| UpdateItemOutput::builder().build());
+    let cleared = store(client(&[&bump, &query, &write, &mark]))
+        .clear(&chat(), 1_900_000_000)
+        .await
+        .unwrap();
+    assert_eq!(cleared, 1);
+    assert_eq!(write.num_calls(), 3);
+    assert_eq!(
+        mark.num_calls(),
+        0,
+        "the generation stays pending for the next clear to stamp"
+    );
+}
+
+#[tokio::test]
+async fn every_read_is_strongly_consistent() {
+    let batch = mock!(Client::batch_get_item)
+        .match_requests(|req| {
+            let tables = req.request_items().map_or(0, HashMap::len);
+            tables == 2
+                && req
+                    .request_items()
+                    .into_iter()
+                    .flat_map(HashMap::values)
+                    .all(|keys| keys.consistent_read() == Some(true))
+        })
+        .then_output(|| BatchGetItemOutput::builder().build());
+    let get = mock!(Client::get_item)
+        .match_requests(|req| req.consistent_read() == Some(true))
+        .then_output(|| GetItemOutput::builder().build());
+    let query = mock!(Client::query)
+        .match_requests(|req| req.consistent_read() == Some(true))
+        .then_output(|| QueryOutput::builder().build());
+    let store = store(client(&[&batch, &get, &query]));
+    assert!(store.open("job").await.unwrap().is_none());
+    assert!(store.find(&chat(), "m").await.unwrap().is_none());
+    assert!(store
+        .page(&chat(), None, false, 10)
+        .await
+        .unwrap()
+        .messages
+        .is_empty());
+    assert_eq!(
+        (batch.num_calls(), get.num_calls(), query.num_calls()),
+        (1, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_job_item_is_not_found_not_an_error() {
+    let batch = mock!(Client::batch_get_item).then_output(|| {
+        BatchGetItemOutput::builder()
+            .responses(
+                "jobs",
+                vec![HashMap::from([(
+                    "job_id".to_owned(),
+                    AttributeValue::S("job".into()),
+                )])],
+            )
+            .build()
+    });
+    let opened = store(client(&[&batch])).open("job").await.unwrap();
+    assert!(
+        opened.is_none(),
+        "a job without owner_id grants nobody access"
+    );
+}

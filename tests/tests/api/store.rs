@@ -17,7 +17,7 @@ fn message(id: &str, timestamp: &str) -> Message {
 }
 
 #[tokio::test]
-async fn two_messages_of_the_same_instant_are_both_kept_ordered_by_id() {
+async fn a_create_at_an_instant_already_taken_never_overwrites() {
     let deps = dynamo_deps().await;
     let job = new_job(&[]).await;
     let chat = deps.store.open(&job).await.unwrap().unwrap();
@@ -29,8 +29,8 @@ async fn two_messages_of_the_same_instant_are_both_kept_ordered_by_id() {
             .unwrap(),
         CreateOutcome::Created
     );
-    // The chat head now records `instant`; a second create at the same instant must say the
-    // chat moved rather than overwrite anything.
+    // The head records `instant`; a second create at the same instant is told the chat moved
+    // (the operation then retries one microsecond later) instead of writing anything.
     assert_eq!(
         deps.store
             .create(&chat, &message("a", instant), "f2")
@@ -39,6 +39,9 @@ async fn two_messages_of_the_same_instant_are_both_kept_ordered_by_id() {
         CreateOutcome::ChatMoved
     );
     let chat = deps.store.open(&job).await.unwrap().unwrap();
+    let page = deps.store.page(&chat, None, false, 10).await.unwrap();
+    assert_eq!(page.messages.len(), 1);
+    assert_eq!(page.messages[0].message.content, "content of b");
     let later = "2024-01-15T10:30:00.123457Z";
     assert_eq!(
         deps.store
@@ -57,7 +60,7 @@ async fn two_messages_of_the_same_instant_are_both_kept_ordered_by_id() {
 }
 
 #[tokio::test]
-async fn unknown_jobs_open_as_none_and_nothing_is_read_beyond_the_head() {
+async fn unknown_jobs_open_as_none() {
     let deps = dynamo_deps().await;
     assert!(deps
         .store
@@ -111,4 +114,45 @@ async fn cleared_items_carry_a_ttl_and_new_messages_do_not() {
         }
     }
     assert_eq!(stamped, 2, "the old message and its id guard");
+}
+
+#[tokio::test]
+async fn odd_attributes_of_the_existing_jobs_table_do_not_break_requests() {
+    let deps = dynamo_deps().await;
+    let job = new_job(&[]).await;
+    let put = |item: Vec<(&str, AttributeValue)>| {
+        let mut request = deps
+            .store
+            .client()
+            .put_item()
+            .table_name(config().jobs_table);
+        for (name, value) in item {
+            request = request.item(name, value);
+        }
+        request.send()
+    };
+    put(vec![
+        ("job_id", AttributeValue::S(job.clone())),
+        ("owner_id", AttributeValue::S(testkit::OWNER.into())),
+        ("archived", AttributeValue::S("yes".into())),
+        ("notes", AttributeValue::L(vec![AttributeValue::Null(true)])),
+    ])
+    .await
+    .unwrap();
+    let chat = deps
+        .store
+        .open(&job)
+        .await
+        .unwrap()
+        .expect("job readable despite odd attributes");
+    assert_eq!(chat.job.owner_id, testkit::OWNER);
+
+    let orphan = uuid::Uuid::new_v4().to_string();
+    put(vec![("job_id", AttributeValue::S(orphan.clone()))])
+        .await
+        .unwrap();
+    assert!(
+        deps.store.open(&orphan).await.unwrap().is_none(),
+        "no owner: nobody may use it"
+    );
 }
