@@ -3,6 +3,5 @@
 
 pub mod cors;
 pub mod jwt;
-pub mod router;
 pub mod server;
 pub mod setup;

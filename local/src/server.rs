@@ -14,13 +14,13 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use shared::error::ApiError;
 use shared::limits::MAX_BODY_BYTES;
+use shared::routes::{route, Route, Target};
 use shared::store::ChatStore;
 use shared::{apigw, http as api_http, Deps};
 use tokio::net::TcpListener;
 
 use crate::cors::Cors;
 use crate::jwt::LocalJwt;
-use crate::router::{route, Route, Target};
 
 pub struct LocalApi<S> {
     pub deps: Deps<S>,

@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod limits;
 pub mod model;
+pub mod routes;
 pub mod store;
 pub mod telemetry;
 pub mod testing;

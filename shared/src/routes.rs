@@ -1,6 +1,10 @@
 //! The routes of API.md, matched the way API Gateway matches them (trailing slash optional).
+//! The local server routes with it; on AWS, API Gateway routes and the fallback Lambda uses it
+//! to answer unknown paths and wrong methods in the API's envelope.
 
 use lambda_http::http::Method;
+
+use crate::error::ApiError;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
@@ -69,6 +73,22 @@ pub fn route(method: &Method, path: &str) -> Route {
             }
         }
         _ => Route::NotFound,
+    }
+}
+
+/// The error for a request no route serves (API Gateway's `$default` route lands here).
+pub fn unrouted(method: &Method, path: &str) -> ApiError {
+    match route(method, path) {
+        Route::WrongMethod { allow } => ApiError::MethodNotAllowed { allow },
+        // A known route that still reached the fallback: its method is not one API Gateway
+        // routes (HEAD, say).
+        Route::Found { target, .. } => ApiError::MethodNotAllowed {
+            allow: match target {
+                Target::Patch => ITEM_METHODS,
+                _ => COLLECTION_METHODS,
+            },
+        },
+        Route::Preflight | Route::NotFound => ApiError::NotFound,
     }
 }
 
