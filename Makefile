@@ -27,7 +27,7 @@ $(NPM_STAMP): package.json package-lock.json
 	@touch $@
 
 $(CHROMIUM_STAMP):
-	@command -v chromium >/dev/null || scripts/apt-install.sh chromium
+	@[ -n "$$CHROMIUM" ] || command -v chromium >/dev/null || scripts/apt-install.sh chromium
 	@mkdir -p $(dir $@) && touch $@
 
 tools: $(VENV_STAMP) ## install the deploy tools (SAM CLI, cfn-lint, cargo-lambda, zig) into .tools/venv

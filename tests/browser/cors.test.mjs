@@ -19,7 +19,9 @@ import { chromium } from 'playwright-core';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = `${ROOT}target/debug/quote-chat-local`;
-const CHROMIUM = '/usr/bin/chromium';
+// Debian's Chromium by default; CHROMIUM names another Chromium-based browser (CI runners ship
+// Google Chrome). Never a downloaded browser build.
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const READY_TIMEOUT_MS = 30_000;
 const JWT_SECRET = `browser-test-secret-${process.pid}`;
 const OWNER = `browser-owner-${process.pid}`;
@@ -148,7 +150,7 @@ const sites = [];
 before(async () => {
   assert.ok(process.env.DYNAMODB_ENDPOINT, 'DYNAMODB_ENDPOINT is not set: run through make test');
   assert.ok(existsSync(BIN), `${BIN} is missing: cargo build --workspace --bins --locked`);
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: make deps (apt-get install chromium)`);
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: make deps (apt-get install chromium), or set CHROMIUM`);
 
   const allowed = await startSite();
   const blocked = await startSite();
