@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, KeysAndAttributes, Put, PutRequest, ReturnValue,
@@ -242,6 +243,17 @@ impl DynamoStore {
         )
     }
 
+    /// A strongly consistent Query of one chat's items whose sort key starts with `prefix`.
+    fn query_prefix(&self, job_id: &str, prefix: String) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.messages_table)
+            .key_condition_expression("job_id = :job AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":job", s(job_id))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+    }
+
     async fn get(&self, job_id: &str, sk: &str) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
@@ -270,13 +282,7 @@ impl DynamoStore {
         let mut start: Option<Item> = None;
         loop {
             let out = self
-                .client
-                .query()
-                .table_name(&self.messages_table)
-                .key_condition_expression("job_id = :job AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":job", s(job_id))
-                .expression_attribute_values(":prefix", s(keys::generation_prefix(generation)))
-                .consistent_read(true)
+                .query_prefix(job_id, keys::generation_prefix(generation))
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -457,13 +463,7 @@ impl ChatStore for DynamoStore {
         let job_id = &chat.job.job_id;
         let start = after.map(|sk| self.key(job_id, sk));
         let out = self
-            .client
-            .query()
-            .table_name(&self.messages_table)
-            .key_condition_expression("job_id = :job AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":job", s(job_id))
-            .expression_attribute_values(":prefix", s(keys::messages_prefix(chat.generation)))
-            .consistent_read(true)
+            .query_prefix(job_id, keys::messages_prefix(chat.generation))
             .scan_index_forward(!descending)
             .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
             .set_exclusive_start_key(start)
