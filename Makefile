@@ -64,8 +64,10 @@ build: tools ## sam build: an arm64 bootstrap per function (cargo-lambda + zig)
 deploy: build ## sam deploy to a stage: make deploy STAGE=dev|prod
 	scripts/deploy.sh "$(STAGE)"
 
-bench: deps ## benchmarks on DynamoDB Local
+bench: deps ## benchmarks on DynamoDB Local, then the cold start of each release binary
 	scripts/dynamodb-local.sh with cargo bench --locked -p quote-chat-bench
+	cargo build --release --locked --bins
+	scripts/cold-start.py $(addprefix target/release/,list create clear patch fallback)
 
 check: ## what CI runs: formatting, lints, tests
 	cargo fmt --all -- --check
