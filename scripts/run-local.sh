@@ -24,5 +24,5 @@ stop() {
 trap stop EXIT INT TERM
 
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port"
-cargo build --locked -q -p quote-chat-local
+cargo build --locked -p quote-chat-local
 "$root/target/debug/quote-chat-local" serve
