@@ -4,6 +4,9 @@
 use lambda_http::http::header::{
     HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, ETAG, RETRY_AFTER,
 };
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use lambda_http::http::StatusCode;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -184,7 +187,8 @@ pub fn failure(err: &ApiError, request_id: Option<String>) -> Response<Body> {
 
 /// Turns a handler's result into its response, logging failures by code (never content).
 pub fn respond(req: &Request, result: Result<Response<Body>, ApiError>) -> Response<Body> {
-    match result {
+    let id = request_id(req);
+    let mut response = match result {
         Ok(response) => response,
         Err(err) => {
             if err.status() >= 500 {
@@ -192,9 +196,54 @@ pub fn respond(req: &Request, result: Result<Response<Body>, ApiError>) -> Respo
             } else {
                 tracing::info!(code = err.code(), status = err.status(), "request refused");
             }
-            failure(&err, request_id(req))
+            failure(&err, id.clone())
+        }
+    };
+    if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+/// The header that carries API Gateway's request id on every answer (exposed to browsers).
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Kept back from Lambda's deadline so a slow request still answers 503 in the envelope,
+/// instead of Lambda killing it and API Gateway answering its own 500.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+
+/// Runs a handler's work within the time Lambda gives this invocation (no limit off Lambda).
+pub async fn before_deadline<F>(req: &Request, work: F) -> Result<Response<Body>, ApiError>
+where
+    F: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    let Some(deadline_ms) = req.lambda_context_ref().map(|context| context.deadline) else {
+        return work.await;
+    };
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |now| u64::try_from(now.as_millis()).unwrap_or(u64::MAX));
+    let budget =
+        Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(DEADLINE_MARGIN);
+    match tokio::time::timeout(budget, work).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::warn!(
+                budget_ms = budget.as_millis() as u64,
+                "request ran out of time"
+            );
+            Err(ApiError::ServiceUnavailable)
         }
     }
+}
+
+/// A handler's whole answer: its work, bounded by the Lambda deadline, in the envelope.
+pub async fn serve<F>(req: &Request, work: F) -> Response<Body>
+where
+    F: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    let result = before_deadline(req, work).await;
+    respond(req, result)
 }
 
 #[cfg(test)]
@@ -209,6 +258,35 @@ mod tests {
         assert!(!is_json_media_type("text/plain"));
         assert!(!is_json_media_type("application/x-www-form-urlencoded"));
         assert!(!is_json_media_type(""));
+    }
+
+    #[tokio::test]
+    async fn work_that_outlives_the_lambda_deadline_answers_503_in_time() {
+        let mut context = lambda_http::Context::default();
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        context.deadline = now_ms + 600;
+        let req = crate::apigw::deliver(
+            Request::default(),
+            Default::default(),
+            None,
+            "req-slow".into(),
+        )
+        .with_lambda_context(context);
+        let never = std::future::pending::<Result<Response<Body>, ApiError>>();
+        let response = serve(&req, never).await;
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[RETRY_AFTER], "1");
+        assert_eq!(response.headers()[REQUEST_ID], "req-slow");
+    }
+
+    #[tokio::test]
+    async fn off_lambda_there_is_no_deadline() {
+        let req = Request::default();
+        let done = async { Ok(success(200, &"ok")) };
+        assert_eq!(serve(&req, done).await.status(), 200);
     }
 
     #[test]

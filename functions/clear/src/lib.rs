@@ -5,14 +5,13 @@ use shared::store::ChatStore;
 use shared::{chat, http, Deps};
 
 pub async fn handler<S: ChatStore>(deps: &Deps<S>, req: Request) -> Response<Body> {
-    let result = async {
+    http::serve(&req, async {
         let caller = http::caller(&req)?;
         let job_id = http::job_id(&req)?;
         let cleared = chat::clear(deps, &caller, &job_id).await?;
         Ok(http::success(200, &cleared))
-    }
-    .await;
-    http::respond(&req, result)
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -5,16 +5,15 @@ use shared::store::ChatStore;
 use shared::{chat, http, validate, Deps};
 
 pub async fn handler<S: ChatStore>(deps: &Deps<S>, req: Request) -> Response<Body> {
-    let result = async {
+    http::serve(&req, async {
         let caller = http::caller(&req)?;
         let job_id = http::job_id(&req)?;
         let new = validate::new_message(http::json_body(&req)?)?;
         let created = chat::create(deps, &caller, &job_id, new).await?;
         let status = if created.replayed { 200 } else { 201 };
         Ok(http::success(status, &created))
-    }
-    .await;
-    http::respond(&req, result)
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -5,15 +5,14 @@ use shared::store::ChatStore;
 use shared::{chat, http, Deps};
 
 pub async fn handler<S: ChatStore>(deps: &Deps<S>, req: Request) -> Response<Body> {
-    let result = async {
+    http::serve(&req, async {
         let caller = http::caller(&req)?;
         let job_id = http::job_id(&req)?;
         let query = http::list_query(&req)?;
         let page = chat::list(deps, &caller, &job_id, query).await?;
         Ok(http::success(200, &page))
-    }
-    .await;
-    http::respond(&req, result)
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use shared::store::ChatStore;
 use shared::{chat, http, validate, Deps};
 
 pub async fn handler<S: ChatStore>(deps: &Deps<S>, req: Request) -> Response<Body> {
-    let result = async {
+    http::serve(&req, async {
         let caller = http::caller(&req)?;
         let job_id = http::job_id(&req)?;
         let message_id = http::message_id(&req)?;
@@ -17,9 +17,8 @@ pub async fn handler<S: ChatStore>(deps: &Deps<S>, req: Request) -> Response<Bod
             http::success(200, &updated),
             updated.version,
         ))
-    }
-    .await;
-    http::respond(&req, result)
+    })
+    .await
 }
 
 #[cfg(test)]

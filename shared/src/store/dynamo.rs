@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, KeysAndAttributes, Put, PutRequest, ReturnValue,
+    AttributeValue, ConditionCheck, KeysAndAttributes, Put, PutRequest, ReturnValue, Select,
     TransactWriteItem, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
@@ -26,6 +26,9 @@ const BATCH_ATTEMPTS: u32 = 8;
 const STAMP_CONCURRENCY: usize = 4;
 /// BatchWriteItem's limit.
 const BATCH_WRITE_SIZE: usize = 25;
+/// Time a clear spends stamping expiry after it has answered for the count; a chat too large
+/// to stamp in this time is finished by the next clear (clear's Lambda timeout is 29 s).
+const STAMP_BUDGET: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
@@ -267,17 +270,35 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// The number of messages of one generation (a `Select=COUNT` Query: no items travel).
+    async fn count_messages(&self, job_id: &str, generation: u64) -> Result<u64, StoreError> {
+        let mut count = 0u64;
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .query_prefix(job_id, keys::messages_prefix(generation))
+                .select(Select::Count)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            count += u64::try_from(out.count).unwrap_or(0);
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(count),
+            }
+        }
+    }
+
     /// Rewrites every not yet stamped item of one generation with `expires_at`, so DynamoDB
-    /// TTL purges it after the retention period. Returns how many messages it saw and whether
-    /// every item was stamped; a write that failed is left for the next clear to finish.
+    /// TTL purges it after the retention period. Returns whether every item was stamped; a
+    /// write that failed is left for the next clear to finish.
     async fn stamp_generation(
         &self,
         job_id: &str,
         generation: u64,
         expires_at: i64,
-    ) -> Result<(u64, bool), StoreError> {
-        let message_prefix = keys::messages_prefix(generation);
-        let mut messages = 0u64;
+    ) -> Result<bool, StoreError> {
         let mut complete = true;
         let mut start: Option<Item> = None;
         loop {
@@ -287,17 +308,16 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(classify)?;
-            let mut pending = Vec::new();
-            for mut item in out.items.unwrap_or_default() {
-                let is_message = matches!(item.get("sk"), Some(AttributeValue::S(sk)) if sk.starts_with(&message_prefix));
-                if is_message {
-                    messages += 1;
-                }
-                if !item.contains_key("expires_at") {
+            let pending: Vec<Item> = out
+                .items
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|item| !item.contains_key("expires_at"))
+                .map(|mut item| {
                     item.insert("expires_at".to_owned(), n(expires_at));
-                    pending.push(item);
-                }
-            }
+                    item
+                })
+                .collect();
             let batches: Vec<Vec<Item>> = pending
                 .chunks(BATCH_WRITE_SIZE)
                 .map(<[Item]>::to_vec)
@@ -315,7 +335,40 @@ impl DynamoStore {
             }
             match out.last_evaluated_key {
                 Some(key) => start = Some(key),
-                None => return Ok((messages, complete)),
+                None => return Ok(complete),
+            }
+        }
+    }
+
+    /// Stamps the generations from `first` to `last` within [`STAMP_BUDGET`]; returns whether
+    /// all of them are done.
+    async fn stamp_generations(
+        &self,
+        job_id: &str,
+        first: u64,
+        last: u64,
+        expires_at: i64,
+    ) -> bool {
+        let stamping = async {
+            let mut complete = true;
+            for generation in first..=last {
+                complete &= self
+                    .stamp_generation(job_id, generation, expires_at)
+                    .await?;
+            }
+            Ok::<_, StoreError>(complete)
+        };
+        match tokio::time::timeout(STAMP_BUDGET, stamping).await {
+            Ok(Ok(complete)) => complete,
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "stamping cleared messages failed; the next clear finishes it");
+                false
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "stamping cleared messages ran out of time; the next clear finishes it"
+                );
+                false
             }
         }
     }
@@ -591,21 +644,16 @@ impl ChatStore for DynamoStore {
         };
         let head: HeadItem = from_item(out.attributes.unwrap_or_default())?;
         let cleared = head.generation.saturating_sub(1);
-        // From here the chat is cleared for every reader; what follows only schedules expiry.
-        // Generations an earlier clear did not finish stamping (cut off by a timeout or a
-        // failed write) are finished here, so no item is left without an expiry.
-        let mut visible = 0;
-        let mut complete = true;
-        for generation in head.stamped_before.min(cleared)..=cleared {
-            let (seen, stamped) = self
-                .stamp_generation(job_id, generation, expires_at)
-                .await?;
-            complete &= stamped;
-            if generation == cleared {
-                visible = seen;
-            }
-        }
-        if complete {
+        // From here the chat is cleared for every reader and the old generation is frozen, so
+        // its count is exact. What follows only schedules expiry, best effort: generations an
+        // earlier clear did not finish (cut off, or a failed write) are finished here, and what
+        // this one cannot finish in time stays pending for the next.
+        let visible = self.count_messages(job_id, cleared).await?;
+        let first = head.stamped_before.min(cleared);
+        if self
+            .stamp_generations(job_id, first, cleared, expires_at)
+            .await
+        {
             self.mark_stamped(job_id, head.generation).await;
         }
         Ok(visible)

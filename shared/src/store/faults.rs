@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::{
 use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::types::error::TransactionCanceledException;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, KeysAndAttributes, PutRequest, WriteRequest,
+    AttributeValue, CancellationReason, KeysAndAttributes, PutRequest, Select, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
@@ -162,7 +162,10 @@ async fn a_clear_retries_unprocessed_items_until_every_item_is_stamped() {
         })
         .then_output(|| BatchWriteItemOutput::builder().build());
     let mark = mock!(Client::update_item).then_output(|| UpdateItemOutput::builder().build());
-    let cleared = store(client(&[&bump, &query, &partial, &rest, &mark]))
+    let count = mock!(Client::query)
+        .match_requests(|req| req.select() == Some(&Select::Count))
+        .then_output(|| QueryOutput::builder().count(1).build());
+    let cleared = store(client(&[&bump, &count, &query, &partial, &rest, &mark]))
         .clear(&chat(), 1_900_000_000)
         .await
         .unwrap();
@@ -287,9 +290,10 @@ async fn a_clear_that_meets_a_transaction_on_the_head_retries_the_bump() {
                 .build()
         })
         .build();
+    let count = mock!(Client::query).then_output(|| QueryOutput::builder().count(0).build());
     let query = mock!(Client::query).then_output(|| QueryOutput::builder().build());
     let mark = mock!(Client::update_item).then_output(|| UpdateItemOutput::builder().build());
-    let cleared = store(client(&[&bump, &query, &mark]))
+    let cleared = store(client(&[&bump, &count, &query, &mark]))
         .clear(&chat(), 1_900_000_000)
         .await
         .unwrap();
@@ -321,7 +325,8 @@ async fn once_the_chat_is_hidden_a_failed_stamp_still_answers_the_count() {
         .times(3)
         .build();
     let mark = mock!(Client::update_item).then_output(|| UpdateItemOutput::builder().build());
-    let cleared = store(client(&[&bump, &query, &write, &mark]))
+    let count = mock!(Client::query).then_output(|| QueryOutput::builder().count(1).build());
+    let cleared = store(client(&[&bump, &count, &query, &write, &mark]))
         .clear(&chat(), 1_900_000_000)
         .await
         .unwrap();
