@@ -516,3 +516,25 @@ async fn lambda_binaries_refuse_to_start_without_a_cursor_secret() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_fallback_binary_answers_unknown_routes_in_the_envelope() {
+    // What API Gateway's `$default` route delivers: no route parameters, no authorizer.
+    let mut event: Value = serde_json::from_str(&testkit::event_text("list")).expect("event JSON");
+    event["rawPath"] = "/api/no-such-route".into();
+    event["routeKey"] = "$default".into();
+    event["requestContext"]["routeKey"] = "$default".into();
+    event["requestContext"]["http"]["path"] = "/api/no-such-route".into();
+    event["requestContext"]["authorizer"] = Value::Null;
+    if let Some(fields) = event.as_object_mut() {
+        fields.remove("pathParameters");
+    }
+    let (_, response) = invoke_binary("fallback", event.to_string()).await;
+    let (status, body) = api_gateway_response("fallback", &response);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("NOT_FOUND")),
+        "{body}"
+    );
+    assert_eq!(body["success"], false);
+}
