@@ -21,6 +21,8 @@ deps: $(NPM_STAMP) $(CHROMIUM_STAMP) ## install what run and test need (Java, No
 	@command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustup" >&2; exit 1; }
 
 $(NPM_STAMP): package.json package-lock.json
+	@command -v curl >/dev/null || scripts/apt-install.sh curl
+	@command -v python3 >/dev/null || scripts/apt-install.sh python3
 	@command -v java >/dev/null || scripts/apt-install.sh default-jre-headless
 	@command -v npm >/dev/null || scripts/apt-install.sh nodejs npm
 	npm ci --no-audit --no-fund --loglevel=error
@@ -33,6 +35,7 @@ $(CHROMIUM_STAMP):
 tools: $(VENV_STAMP) ## install the deploy tools (SAM CLI, cfn-lint, cargo-lambda, zig) into .tools/venv
 
 $(VENV_STAMP): requirements-dev.txt
+	@python3 -c 'import ensurepip' 2>/dev/null || scripts/apt-install.sh python3-venv
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
@@ -55,7 +58,7 @@ fmt: ## format the code
 clippy: ## lints, warnings are errors
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
-lint: deps tools ## check template.yaml and the workflows: cfn-lint, sam validate --lint, actionlint
+lint: deps tools ## check the deploy files and openapi.yaml: cfn-lint, sam validate --lint, actionlint, openapi-check
 	scripts/lint.sh
 
 build: tools ## sam build: an arm64 bootstrap per function (cargo-lambda + zig)

@@ -15,8 +15,8 @@ fi
 
 java_cmd() {
   # -Xmx256m keeps a developer laptop and CI comfortable; -sharedDb lets any credentials/region
-  # see the same tables.
-  echo java -Xmx256m -Djava.library.path="$jar_dir/DynamoDBLocal_lib" -jar "$jar_dir/DynamoDBLocal.jar" -sharedDb "$@"
+  # see the same tables; no telemetry (nothing may leave the machine).
+  echo java -Xmx256m -Djava.library.path="$jar_dir/DynamoDBLocal_lib" -jar "$jar_dir/DynamoDBLocal.jar" -sharedDb -disableTelemetry "$@"
 }
 
 wait_ready() {

@@ -43,9 +43,9 @@ async fn main() -> Result<(), BoxError> {
         .as_slice()
     {
         [] | ["serve"] => run_server(jwt).await,
-        ["token", user] => print_token(&jwt, user, ""),
-        ["token", user, groups] => print_token(&jwt, user, groups),
-        ["job", owner, members @ ..] => {
+        ["token", user] if !user.trim().is_empty() => print_token(&jwt, user, ""),
+        ["token", user, groups] if !user.trim().is_empty() => print_token(&jwt, user, groups),
+        ["job", owner, members @ ..] if !owner.trim().is_empty() => {
             let config = config()?;
             let client = config.dynamodb_client().await;
             ensure_tables(&client, &config.messages_table, &config.jobs_table).await?;

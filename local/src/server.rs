@@ -61,7 +61,7 @@ impl<S: ChatStore + 'static> LocalApi<S> {
         let headers = reply.headers_mut();
         self.cors.decorate(origin.as_deref(), headers, preflight);
         if let Ok(value) = HeaderValue::from_str(&request_id) {
-            headers.insert("x-request-id", value);
+            headers.insert(api_http::REQUEST_ID, value);
         }
         tracing::info!(
             %method,

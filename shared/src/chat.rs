@@ -14,8 +14,7 @@ use crate::cursor::{Cursor, CursorCodec};
 use crate::error::ApiError;
 use crate::limits::{MAX_PAGE_BYTES, MAX_PAGE_MESSAGES};
 use crate::model::{Message, MessagePatch, Metadata, NewMessage};
-use crate::store::dynamo::backoff;
-use crate::store::{Chat, ChatStore, CreateOutcome, ReplaceOutcome};
+use crate::store::{backoff, Chat, ChatStore, CreateOutcome, ReplaceOutcome};
 use crate::validate::{check_metadata_size, ListQuery};
 
 /// Attempts of a create or patch that keeps meeting concurrent writers.
@@ -122,14 +121,9 @@ pub async fn list<S: ChatStore>(
             messages.push(raw);
             last_key = Some(stored.sort_key);
         }
-        if !page.more {
-            break;
-        }
-        after.clone_from(&last_key);
-        if last_key.is_none() {
-            // DynamoDB may return an empty page with a LastEvaluatedKey; the next call then
-            // needs its key, which this port does not expose: treat as the end.
-            break;
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
         }
     }
     let next_cursor = match (truncated, last_key) {

@@ -16,17 +16,40 @@ use crate::store::dynamo::DynamoStore;
 const DEVELOPMENT_CURSOR_SECRET: &str = "quote-chat-development-cursor-secret";
 const MIN_SECRET_BYTES: usize = 16;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Config {
     pub messages_table: String,
     pub jobs_table: String,
     pub staff_group: String,
     pub retention_days: u32,
-    pub cursor_secret: String,
+    /// Signs list cursors; only the list function needs it.
+    pub cursor_secret: Option<String>,
+    /// Running as a Lambda function (not the local server or a test).
+    pub on_lambda: bool,
     /// Set for DynamoDB Local; unset on AWS.
     pub dynamodb_endpoint: Option<String>,
     pub operation_timeout: Duration,
     pub attempt_timeout: Duration,
+}
+
+/// Never prints the cursor secret.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("messages_table", &self.messages_table)
+            .field("jobs_table", &self.jobs_table)
+            .field("staff_group", &self.staff_group)
+            .field("retention_days", &self.retention_days)
+            .field(
+                "cursor_secret",
+                &self.cursor_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("on_lambda", &self.on_lambda)
+            .field("dynamodb_endpoint", &self.dynamodb_endpoint)
+            .field("operation_timeout", &self.operation_timeout)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .finish()
+    }
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -59,15 +82,14 @@ impl Config {
             },
         };
         let cursor_secret = match get("CURSOR_SECRET") {
-            Some(secret) if secret.len() >= MIN_SECRET_BYTES => secret,
+            Some(secret) if secret.len() >= MIN_SECRET_BYTES => Some(secret),
             Some(_) => {
                 return Err(ConfigError::Invalid {
                     name: "CURSOR_SECRET",
                     problem: "shorter than 16 bytes",
                 })
             }
-            None if on_lambda => return Err(ConfigError::Missing("CURSOR_SECRET")),
-            None => DEVELOPMENT_CURSOR_SECRET.to_owned(),
+            None => None,
         };
         Ok(Self {
             messages_table: get("MESSAGES_TABLE").unwrap_or_else(|| "quote-chat-messages".into()),
@@ -75,6 +97,7 @@ impl Config {
             staff_group: get("STAFF_GROUP").unwrap_or_else(|| "staff".into()),
             retention_days: u32::try_from(number("RETENTION_DAYS", 30, 1, 3650)?).unwrap_or(30),
             cursor_secret,
+            on_lambda,
             dynamodb_endpoint: get("DYNAMODB_ENDPOINT"),
             operation_timeout: Duration::from_millis(number(
                 "DYNAMODB_OPERATION_TIMEOUT_MS",
@@ -117,11 +140,24 @@ impl Config {
         aws_sdk_dynamodb::Client::new(&loader.load().await)
     }
 
+    /// The list function signs cursors that other instances must accept, so on Lambda it
+    /// refuses to start with a made-up key.
+    pub fn require_cursor_secret(&self) -> Result<(), ConfigError> {
+        if self.on_lambda && self.cursor_secret.is_none() {
+            return Err(ConfigError::Missing("CURSOR_SECRET"));
+        }
+        Ok(())
+    }
+
     pub fn settings(&self) -> Settings {
+        let secret = self
+            .cursor_secret
+            .as_deref()
+            .unwrap_or(DEVELOPMENT_CURSOR_SECRET);
         Settings {
             staff_group: self.staff_group.clone(),
             retention_days: self.retention_days,
-            cursors: CursorCodec::new(self.cursor_secret.as_bytes()),
+            cursors: CursorCodec::new(secret.as_bytes()),
         }
     }
 
@@ -162,17 +198,24 @@ mod tests {
     }
 
     #[test]
-    fn lambda_requires_a_real_cursor_secret() {
+    fn on_lambda_the_cursor_secret_must_be_real_and_is_never_printed() {
+        let without = from(&[("AWS_LAMBDA_FUNCTION_NAME", "f")]).unwrap();
         assert_eq!(
-            from(&[("AWS_LAMBDA_FUNCTION_NAME", "f")]),
+            without.require_cursor_secret(),
             Err(ConfigError::Missing("CURSOR_SECRET"))
         );
+        assert!(
+            from(&[]).unwrap().require_cursor_secret().is_ok(),
+            "off Lambda a dev key serves"
+        );
         assert!(from(&[("CURSOR_SECRET", "short")]).is_err());
-        assert!(from(&[
+        let with = from(&[
             ("AWS_LAMBDA_FUNCTION_NAME", "f"),
-            ("CURSOR_SECRET", "0123456789abcdef")
+            ("CURSOR_SECRET", "0123456789abcdef"),
         ])
-        .is_ok());
+        .unwrap();
+        assert!(with.require_cursor_secret().is_ok());
+        assert!(!format!("{with:?}").contains("0123456789abcdef"));
     }
 
     #[test]

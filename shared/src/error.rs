@@ -7,8 +7,8 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum StoreError {
     /// Throttling, timeouts or a dropped connection after the SDK's own retries: try later.
-    #[error("storage temporarily unavailable")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("storage temporarily unavailable: {0}")]
+    Unavailable(Box<dyn std::error::Error + Send + Sync>),
     /// DynamoDB refused an item as too large (its 400 KB limit).
     #[error("item too large for storage")]
     ItemTooLarge,

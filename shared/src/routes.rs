@@ -80,8 +80,8 @@ pub fn route(method: &Method, path: &str) -> Route {
 pub fn unrouted(method: &Method, path: &str) -> ApiError {
     match route(method, path) {
         Route::WrongMethod { allow } => ApiError::MethodNotAllowed { allow },
-        // A known route that still reached the fallback: its method is not one API Gateway
-        // routes (HEAD, say).
+        // API Gateway routes these to their functions, never to `$default`; should one arrive
+        // anyway (a route left out of the template), say which methods the path serves.
         Route::Found { target, .. } => ApiError::MethodNotAllowed {
             allow: match target {
                 Target::Patch => ITEM_METHODS,

@@ -7,7 +7,9 @@ use lambda_http::{run, service_fn, Error};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let deps = shared::Config::from_env()?.deps().await;
+    let config = shared::Config::from_env()?;
+    config.require_cursor_secret()?;
+    let deps = config.deps().await;
     run(service_fn(|req| async {
         Ok::<_, Infallible>(list::handler(&deps, req).await)
     }))

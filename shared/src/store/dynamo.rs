@@ -14,7 +14,9 @@ use aws_sdk_dynamodb::Client;
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
-use super::{keys, Chat, ChatStore, CreateOutcome, ReplaceOutcome, StorePage, StoredMessage};
+use super::{
+    backoff, keys, Chat, ChatStore, CreateOutcome, ReplaceOutcome, StorePage, StoredMessage,
+};
 use crate::error::StoreError;
 use crate::model::{metadata_from_str, metadata_to_string, Job, Message, Role};
 
@@ -26,8 +28,9 @@ const BATCH_ATTEMPTS: u32 = 8;
 const STAMP_CONCURRENCY: usize = 4;
 /// BatchWriteItem's limit.
 const BATCH_WRITE_SIZE: usize = 25;
-/// Time a clear spends stamping expiry after it has answered for the count; a chat too large
-/// to stamp in this time is finished by the next clear (clear's Lambda timeout is 29 s).
+/// Time a clear spends stamping expiry once it has counted (the answer waits for it); a chat
+/// too large to stamp in this time is finished by the next clear (clear's Lambda timeout is
+/// 29 s).
 const STAMP_BUDGET: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Debug)]
@@ -163,14 +166,6 @@ where
     } else {
         StoreError::Internal(detail)
     }
-}
-
-/// Exponential backoff with full jitter for the retries this adapter and the operations run
-/// themselves, so writers that collided do not collide again in lockstep.
-pub async fn backoff(attempt: u32) {
-    let ceiling = 10u64.saturating_mul(1 << attempt.min(5)).min(250);
-    let jittered = 1 + (uuid::Uuid::new_v4().as_u128() % u128::from(ceiling)) as u64;
-    tokio::time::sleep(Duration::from_millis(jittered)).await;
 }
 
 /// Attempts at a plain write that meets an item held by a transaction (creates and patches
@@ -529,10 +524,11 @@ impl ChatStore for DynamoStore {
             .into_iter()
             .map(|item| from_item::<MessageItem>(item)?.into_stored())
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(StorePage {
-            messages,
-            more: out.last_evaluated_key.is_some(),
-        })
+        let next = out.last_evaluated_key.and_then(|key| match key.get("sk") {
+            Some(AttributeValue::S(sk)) => Some(sk.clone()),
+            _ => None,
+        });
+        Ok(StorePage { messages, next })
     }
 
     async fn create(

@@ -109,11 +109,11 @@ impl ChatStore for MemoryStore {
         } else {
             Box::new(stored.messages.iter())
         };
-        let mut messages = Vec::new();
-        let mut more = false;
+        let mut messages: Vec<StoredMessage> = Vec::new();
+        let mut next = None;
         for (sk, message) in iter.by_ref().filter(|(sk, _)| in_range(sk)) {
             if messages.len() == limit {
-                more = true;
+                next = messages.last().map(|m| m.sort_key.clone());
                 break;
             }
             messages.push(StoredMessage {
@@ -121,7 +121,7 @@ impl ChatStore for MemoryStore {
                 message: message.clone(),
             });
         }
-        Ok(StorePage { messages, more })
+        Ok(StorePage { messages, next })
     }
 
     async fn create(

@@ -2,6 +2,7 @@
 //! (DynamoDB for real, memory for fast handler tests).
 
 use std::future::Future;
+use std::time::Duration;
 
 use crate::error::StoreError;
 use crate::model::{Job, Message};
@@ -30,11 +31,20 @@ pub struct StoredMessage {
     pub message: Message,
 }
 
-/// Up to `limit` messages in order, and whether more follow.
+/// Up to `limit` messages in order, and where the next page starts if more may follow.
 #[derive(Debug, Default)]
 pub struct StorePage {
     pub messages: Vec<StoredMessage>,
-    pub more: bool,
+    /// The sort key to continue after (DynamoDB's `LastEvaluatedKey`), `None` at the end.
+    pub next: Option<String>,
+}
+
+/// Exponential backoff with full jitter for the retries this adapter and the operations run
+/// themselves, so writers that collided do not collide again in lockstep.
+pub async fn backoff(attempt: u32) {
+    let ceiling = 10u64.saturating_mul(1 << attempt.min(5)).min(250);
+    let jittered = 1 + (uuid::Uuid::new_v4().as_u128() % u128::from(ceiling)) as u64;
+    tokio::time::sleep(Duration::from_millis(jittered)).await;
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
