@@ -107,7 +107,11 @@ fn object_fields(body: &str) -> Result<Fields<'_>, ApiError> {
             details: None,
         });
     }
-    let value: &RawValue = serde_json::from_str(body).map_err(|err| {
+    // One pass: a body that is JSON but not an object fails as a data error, not a syntax one.
+    let object: Object<&RawValue> = serde_json::from_str(body).map_err(|err| {
+        if err.is_data() {
+            return ApiError::field("body", "must be a JSON object");
+        }
         let mut details = Map::new();
         details.insert("line".into(), Value::from(err.line()));
         details.insert("column".into(), Value::from(err.column()));
@@ -116,14 +120,6 @@ fn object_fields(body: &str) -> Result<Fields<'_>, ApiError> {
             details: Some(details),
         }
     })?;
-    if !value.get().starts_with('{') {
-        return Err(ApiError::field("body", "must be a JSON object"));
-    }
-    let object: Object<&RawValue> =
-        serde_json::from_str(value.get()).map_err(|_| ApiError::InvalidJson {
-            message: "request body is not valid JSON".into(),
-            details: None,
-        })?;
     if !object.repeated.is_empty() {
         let mut problems = Problems::default();
         for key in &object.repeated {
@@ -488,8 +484,14 @@ mod tests {
             Err(ApiError::InvalidJson { .. })
         ));
         assert!(matches!(new_message(""), Err(ApiError::InvalidJson { .. })));
-        let d = details(new_message("[1,2]").unwrap_err());
-        assert!(d.contains_key("body"));
+        assert!(matches!(
+            new_message("{} trailing"),
+            Err(ApiError::InvalidJson { .. })
+        ));
+        for not_an_object in ["[1,2]", "\"text\"", "42", "null"] {
+            let d = details(new_message(not_an_object).unwrap_err());
+            assert!(d.contains_key("body"), "{not_an_object}");
+        }
     }
 
     #[test]
