@@ -303,7 +303,8 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(classify)?;
-            let pending: Vec<Item> = out
+            // Items move into their batches: a page can hold 1 MB of message content.
+            let mut items = out
                 .items
                 .unwrap_or_default()
                 .into_iter()
@@ -312,11 +313,11 @@ impl DynamoStore {
                     item.insert("expires_at".to_owned(), n(expires_at));
                     item
                 })
-                .collect();
-            let batches: Vec<Vec<Item>> = pending
-                .chunks(BATCH_WRITE_SIZE)
-                .map(<[Item]>::to_vec)
-                .collect();
+                .peekable();
+            let mut batches: Vec<Vec<Item>> = Vec::new();
+            while items.peek().is_some() {
+                batches.push(items.by_ref().take(BATCH_WRITE_SIZE).collect());
+            }
             let results: Vec<Result<(), StoreError>> = stream::iter(batches)
                 .map(|batch| self.put_batch(batch))
                 .buffer_unordered(STAMP_CONCURRENCY)
