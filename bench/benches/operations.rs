@@ -3,21 +3,13 @@
 //! the second group as request counts made visible, not as production latency.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use shared::auth::Caller;
+use shared::chat;
 use shared::model::{NewMessage, Role};
-use shared::store::ChatStore;
+use shared::testing::{fill, owner};
 use shared::validate::{self, ListQuery};
-use shared::{chat, Deps};
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Runtime;
-
-fn owner() -> Caller {
-    Caller {
-        sub: testkit::OWNER.into(),
-        groups: vec![],
-    }
-}
 
 fn new_message(id: String, content: &str) -> NewMessage {
     NewMessage {
@@ -25,19 +17,6 @@ fn new_message(id: String, content: &str) -> NewMessage {
         role: Role::Assistant,
         content: content.to_owned(),
         metadata: serde_json::from_str(r#"{"processing_time":2.5,"model":"m-1"}"#).unwrap(),
-    }
-}
-
-async fn fill<S: ChatStore>(deps: &Deps<S>, job: &str, count: usize, content: &str) {
-    for i in 0..count {
-        chat::create(
-            deps,
-            &owner(),
-            job,
-            new_message(format!("m{i:05}"), content),
-        )
-        .await
-        .unwrap();
     }
 }
 

@@ -8,12 +8,37 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
 use crate::apigw;
-use crate::chat::{Deps, Settings};
+use crate::auth::Caller;
+use crate::chat::{self, Deps, Settings};
 use crate::cursor::CursorCodec;
-use crate::model::Job;
+use crate::model::{Job, NewMessage, Role};
 use crate::store::memory::MemoryStore;
+use crate::store::ChatStore;
 
 pub const OWNER: &str = "owner-1";
+
+/// The caller who owns the jobs these helpers make.
+pub fn owner() -> Caller {
+    Caller {
+        sub: OWNER.into(),
+        groups: Vec::new(),
+    }
+}
+
+/// Creates `count` user messages `m00000`, `m00001`, … with the given content, in that order.
+pub async fn fill<S: ChatStore>(deps: &Deps<S>, job_id: &str, count: usize, content: &str) {
+    for i in 0..count {
+        let new = NewMessage {
+            message_id: format!("m{i:05}"),
+            role: Role::User,
+            content: content.to_owned(),
+            metadata: Default::default(),
+        };
+        if let Err(err) = chat::create(deps, &owner(), job_id, new).await {
+            panic!("filling the chat failed: {err}");
+        }
+    }
+}
 
 pub fn settings() -> Settings {
     Settings {

@@ -19,17 +19,12 @@ pub async fn handler<S: ChatStore>(deps: &Deps<S>, req: Request) -> Response<Bod
 mod tests {
     use super::*;
     use lambda_http::http::Method;
-    use shared::testing::{memory_deps, message_body, parts, Call};
+    use shared::testing::{fill, memory_deps, parts, Call};
 
     #[tokio::test]
     async fn lists_in_order_with_the_seed_envelope() {
         let (deps, job) = memory_deps();
-        for id in ["m1", "m2", "m3"] {
-            let req = Call::new(Method::POST, &job)
-                .json(message_body(id, id))
-                .build();
-            assert_eq!(create_status(&deps, req).await, 201);
-        }
+        fill(&deps, &job, 3, "x").await;
         let (status, body) = parts(&handler(&deps, Call::new(Method::GET, &job).build()).await);
         assert_eq!(status, 200);
         assert_eq!(body["success"], true);
@@ -41,35 +36,20 @@ mod tests {
             .iter()
             .map(|m| m["message_id"].as_str().unwrap())
             .collect();
-        assert_eq!(ids, ["m1", "m2", "m3"]);
+        assert_eq!(ids, ["m00000", "m00001", "m00002"]);
         let first = &body["data"]["messages"][0];
         for field in ["role", "content", "timestamp", "metadata", "version"] {
             assert!(!first[field].is_null(), "{field}");
         }
     }
 
-    async fn create_status<S: ChatStore>(deps: &Deps<S>, req: Request) -> u16 {
-        let caller = http::caller(&req).unwrap();
-        let new = shared::validate::new_message(http::json_body(&req).unwrap()).unwrap();
-        let job = http::job_id(&req).unwrap();
-        chat::create(deps, &caller, &job, new)
-            .await
-            .map(|_| 201)
-            .unwrap_or(500)
-    }
-
     #[tokio::test]
     async fn pages_with_limit_and_cursor_in_both_orders() {
         let (deps, job) = memory_deps();
-        for i in 0..5 {
-            let req = Call::new(Method::POST, &job)
-                .json(message_body(&format!("m{i}"), "x"))
-                .build();
-            create_status(&deps, req).await;
-        }
+        fill(&deps, &job, 5, "x").await;
         for (order, expected) in [
-            ("asc", ["m0", "m1", "m2", "m3", "m4"]),
-            ("desc", ["m4", "m3", "m2", "m1", "m0"]),
+            ("asc", ["m00000", "m00001", "m00002", "m00003", "m00004"]),
+            ("desc", ["m00004", "m00003", "m00002", "m00001", "m00000"]),
         ] {
             let mut seen = Vec::new();
             let mut cursor: Option<String> = None;
@@ -116,7 +96,7 @@ mod tests {
         );
         let (code, stranger) =
             status(Call::new(Method::GET, &job).by("mallory", &[]).build()).await;
-        let unknown = uuid_v4();
+        let unknown = unknown_job();
         let (code2, missing) = status(Call::new(Method::GET, &unknown).build()).await;
         assert_eq!((code, code2), (404, 404));
         assert_eq!(stranger["code"], missing["code"]);
@@ -140,7 +120,7 @@ mod tests {
         assert!(response.headers().contains_key("retry-after"));
     }
 
-    fn uuid_v4() -> String {
+    fn unknown_job() -> String {
         "00000000-0000-4000-8000-000000000000".to_owned()
     }
 }

@@ -1,8 +1,7 @@
 use lambda_http::http::Method;
 use serde_json::Value;
-use shared::auth::Caller;
-use shared::model::{NewMessage, Role};
-use testkit::{dynamo_deps, new_job, parts, Call, OWNER};
+use shared::testing::fill;
+use testkit::{dynamo_deps, new_job, parts, Call};
 
 fn ids(body: &Value) -> Vec<String> {
     body["data"]["messages"]
@@ -11,29 +10,6 @@ fn ids(body: &Value) -> Vec<String> {
         .iter()
         .map(|m| m["message_id"].as_str().unwrap().to_owned())
         .collect()
-}
-
-async fn fill<S: shared::store::ChatStore>(
-    deps: &shared::Deps<S>,
-    job: &str,
-    count: usize,
-    content: &str,
-) {
-    let owner = Caller {
-        sub: OWNER.into(),
-        groups: vec![],
-    };
-    for i in 0..count {
-        let new = NewMessage {
-            message_id: format!("m{i:05}"),
-            role: Role::User,
-            content: content.to_owned(),
-            metadata: Default::default(),
-        };
-        shared::chat::create(deps, &owner, job, new)
-            .await
-            .expect("created");
-    }
 }
 
 async fn get(
