@@ -6,6 +6,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, KeysAndAttributes, Put, PutRequest, ReturnValue, Select,
     TransactWriteItem, WriteRequest,
@@ -241,6 +242,14 @@ impl DynamoStore {
         )
     }
 
+    /// An UpdateItem of a chat's head item.
+    fn update_head(&self, job_id: &str) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.messages_table)
+            .set_key(Some(self.key(job_id, keys::HEAD)))
+    }
+
     /// A strongly consistent Query of one chat's items whose sort key starts with `prefix`.
     fn query_prefix(&self, job_id: &str, prefix: String) -> QueryFluentBuilder {
         self.client
@@ -374,10 +383,7 @@ impl DynamoStore {
     async fn mark_stamped(&self, job_id: &str, next: u64) {
         for attempt in 0..CONFLICT_ATTEMPTS {
             let result = self
-                .client
-                .update_item()
-                .table_name(&self.messages_table)
-                .set_key(Some(self.key(job_id, keys::HEAD)))
+                .update_head(job_id)
                 .update_expression("SET stamped_before = :next")
                 .condition_expression(
                     "attribute_not_exists(stamped_before) OR stamped_before < :next",
@@ -621,10 +627,7 @@ impl ChatStore for DynamoStore {
         let mut attempt = 0;
         let out = loop {
             let result = self
-                .client
-                .update_item()
-                .table_name(&self.messages_table)
-                .set_key(Some(self.key(job_id, keys::HEAD)))
+                .update_head(job_id)
                 .update_expression("ADD generation :one")
                 .expression_attribute_values(":one", n(1))
                 .return_values(ReturnValue::AllNew)
