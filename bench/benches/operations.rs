@@ -17,6 +17,7 @@ fn new_message(id: String, content: &str) -> NewMessage {
         role: Role::Assistant,
         content: content.to_owned(),
         metadata: serde_json::from_str(r#"{"processing_time":2.5,"model":"m-1"}"#).unwrap(),
+        status: Default::default(),
     }
 }
 

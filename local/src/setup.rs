@@ -2,10 +2,11 @@
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
+use shared::store::keys::SWEEP_INDEX;
 
 /// The demo job `make run` seeds, owned by `demo-user`.
 pub const DEMO_JOB_ID: &str = "5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42";
@@ -29,6 +30,17 @@ fn string_attribute(name: &str) -> Result<AttributeDefinition, BoxError> {
 
 /// Creates both tables unless they exist, and enables TTL on `expires_at`.
 pub async fn ensure_tables(client: &Client, messages: &str, jobs: &str) -> Result<(), BoxError> {
+    // The sparse index of chats the sweep must visit (see shared::store::dynamo::sweep).
+    let sweep_index = GlobalSecondaryIndex::builder()
+        .index_name(SWEEP_INDEX)
+        .key_schema(key("sweep_due", KeyType::Hash)?)
+        .key_schema(key("job_id", KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::KeysOnly)
+                .build(),
+        )
+        .build()?;
     let created = client
         .create_table()
         .table_name(messages)
@@ -37,6 +49,8 @@ pub async fn ensure_tables(client: &Client, messages: &str, jobs: &str) -> Resul
         .key_schema(key("sk", KeyType::Range)?)
         .attribute_definitions(string_attribute("job_id")?)
         .attribute_definitions(string_attribute("sk")?)
+        .attribute_definitions(string_attribute("sweep_due")?)
+        .global_secondary_indexes(sweep_index)
         .send()
         .await;
     match created {

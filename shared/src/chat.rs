@@ -1,24 +1,23 @@
 //! The four operations of the API, over any [`ChatStore`]: access checks, retries and the
 //! rules of API.md that do not depend on the database.
 
-use base64::engine::general_purpose::STANDARD_NO_PAD;
-use base64::Engine;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
-use sha2::{Digest, Sha256};
 use tracing::instrument;
 
 use crate::auth::Caller;
 use crate::cursor::{Cursor, CursorCodec};
 use crate::error::ApiError;
+use crate::fingerprint::fingerprint;
+use crate::limits::MAX_METADATA_BYTES;
 use crate::limits::{MAX_PAGE_BYTES, MAX_PAGE_MESSAGES};
-use crate::model::{Message, MessagePatch, Metadata, NewMessage};
-use crate::store::{backoff, Chat, ChatStore, CreateOutcome, ReplaceOutcome};
-use crate::validate::{check_metadata_size, ListQuery};
-
-/// Attempts of a create or patch that keeps meeting concurrent writers.
-const WRITE_ATTEMPTS: u32 = 10;
+use crate::model::{Message, MessagePatch, NewMessage};
+use crate::store::retry::{backoff, CONTENTION_ATTEMPTS};
+use crate::store::{
+    Change, Chat, ChatStore, ClearOutcome, CreateOutcome, MessageRef, PatchOutcome,
+};
+use crate::validate::ListQuery;
 
 /// Settings fixed at cold start.
 #[derive(Clone, Debug)]
@@ -54,22 +53,29 @@ pub struct Cleared {
     pub deleted_count: u64,
 }
 
-/// The chat of a job the caller may use. Others get the very answer an unknown job gets.
+/// The chat of a job the caller may use (and where `message_id` lives, if asked). Others get
+/// the very answer an unknown job gets.
 async fn open<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
     job_id: &str,
-) -> Result<Chat, ApiError> {
-    let chat = deps
+    message_id: Option<&str>,
+) -> Result<(Chat, Option<MessageRef>), ApiError> {
+    let (chat, target) = deps
         .store
-        .open(job_id)
+        .open(job_id, message_id)
         .await?
         .ok_or(ApiError::JobNotFound)?;
     if !caller.may_use(&chat.job, &deps.settings.staff_group) {
         tracing::info!(job_id, "caller may not use this job");
         return Err(ApiError::JobNotFound);
     }
-    Ok(chat)
+    Ok((chat, target))
+}
+
+/// A unique id for one request's write, so a retry whose answer was lost can recognise it.
+fn write_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 #[instrument(skip_all, fields(job_id = %job_id, limit = query.limit, descending = ?query.descending))]
@@ -79,13 +85,15 @@ pub async fn list<S: ChatStore>(
     job_id: &str,
     query: ListQuery,
 ) -> Result<ListPage, ApiError> {
-    let chat = open(deps, caller, job_id).await?;
+    let (chat, _) = open(deps, caller, job_id, None).await?;
     let (mut after, descending) = match &query.cursor {
         Some(text) => {
-            let cursor =
-                deps.settings
-                    .cursors
-                    .decode(text, job_id, chat.generation, query.descending)?;
+            let cursor = deps.settings.cursors.decode(
+                text,
+                job_id,
+                chat.head.generation,
+                query.descending,
+            )?;
             (Some(cursor.after), cursor.descending)
         }
         None => (None, query.descending.unwrap_or(false)),
@@ -129,7 +137,7 @@ pub async fn list<S: ChatStore>(
     let next_cursor = match (truncated, last_key) {
         (true, Some(after)) => Some(deps.settings.cursors.encode(&Cursor {
             job_id: job_id.to_owned(),
-            generation: chat.generation,
+            generation: chat.head.generation,
             descending,
             after,
         })),
@@ -145,24 +153,6 @@ pub async fn list<S: ChatStore>(
 /// Bytes a piece of JSON takes once API Gateway's Lambda payload has escaped it again.
 fn lambda_payload_size(json: &str) -> usize {
     json.len() + json.bytes().filter(|b| matches!(b, b'"' | b'\\')).count()
-}
-
-/// Identifies role, content and metadata, so a retried POST can be told from a conflict.
-pub fn fingerprint(message: &NewMessage) -> String {
-    let mut keys: Vec<(&String, &Box<RawValue>)> = message.metadata.iter().collect();
-    keys.sort_by(|a, b| a.0.cmp(b.0));
-    let mut hash = Sha256::new();
-    hash.update(message.role.as_str());
-    hash.update([0]);
-    hash.update(message.content.len().to_le_bytes());
-    hash.update(&message.content);
-    for (key, value) in keys {
-        hash.update(key.len().to_le_bytes());
-        hash.update(key);
-        hash.update(value.get().len().to_le_bytes());
-        hash.update(value.get());
-    }
-    STANDARD_NO_PAD.encode(hash.finalize())
 }
 
 pub fn format_timestamp(at: DateTime<Utc>) -> String {
@@ -196,10 +186,13 @@ pub async fn create<S: ChatStore>(
         timestamp: String::new(),
         metadata: new.metadata,
         version: 1,
+        status: new.status,
+        updated_at: String::new(),
     };
-    for attempt in 0..WRITE_ATTEMPTS {
-        let chat = open(deps, caller, job_id).await?;
-        message.timestamp = next_timestamp(chat.last_timestamp.as_deref(), Utc::now());
+    for attempt in 0..CONTENTION_ATTEMPTS {
+        let (chat, _) = open(deps, caller, job_id, None).await?;
+        message.timestamp = next_timestamp(chat.head.last_timestamp.as_deref(), Utc::now());
+        message.updated_at.clone_from(&message.timestamp);
         match deps.store.create(&chat, &message, &fingerprint).await? {
             CreateOutcome::Created => {
                 return Ok(Created {
@@ -232,63 +225,52 @@ pub async fn clear<S: ChatStore>(
     caller: &Caller,
     job_id: &str,
 ) -> Result<Cleared, ApiError> {
-    let chat = open(deps, caller, job_id).await?;
-    let retention = i64::from(deps.settings.retention_days) * 86_400;
-    let expires_at = Utc::now().timestamp() + retention;
-    let deleted_count = deps.store.clear(&chat, expires_at).await?;
-    Ok(Cleared { deleted_count })
+    let clear_id = write_id();
+    for attempt in 0..CONTENTION_ATTEMPTS {
+        let (chat, _) = open(deps, caller, job_id, None).await?;
+        let retention = i64::from(deps.settings.retention_days) * 86_400;
+        let expires_at = Utc::now().timestamp() + retention;
+        match deps.store.clear(&chat, expires_at, &clear_id).await? {
+            ClearOutcome::Cleared(deleted_count) => return Ok(Cleared { deleted_count }),
+            ClearOutcome::ChatMoved => backoff(attempt).await,
+        }
+    }
+    tracing::warn!("clear kept losing races; giving up");
+    Err(ApiError::ServiceUnavailable)
 }
 
-/// Applies a patch to a message: content replaced, metadata merged shallowly (`null` removes).
-pub fn apply(mut message: Message, patch: &MessagePatch) -> Result<Message, ApiError> {
+/// Read-only fields a PATCH body repeats must equal the stored ones.
+fn check_echoed(target: &MessageRef, patch: &MessagePatch) -> Result<(), ApiError> {
     let echoed = &patch.echoed;
     let mut changed = serde_json::Map::new();
     if echoed
         .message_id
         .as_ref()
-        .is_some_and(|id| *id != message.message_id)
+        .is_some_and(|id| *id != target.message_id)
     {
         changed.insert(
             "message_id".into(),
             "is read-only and cannot be changed".into(),
         );
     }
-    if echoed.role.is_some_and(|role| role != message.role) {
+    if echoed.role.is_some_and(|role| role != target.role) {
         changed.insert("role".into(), "is read-only and cannot be changed".into());
     }
     if echoed
         .timestamp
         .as_ref()
-        .is_some_and(|t| *t != message.timestamp)
+        .is_some_and(|t| *t != target.timestamp)
     {
         changed.insert(
             "timestamp".into(),
             "is read-only and cannot be changed".into(),
         );
     }
-    if !changed.is_empty() {
-        return Err(ApiError::Validation { details: changed });
+    if changed.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation { details: changed })
     }
-    if let Some(content) = &patch.content {
-        message.content.clone_from(content);
-    }
-    if let Some(changes) = &patch.metadata {
-        let mut merged: Metadata = message.metadata;
-        for (key, value) in changes {
-            match value {
-                Some(value) => {
-                    merged.insert(key.clone(), value.clone());
-                }
-                None => {
-                    merged.shift_remove(key);
-                }
-            }
-        }
-        check_metadata_size(&merged)?;
-        message.metadata = merged;
-    }
-    message.version += 1;
-    Ok(message)
 }
 
 #[instrument(skip_all, fields(job_id = %job_id, message_id = %message_id, if_match = ?if_match))]
@@ -300,24 +282,32 @@ pub async fn patch<S: ChatStore>(
     patch: &MessagePatch,
     if_match: Option<u64>,
 ) -> Result<Message, ApiError> {
-    for attempt in 0..WRITE_ATTEMPTS {
-        let chat = open(deps, caller, job_id).await?;
-        let current = deps
-            .store
-            .find(&chat, message_id)
-            .await?
+    let write_id = write_id();
+    for attempt in 0..CONTENTION_ATTEMPTS {
+        let (chat, target) = open(deps, caller, job_id, Some(message_id)).await?;
+        let target = target
+            .filter(|t| chat.head.is_visible(t.generation))
             .ok_or(ApiError::MessageNotFound)?;
-        if let Some(expected) = if_match {
-            if expected != current.message.version {
-                return Err(ApiError::PreconditionFailed {
-                    current_version: current.message.version,
-                });
+        check_echoed(&target, patch)?;
+        let change = Change {
+            patch,
+            expected_version: if_match,
+            now: format_timestamp(Utc::now()),
+            write_id: write_id.clone(),
+        };
+        match deps.store.patch(&chat, &target, &change).await? {
+            PatchOutcome::Patched(message) => return Ok(message),
+            PatchOutcome::NotFound => return Err(ApiError::MessageNotFound),
+            PatchOutcome::VersionMismatch(current_version) => {
+                return Err(ApiError::PreconditionFailed { current_version })
             }
-        }
-        let updated = apply(current.message.clone(), patch)?;
-        match deps.store.replace(&chat, &current, &updated).await? {
-            ReplaceOutcome::Replaced => return Ok(updated),
-            ReplaceOutcome::Moved => backoff(attempt).await,
+            PatchOutcome::MetadataTooLarge => {
+                return Err(ApiError::PayloadTooLarge {
+                    field: "metadata",
+                    limit: MAX_METADATA_BYTES,
+                })
+            }
+            PatchOutcome::Contended => backoff(attempt).await,
         }
     }
     tracing::warn!("patch kept losing races; giving up");
@@ -327,7 +317,6 @@ pub async fn patch<S: ChatStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Role;
 
     #[test]
     fn timestamps_never_go_backwards_within_a_chat() {
@@ -343,31 +332,6 @@ mod tests {
             next_timestamp(Some("2024-01-15T10:29:00.000000Z"), now),
             "2024-01-15T10:30:00.000005Z"
         );
-    }
-
-    fn new(content: &str, metadata: &str) -> NewMessage {
-        NewMessage {
-            message_id: "m".into(),
-            role: Role::User,
-            content: content.into(),
-            metadata: serde_json::from_str(metadata).unwrap(),
-        }
-    }
-
-    #[test]
-    fn fingerprint_ignores_key_order_but_not_values() {
-        assert_eq!(
-            fingerprint(&new("a", r#"{"x":1,"y":2}"#)),
-            fingerprint(&new("a", r#"{"y":2,"x":1}"#))
-        );
-        assert_ne!(fingerprint(&new("a", "{}")), fingerprint(&new("b", "{}")));
-        assert_ne!(
-            fingerprint(&new("a", r#"{"x":1}"#)),
-            fingerprint(&new("a", r#"{"x":2}"#))
-        );
-        let mut assistant = new("a", "{}");
-        assistant.role = Role::Assistant;
-        assert_ne!(fingerprint(&assistant), fingerprint(&new("a", "{}")));
     }
 
     #[test]

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
@@ -11,6 +10,7 @@ use thiserror::Error;
 use crate::chat::{Deps, Settings};
 use crate::cursor::CursorCodec;
 use crate::store::dynamo::DynamoStore;
+use crate::store::retry;
 
 /// Used only off Lambda (local server, tests), where cursors need no secrecy.
 const DEVELOPMENT_CURSOR_SECRET: &str = "quote-chat-development-cursor-secret";
@@ -114,8 +114,9 @@ impl Config {
         })
     }
 
-    /// The DynamoDB client: explicit timeouts below the Lambda timeout, standard retries
-    /// (throttling included), and for DynamoDB Local a fixed endpoint and dummy credentials.
+    /// The DynamoDB client: explicit timeouts below the Lambda timeout, the SDK's part of the
+    /// retry policy (`store::retry`), and for DynamoDB Local a fixed endpoint and dummy
+    /// credentials.
     pub async fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
         let timeouts = TimeoutConfig::builder()
             .operation_timeout(self.operation_timeout)
@@ -124,7 +125,7 @@ impl Config {
             .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .timeout_config(timeouts)
-            .retry_config(RetryConfig::standard().with_max_attempts(3));
+            .retry_config(retry::sdk_retry_config());
         if let Some(endpoint) = &self.dynamodb_endpoint {
             loader = loader.endpoint_url(endpoint);
             if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
@@ -137,7 +138,10 @@ impl Config {
                 loader = loader.region(Region::new("us-east-1"));
             }
         }
-        aws_sdk_dynamodb::Client::new(&loader.load().await)
+        let config = aws_sdk_dynamodb::config::Builder::from(&loader.load().await)
+            .retry_classifier(retry::ThrottledCancellation)
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
     }
 
     /// The list function signs cursors that other instances must accept, so on Lambda it

@@ -12,6 +12,7 @@ pub mod chat;
 pub mod config;
 pub mod cursor;
 pub mod error;
+pub mod fingerprint;
 pub mod http;
 pub mod limits;
 pub mod model;

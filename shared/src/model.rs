@@ -21,6 +21,36 @@ impl Role {
     }
 }
 
+/// Where a message stands: an assistant reply is created `streaming` and PATCHed to `complete`
+/// (or `error`) at its end, so a page loaded mid-reply knows more is coming.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Streaming,
+    #[default]
+    Complete,
+    Error,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Streaming => "streaming",
+            Self::Complete => "complete",
+            Self::Error => "error",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "streaming" => Some(Self::Streaming),
+            "complete" => Some(Self::Complete),
+            "error" => Some(Self::Error),
+            _ => None,
+        }
+    }
+}
+
 /// Metadata is a JSON object whose values are kept as the exact JSON text the client sent, so
 /// numbers such as `2.5` or `12345678901234567890` round-trip byte for byte; only the top level
 /// is parsed, which is all a shallow merge needs.
@@ -36,6 +66,9 @@ pub struct Message {
     pub timestamp: String,
     pub metadata: Metadata,
     pub version: u64,
+    pub status: Status,
+    /// Server time of the last write (creation or PATCH), in the form of `timestamp`.
+    pub updated_at: String,
 }
 
 /// A validated POST body.
@@ -45,6 +78,7 @@ pub struct NewMessage {
     pub role: Role,
     pub content: String,
     pub metadata: Metadata,
+    pub status: Status,
 }
 
 /// A validated PATCH body: at least one of the two is set.
@@ -53,8 +87,26 @@ pub struct MessagePatch {
     pub content: Option<String>,
     /// Keys mapped to `None` are removed (they were `null` in the request).
     pub metadata: Option<IndexMap<String, Option<Box<RawValue>>>>,
+    pub status: Option<Status>,
     /// Server-owned fields the client echoed; they must equal the stored ones.
     pub echoed: Echoed,
+}
+
+impl MessagePatch {
+    /// The metadata this PATCH leaves: changed keys replaced or added, `null` ones removed.
+    pub fn merge_metadata(&self, mut metadata: Metadata) -> Metadata {
+        for (key, value) in self.metadata.iter().flatten() {
+            match value {
+                Some(value) => {
+                    metadata.insert(key.clone(), value.clone());
+                }
+                None => {
+                    metadata.shift_remove(key);
+                }
+            }
+        }
+        metadata
+    }
 }
 
 /// Read-only fields a PATCH body may repeat unchanged (clients often send the whole message).

@@ -33,6 +33,7 @@ pub async fn fill<S: ChatStore>(deps: &Deps<S>, job_id: &str, count: usize, cont
             role: Role::User,
             content: content.to_owned(),
             metadata: Default::default(),
+            status: Default::default(),
         };
         if let Err(err) = chat::create(deps, &owner(), job_id, new).await {
             panic!("filling the chat failed: {err}");

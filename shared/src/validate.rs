@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 use crate::limits::{MAX_CONTENT_BYTES, MAX_MESSAGE_ID_CHARS, MAX_METADATA_BYTES};
-use crate::model::{metadata_to_string, Echoed, MessagePatch, Metadata, NewMessage, Role};
+use crate::model::{metadata_to_string, Echoed, MessagePatch, Metadata, NewMessage, Role, Status};
 
 const MESSAGE_ID_RULE: &str = "must be 1 to 100 characters of A-Z a-z 0-9 . _ : -";
 
@@ -150,6 +150,18 @@ fn role_field(raw: &RawValue) -> Option<Role> {
     }
 }
 
+const STATUS_RULE: &str = "must be \"streaming\", \"complete\" or \"error\"";
+
+/// `status`, when present: one of the three of API.md.
+fn status_field(fields: &Fields<'_>, problems: &mut Problems) -> Option<Status> {
+    let raw = fields.get("status").copied()?;
+    let status = string_field(raw).and_then(|text| Status::parse(&text));
+    if status.is_none() {
+        problems.add("status", STATUS_RULE);
+    }
+    status
+}
+
 fn check_content_size(content: &str) -> Result<(), ApiError> {
     if content.len() > MAX_CONTENT_BYTES {
         return Err(ApiError::PayloadTooLarge {
@@ -226,6 +238,7 @@ pub fn new_message(body: &str) -> Result<NewMessage, ApiError> {
             }
         },
     };
+    let status = status_field(&fields, &mut problems).unwrap_or_default();
     problems.finish()?;
 
     match (message_id, role, content, metadata) {
@@ -237,6 +250,7 @@ pub fn new_message(body: &str) -> Result<NewMessage, ApiError> {
                 role,
                 content,
                 metadata,
+                status,
             })
         }
         // Every None above recorded a problem, so finish() has already returned.
@@ -315,6 +329,7 @@ pub fn message_patch(body: &str) -> Result<MessagePatch, ApiError> {
             Err(problem) => problems.add("metadata", problem),
         }
     }
+    patch.status = status_field(&fields, &mut problems);
     patch.echoed = Echoed {
         message_id: fields.get("message_id").and_then(|raw| string_field(raw)),
         role: fields.get("role").and_then(|raw| role_field(raw)),
@@ -331,8 +346,14 @@ pub fn message_patch(body: &str) -> Result<MessagePatch, ApiError> {
             }
         }
     }
-    if !fields.contains_key("content") && !fields.contains_key("metadata") {
-        problems.add("body", "must contain \"content\" and/or \"metadata\"");
+    if !["content", "metadata", "status"]
+        .iter()
+        .any(|field| fields.contains_key(*field))
+    {
+        problems.add(
+            "body",
+            "must contain \"content\", \"metadata\" and/or \"status\"",
+        );
     }
     problems.finish()?;
 

@@ -7,8 +7,12 @@ use std::sync::Arc;
 use shared::config::Config;
 use shared::model::{Job, Message};
 use shared::store::dynamo::DynamoStore;
-use shared::store::{Chat, ChatStore, CreateOutcome, ReplaceOutcome, StorePage, StoredMessage};
+use shared::store::{
+    Change, Chat, ChatStore, ClearOutcome, CreateOutcome, MessageRef, PatchOutcome, StorePage,
+};
 use shared::{Deps, StoreError};
+
+pub mod proxy;
 
 pub use shared::testing::{message_body, parts, Call, OWNER};
 
@@ -80,8 +84,12 @@ impl<S> Counting<S> {
 }
 
 impl<S: ChatStore> ChatStore for Counting<S> {
-    async fn open(&self, job_id: &str) -> Result<Option<Chat>, StoreError> {
-        self.inner.open(job_id).await
+    async fn open(
+        &self,
+        job_id: &str,
+        message_id: Option<&str>,
+    ) -> Result<Option<(Chat, Option<MessageRef>)>, StoreError> {
+        self.inner.open(job_id, message_id).await
     }
     async fn page(
         &self,
@@ -102,26 +110,23 @@ impl<S: ChatStore> ChatStore for Counting<S> {
         self.count();
         self.inner.create(chat, message, fingerprint).await
     }
-    async fn clear(&self, chat: &Chat, expires_at: i64) -> Result<u64, StoreError> {
-        self.count();
-        self.inner.clear(chat, expires_at).await
-    }
-    async fn find(
+    async fn clear(
         &self,
         chat: &Chat,
-        message_id: &str,
-    ) -> Result<Option<StoredMessage>, StoreError> {
+        expires_at: i64,
+        clear_id: &str,
+    ) -> Result<ClearOutcome, StoreError> {
         self.count();
-        self.inner.find(chat, message_id).await
+        self.inner.clear(chat, expires_at, clear_id).await
     }
-    async fn replace(
+    async fn patch(
         &self,
         chat: &Chat,
-        current: &StoredMessage,
-        updated: &Message,
-    ) -> Result<ReplaceOutcome, StoreError> {
+        target: &MessageRef,
+        change: &Change<'_>,
+    ) -> Result<PatchOutcome, StoreError> {
         self.count();
-        self.inner.replace(chat, current, updated).await
+        self.inner.patch(chat, target, change).await
     }
 }
 

@@ -1,12 +1,17 @@
 //! An in-memory store with the same semantics as the DynamoDB one, for fast handler tests.
+//! Its sweep is instant: a clear stamps expiry on the spot.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use super::{keys, Chat, ChatStore, CreateOutcome, ReplaceOutcome, StorePage, StoredMessage};
+use super::{
+    keys, Change, Chat, ChatStore, ClearOutcome, CreateOutcome, Head, MessageRef, PatchOutcome,
+    StorePage, StoredMessage,
+};
 use crate::error::StoreError;
-use crate::model::{Job, Message};
+use crate::limits::MAX_METADATA_BYTES;
+use crate::model::{metadata_to_string, Job, Message};
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -22,14 +27,10 @@ struct State {
 
 #[derive(Default)]
 struct MemoryChat {
-    generation: u64,
-    last_timestamp: Option<String>,
-    /// Visible messages by sort key.
-    messages: BTreeMap<String, Message>,
-    /// message_id → (sort key, timestamp, fingerprint) for the current generation.
-    guards: HashMap<String, (String, String, String)>,
-    /// Cleared messages with their expiry, kept as DynamoDB keeps them until TTL.
-    cleared: Vec<(Message, i64)>,
+    head: Head,
+    /// Every message of every generation by sort key, with its expiry once hidden.
+    messages: BTreeMap<String, (Message, Option<i64>)>,
+    lookups: HashMap<String, MessageRef>,
 }
 
 impl MemoryStore {
@@ -46,12 +47,17 @@ impl MemoryStore {
         self.unavailable.store(unavailable, Ordering::SeqCst);
     }
 
-    /// Cleared messages still retained (for tests of soft delete).
+    /// Cleared messages still retained, with their expiry (for tests of soft delete).
     pub fn cleared(&self, job_id: &str) -> Vec<(Message, i64)> {
         self.lock()
             .chats
             .get(job_id)
-            .map(|c| c.cleared.clone())
+            .map(|c| {
+                c.messages
+                    .values()
+                    .filter_map(|(m, at)| Some((m.clone(), (*at)?)))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -70,18 +76,27 @@ impl MemoryStore {
 }
 
 impl ChatStore for MemoryStore {
-    async fn open(&self, job_id: &str) -> Result<Option<Chat>, StoreError> {
+    async fn open(
+        &self,
+        job_id: &str,
+        message_id: Option<&str>,
+    ) -> Result<Option<(Chat, Option<MessageRef>)>, StoreError> {
         self.check()?;
         let state = self.lock();
         let Some(job) = state.jobs.get(job_id) else {
             return Ok(None);
         };
         let chat = state.chats.get(job_id);
-        Ok(Some(Chat {
-            job: job.clone(),
-            generation: chat.map_or(0, |c| c.generation),
-            last_timestamp: chat.and_then(|c| c.last_timestamp.clone()),
-        }))
+        let target = chat
+            .zip(message_id)
+            .and_then(|(chat, id)| chat.lookups.get(id).cloned());
+        Ok(Some((
+            Chat {
+                job: job.clone(),
+                head: chat.map(|c| c.head.clone()).unwrap_or_default(),
+            },
+            target,
+        )))
     }
 
     async fn page(
@@ -96,22 +111,21 @@ impl ChatStore for MemoryStore {
         let Some(stored) = state.chats.get(&chat.job.job_id) else {
             return Ok(StorePage::default());
         };
-        if stored.generation != chat.generation {
-            return Ok(StorePage::default());
-        }
+        let (low, high) = keys::messages_of(chat.head.visible_from, chat.head.generation);
         let in_range = |sk: &String| match after {
             None => true,
             Some(after) if descending => sk.as_str() < after,
             Some(after) => sk.as_str() > after,
         };
-        let mut iter: Box<dyn Iterator<Item = (&String, &Message)>> = if descending {
-            Box::new(stored.messages.iter().rev())
+        let range = stored.messages.range(low..=high);
+        let iter: Box<dyn Iterator<Item = _>> = if descending {
+            Box::new(range.rev())
         } else {
-            Box::new(stored.messages.iter())
+            Box::new(range)
         };
         let mut messages: Vec<StoredMessage> = Vec::new();
         let mut next = None;
-        for (sk, message) in iter.by_ref().filter(|(sk, _)| in_range(sk)) {
+        for (sk, (message, _)) in iter.filter(|(sk, _)| in_range(sk)) {
             if messages.len() == limit {
                 next = messages.last().map(|m| m.sort_key.clone());
                 break;
@@ -133,89 +147,103 @@ impl ChatStore for MemoryStore {
         self.check()?;
         let mut state = self.lock();
         let stored = state.chats.entry(chat.job.job_id.clone()).or_default();
-        if stored.generation != chat.generation
-            || stored
+        let head = &mut stored.head;
+        if head.generation != chat.head.generation
+            || head.visible_from != chat.head.visible_from
+            || head
                 .last_timestamp
                 .as_deref()
                 .is_some_and(|last| last >= message.timestamp.as_str())
         {
             return Ok(CreateOutcome::ChatMoved);
         }
-        if let Some((_, timestamp, existing)) = stored.guards.get(&message.message_id) {
-            return Ok(CreateOutcome::Existing {
-                timestamp: timestamp.clone(),
-                same: existing == fingerprint,
-            });
+        if let Some(taken) = stored.lookups.get(&message.message_id) {
+            if head.is_visible(taken.generation) {
+                return Ok(CreateOutcome::Existing {
+                    timestamp: taken.timestamp.clone(),
+                    same: taken.fingerprint == fingerprint,
+                });
+            }
         }
-        let sk = keys::message(stored.generation, &message.timestamp, &message.message_id);
-        stored.guards.insert(
+        let sk = keys::message(head.generation, &message.timestamp, &message.message_id);
+        stored.lookups.insert(
             message.message_id.clone(),
-            (
-                sk.clone(),
-                message.timestamp.clone(),
-                fingerprint.to_owned(),
-            ),
+            MessageRef {
+                message_id: message.message_id.clone(),
+                generation: head.generation,
+                sort_key: sk.clone(),
+                timestamp: message.timestamp.clone(),
+                role: message.role,
+                fingerprint: fingerprint.to_owned(),
+            },
         );
-        stored.messages.insert(sk, message.clone());
-        stored.last_timestamp = Some(message.timestamp.clone());
+        stored.messages.insert(sk, (message.clone(), None));
+        head.last_timestamp = Some(message.timestamp.clone());
+        head.first_timestamp
+            .get_or_insert_with(|| message.timestamp.clone());
+        head.counts.add(message.role);
         Ok(CreateOutcome::Created)
     }
 
-    async fn clear(&self, chat: &Chat, expires_at: i64) -> Result<u64, StoreError> {
+    async fn clear(
+        &self,
+        chat: &Chat,
+        expires_at: i64,
+        _clear_id: &str,
+    ) -> Result<ClearOutcome, StoreError> {
         self.check()?;
         let mut state = self.lock();
         let stored = state.chats.entry(chat.job.job_id.clone()).or_default();
-        stored.generation += 1;
-        stored.guards.clear();
-        let visible = std::mem::take(&mut stored.messages);
-        let count = visible.len() as u64;
-        stored
-            .cleared
-            .extend(visible.into_values().map(|m| (m, expires_at)));
-        Ok(count)
-    }
-
-    async fn find(
-        &self,
-        chat: &Chat,
-        message_id: &str,
-    ) -> Result<Option<StoredMessage>, StoreError> {
-        self.check()?;
-        let state = self.lock();
-        let Some(stored) = state.chats.get(&chat.job.job_id) else {
-            return Ok(None);
-        };
-        if stored.generation != chat.generation {
-            return Ok(None);
+        if stored.head.generation != chat.head.generation {
+            return Ok(ClearOutcome::ChatMoved);
         }
-        Ok(stored.guards.get(message_id).and_then(|(sk, _, _)| {
-            stored.messages.get(sk).map(|message| StoredMessage {
-                sort_key: sk.clone(),
-                message: message.clone(),
-            })
-        }))
+        let (low, high) = keys::messages_of(stored.head.visible_from, stored.head.generation);
+        for (_, expiry) in stored.messages.range_mut(low..=high).map(|(_, v)| v) {
+            *expiry = Some(expires_at);
+        }
+        let count = stored.head.counts.total;
+        let head = &mut stored.head;
+        head.generation += 1;
+        head.visible_from = head.generation;
+        head.counts = Default::default();
+        head.first_timestamp = None;
+        Ok(ClearOutcome::Cleared(count))
     }
 
-    async fn replace(
+    async fn patch(
         &self,
         chat: &Chat,
-        current: &StoredMessage,
-        updated: &Message,
-    ) -> Result<ReplaceOutcome, StoreError> {
+        target: &MessageRef,
+        change: &Change<'_>,
+    ) -> Result<PatchOutcome, StoreError> {
         self.check()?;
         let mut state = self.lock();
-        let Some(stored) = state.chats.get_mut(&chat.job.job_id) else {
-            return Ok(ReplaceOutcome::Moved);
+        let Some((message, _)) = state
+            .chats
+            .get_mut(&chat.job.job_id)
+            .and_then(|c| c.messages.get_mut(&target.sort_key))
+        else {
+            return Ok(PatchOutcome::NotFound);
         };
-        if stored.generation != chat.generation {
-            return Ok(ReplaceOutcome::Moved);
-        }
-        match stored.messages.get_mut(&current.sort_key) {
-            Some(message) if message.version == current.message.version => {
-                *message = updated.clone();
-                Ok(ReplaceOutcome::Replaced)
+        if let Some(expected) = change.expected_version {
+            if expected != message.version {
+                return Ok(PatchOutcome::VersionMismatch(message.version));
             }
-            _ => Ok(ReplaceOutcome::Moved),
         }
+        let patch = change.patch;
+        let metadata = patch.merge_metadata(message.metadata.clone());
+        if metadata_to_string(&metadata).len() > MAX_METADATA_BYTES {
+            return Ok(PatchOutcome::MetadataTooLarge);
+        }
+        message.metadata = metadata;
+        if let Some(content) = &patch.content {
+            message.content.clone_from(content);
+        }
+        if let Some(status) = patch.status {
+            message.status = status;
+        }
+        message.version += 1;
+        message.updated_at.clone_from(&change.now);
+        Ok(PatchOutcome::Patched(message.clone()))
     }
 }

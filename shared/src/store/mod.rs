@@ -1,27 +1,80 @@
 //! The storage port: what the chat operations need from a database, and two adapters
 //! (DynamoDB for real, memory for fast handler tests).
+//!
+//! Vocabulary (docs/schema.md has the layout):
+//! - **generation**: every clear starts a new one; messages are stored under the generation
+//!   they were written in, and readers see only the *visible* generations, so one write to the
+//!   chat's head item hides a whole chat at once.
+//! - **head**: the chat's one item that records generations, counters and the last clear.
+//! - **id lookup**: a small item keyed by `message_id` alone that says where the message lives
+//!   (its generation and sort key) and holds the fingerprint that tells a retry from a conflict.
+//! - **expiry**: cleared items get `expires_at` (DynamoDB TTL) in the background ([`dynamo::sweep`]).
 
 use std::future::Future;
-use std::time::Duration;
 
 use crate::error::StoreError;
-use crate::model::{Job, Message};
+use crate::model::{Job, Message, MessagePatch, Role};
 
 pub mod dynamo;
 pub mod keys;
 pub mod memory;
+pub mod retry;
 
-#[cfg(test)]
-mod faults;
+/// Message counts of a chat, kept exact by every write that adds or hides messages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub total: u64,
+    pub user: u64,
+    pub assistant: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, role: Role) {
+        self.total += 1;
+        match role {
+            Role::User => self.user += 1,
+            Role::Assistant => self.assistant += 1,
+        }
+    }
+}
+
+/// What the head item says about a chat.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Head {
+    /// The generation new messages are written in.
+    pub generation: u64,
+    /// The oldest visible generation; `visible_from..=generation` are visible.
+    pub visible_from: u64,
+    /// Timestamp of the newest message ever created in this chat, so timestamps only grow.
+    pub last_timestamp: Option<String>,
+    /// Timestamp of the oldest visible message.
+    pub first_timestamp: Option<String>,
+    /// The visible messages.
+    pub counts: Counts,
+}
+
+impl Head {
+    pub fn is_visible(&self, generation: u64) -> bool {
+        (self.visible_from..=self.generation).contains(&generation)
+    }
+}
 
 /// A job together with the state of its chat, read in one round trip.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Chat {
     pub job: Job,
-    /// Bumped by every clear; only messages of the current generation are visible.
+    pub head: Head,
+}
+
+/// Where a message lives, from its id lookup item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageRef {
+    pub message_id: String,
     pub generation: u64,
-    /// Timestamp of the newest message ever created in this chat, so timestamps only grow.
-    pub last_timestamp: Option<String>,
+    pub sort_key: String,
+    pub timestamp: String,
+    pub role: Role,
+    pub fingerprint: String,
 }
 
 /// A message with the key it is stored under.
@@ -39,37 +92,62 @@ pub struct StorePage {
     pub next: Option<String>,
 }
 
-/// Exponential backoff with full jitter for the retries this adapter and the operations run
-/// themselves, so writers that collided do not collide again in lockstep.
-pub async fn backoff(attempt: u32) {
-    let ceiling = 10u64.saturating_mul(1 << attempt.min(5)).min(250);
-    let jittered = 1 + (uuid::Uuid::new_v4().as_u128() % u128::from(ceiling)) as u64;
-    tokio::time::sleep(Duration::from_millis(jittered)).await;
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CreateOutcome {
     Created,
-    /// The id is taken in this chat; `same` says whether by an identical message.
+    /// The id is taken by a visible message; `same` says whether by an identical one.
     Existing {
         timestamp: String,
         same: bool,
     },
-    /// The chat moved on (a clear, or a create with a later timestamp) since it was opened.
+    /// The chat moved on since it was opened (a clear, a restore, a create with a later
+    /// timestamp, a transaction holding the head): open it again.
     ChatMoved,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ReplaceOutcome {
-    Replaced,
-    /// The message or its chat changed since it was read: read again.
-    Moved,
+pub enum ClearOutcome {
+    /// The chat is hidden; this many messages were visible.
+    Cleared(u64),
+    /// Another clear or a restore came first: open the chat again.
+    ChatMoved,
+}
+
+/// A validated PATCH with what the server adds to it.
+#[derive(Clone, Debug)]
+pub struct Change<'a> {
+    pub patch: &'a MessagePatch,
+    /// `If-Match`: apply only to this version.
+    pub expected_version: Option<u64>,
+    /// Server time of this write (`updated_at`).
+    pub now: String,
+    /// Unique per request, stored with the write, so a retry whose first answer was lost
+    /// recognises its own write.
+    pub write_id: String,
+}
+
+#[derive(Clone, Debug)]
+pub enum PatchOutcome {
+    Patched(Message),
+    /// The message is gone (only if an item vanished under a live lookup).
+    NotFound,
+    /// `If-Match` named another version; this is the current one.
+    VersionMismatch(u64),
+    /// The merged metadata would exceed its limit; nothing was written.
+    MetadataTooLarge,
+    /// Lost races with concurrent writers too often: try again later.
+    Contended,
 }
 
 /// What the chat operations need from storage. Every method is atomic on its own.
 pub trait ChatStore: Send + Sync {
-    /// The job and its chat state, or `None` when the job does not exist.
-    fn open(&self, job_id: &str) -> impl Future<Output = Result<Option<Chat>, StoreError>> + Send;
+    /// The job and its chat, or `None` when the job does not exist; with `message_id`, also
+    /// where that message lives (if it ever existed), read in the same round trip.
+    fn open(
+        &self,
+        job_id: &str,
+        message_id: Option<&str>,
+    ) -> impl Future<Output = Result<Option<(Chat, Option<MessageRef>)>, StoreError>> + Send;
 
     /// Visible messages after the sort key `after` (exclusive), in the given order.
     fn page(
@@ -80,7 +158,7 @@ pub trait ChatStore: Send + Sync {
         limit: usize,
     ) -> impl Future<Output = Result<StorePage, StoreError>> + Send;
 
-    /// Stores a new message unless its id is taken in the current generation. `fingerprint`
+    /// Stores a new message unless its id is taken by a visible message. `fingerprint`
     /// identifies role, content and metadata, so a retry can be told from a conflict.
     fn create(
         &self,
@@ -89,26 +167,20 @@ pub trait ChatStore: Send + Sync {
         fingerprint: &str,
     ) -> impl Future<Output = Result<CreateOutcome, StoreError>> + Send;
 
-    /// Hides every visible message at once and marks them to expire at `expires_at` (epoch
-    /// seconds). Returns how many messages were visible.
+    /// Hides every visible message at once; their expiry at `expires_at` (epoch seconds) is
+    /// stamped in the background. `clear_id` is unique per request (see [`Change::write_id`]).
     fn clear(
         &self,
         chat: &Chat,
         expires_at: i64,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+        clear_id: &str,
+    ) -> impl Future<Output = Result<ClearOutcome, StoreError>> + Send;
 
-    /// A visible message by id.
-    fn find(
+    /// Applies a change to the visible message `target`.
+    fn patch(
         &self,
         chat: &Chat,
-        message_id: &str,
-    ) -> impl Future<Output = Result<Option<StoredMessage>, StoreError>> + Send;
-
-    /// Replaces `current` by `updated` if neither it nor its chat changed since they were read.
-    fn replace(
-        &self,
-        chat: &Chat,
-        current: &StoredMessage,
-        updated: &Message,
-    ) -> impl Future<Output = Result<ReplaceOutcome, StoreError>> + Send;
+        target: &MessageRef,
+        change: &Change<'_>,
+    ) -> impl Future<Output = Result<PatchOutcome, StoreError>> + Send;
 }

@@ -169,7 +169,9 @@ async fn sample_events_drive_create_list_patch_clear_through_the_handlers() {
             "content": create_body["content"],
             "timestamp": timestamp,
             "metadata": create_body["metadata"],
-            "version": 1
+            "version": 1,
+            "status": create_body.get("status").cloned().unwrap_or(json!("complete")),
+            "updated_at": timestamp,
         }])
     );
     assert_eq!(listed["data"]["next_cursor"], Value::Null);

@@ -8,5 +8,6 @@ mod events;
 mod list;
 mod local_server;
 mod patch;
+mod proxy;
 mod runtime;
 mod store;

@@ -1,0 +1,55 @@
+//! The sweep function: run on a schedule, it finishes what clears (and restores) leave to the
+//! background — see `shared::store::dynamo::sweep`. An invocation fails when a chat could not be
+//! swept, so the function's `Errors` metric (alarmed in template.yaml) shows a sweep in trouble;
+//! the chat stays marked and the next run retries it.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use shared::store::dynamo::sweep::SweepReport;
+use shared::store::dynamo::DynamoStore;
+
+/// Time kept back from the invocation's deadline to answer and log.
+const MARGIN: Duration = Duration::from_secs(5);
+
+/// When the sweep must stop, from the invocation's deadline (epoch milliseconds).
+pub fn stop_at(deadline_ms: u64, now: SystemTime, started: Instant) -> Instant {
+    let now_ms = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    started + left.saturating_sub(MARGIN)
+}
+
+pub async fn handler(store: &DynamoStore, stop: Instant) -> Result<SweepReport, String> {
+    let report = store.sweep(stop).await.map_err(|err| {
+        tracing::error!(error = %err, "sweep could not list the chats to visit");
+        "sweep failed".to_owned()
+    })?;
+    tracing::info!(
+        chats_finished = report.chats_finished,
+        chats_left = report.chats_left,
+        items_stamped = report.items_stamped,
+        items_unstamped = report.items_unstamped,
+        failures = report.failures,
+        "sweep run"
+    );
+    if report.failures > 0 {
+        return Err(format!("{} chats could not be swept", report.failures));
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sweep_stops_before_lambda_would_cut_it_off() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000);
+        let started = Instant::now();
+        let stop = stop_at(1_000_000 + 60_000, now, started);
+        assert_eq!(stop - started, Duration::from_secs(55));
+        assert_eq!(stop_at(1_000_000 + 1_000, now, started), started);
+        assert_eq!(stop_at(0, now, started), started);
+    }
+}

@@ -1,0 +1,237 @@
+//! The three kinds of item (layout in `keys.rs`) and their conversion to the domain.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::error::StoreError;
+use crate::model::{metadata_to_string, Message, Metadata, Role, Status};
+use crate::store::{Counts, Head, MessageRef, StoredMessage};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Metadata is stored as a map of top-level key → the value's exact JSON text, so a PATCH
+/// merges it with one `SET`/`REMOVE` per key, and numbers keep their digits (DynamoDB numbers
+/// would not). Map keys get this prefix because DynamoDB refuses an empty attribute name.
+const METADATA_KEY_PREFIX: char = '=';
+
+pub fn metadata_attribute_name(key: &str) -> String {
+    format!("{METADATA_KEY_PREFIX}{key}")
+}
+
+/// Bytes a metadata key/value pair adds to the serialized object, at most (comma included).
+pub fn metadata_entry_bytes(key: &str, value: &RawValue) -> u64 {
+    let key = serde_json::to_string(key).map_or(key.len() + 2, |k| k.len());
+    (key + 1 + value.get().len() + 1) as u64
+}
+
+fn encode_metadata(metadata: &Metadata) -> BTreeMap<String, String> {
+    metadata
+        .iter()
+        .map(|(key, value)| (metadata_attribute_name(key), value.get().to_owned()))
+        .collect()
+}
+
+/// Top-level keys come back sorted (a DynamoDB map keeps no order); values exactly as sent.
+fn decode_metadata(stored: BTreeMap<String, String>) -> Result<Metadata, String> {
+    stored
+        .into_iter()
+        .map(|(key, value)| {
+            let key = key
+                .strip_prefix(METADATA_KEY_PREFIX)
+                .ok_or_else(|| format!("metadata key {key:?} lacks its prefix"))?;
+            let value = RawValue::from_string(value).map_err(|e| format!("metadata {key}: {e}"))?;
+            Ok((key.to_owned(), value))
+        })
+        .collect()
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct MessageItem {
+    pub job_id: String,
+    pub sk: String,
+    pub message_id: String,
+    pub role: Role,
+    pub content: String,
+    pub metadata: BTreeMap<String, String>,
+    /// At least the serialized size of `metadata` (exact at creation; a PATCH adds what its new
+    /// values may add), so most PATCHes can respect the size limit without reading the message.
+    pub metadata_bytes: u64,
+    pub timestamp: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub status: Status,
+    pub version: u64,
+    /// The request that wrote this version last (see `Change::write_id`).
+    #[serde(default)]
+    pub write_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+impl MessageItem {
+    pub fn new(job_id: &str, sk: String, message: &Message, write_id: &str) -> Self {
+        Self {
+            job_id: job_id.to_owned(),
+            sk,
+            message_id: message.message_id.clone(),
+            role: message.role,
+            content: message.content.clone(),
+            metadata: encode_metadata(&message.metadata),
+            metadata_bytes: metadata_to_string(&message.metadata).len() as u64,
+            timestamp: message.timestamp.clone(),
+            updated_at: message.updated_at.clone(),
+            status: message.status,
+            version: message.version,
+            write_id: write_id.to_owned(),
+            expires_at: None,
+        }
+    }
+
+    pub fn into_stored(self) -> Result<StoredMessage, StoreError> {
+        let metadata = decode_metadata(self.metadata).map_err(|e| corrupt(&self.sk, &e))?;
+        Ok(StoredMessage {
+            sort_key: self.sk,
+            message: Message {
+                message_id: self.message_id,
+                role: self.role,
+                content: self.content,
+                timestamp: self.timestamp,
+                metadata,
+                version: self.version,
+                status: self.status,
+                updated_at: self.updated_at,
+            },
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct LookupItem {
+    pub job_id: String,
+    pub sk: String,
+    pub message_sk: String,
+    pub generation: u64,
+    pub timestamp: String,
+    pub role: Role,
+    pub fingerprint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+impl LookupItem {
+    pub fn into_ref(self, message_id: &str) -> MessageRef {
+        MessageRef {
+            message_id: message_id.to_owned(),
+            generation: self.generation,
+            sort_key: self.message_sk,
+            timestamp: self.timestamp,
+            role: self.role,
+            fingerprint: self.fingerprint,
+        }
+    }
+}
+
+/// The chat head. Absent attributes read as a chat that was never written.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct HeadItem {
+    pub generation: u64,
+    pub visible_from: u64,
+    pub last_timestamp: Option<String>,
+    pub first_timestamp: Option<String>,
+    pub message_count: u64,
+    pub user_count: u64,
+    pub assistant_count: u64,
+    /// The last clear: its request id, how many messages it hid, when they expire.
+    pub clear_id: Option<String>,
+    pub cleared_count: u64,
+    pub cleared_expires_at: Option<i64>,
+    /// Sweep state: bumped by every clear (and restore), so the sweep can tell whether the
+    /// chat changed while it worked; generations below `expired_below` are fully stamped, and
+    /// generations below `stamp_started_to` may carry stamps.
+    pub sweep_seq: u64,
+    pub expired_below: u64,
+    pub stamp_started_to: u64,
+    /// Present while the sweep has work here (see `sweep.rs`).
+    pub sweep_due: Option<String>,
+}
+
+impl HeadItem {
+    pub fn head(&self) -> Head {
+        Head {
+            generation: self.generation,
+            visible_from: self.visible_from,
+            last_timestamp: self.last_timestamp.clone(),
+            first_timestamp: self.first_timestamp.clone(),
+            counts: Counts {
+                total: self.message_count,
+                user: self.user_count,
+                assistant: self.assistant_count,
+            },
+        }
+    }
+}
+
+/// The attribute that counts a role's visible messages on the head.
+pub fn role_count_attribute(role: Role) -> &'static str {
+    match role {
+        Role::User => "user_count",
+        Role::Assistant => "assistant_count",
+    }
+}
+
+pub fn corrupt(sk: &str, what: &str) -> StoreError {
+    StoreError::Internal(format!("unreadable item {sk}: {what}"))
+}
+
+pub fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Internal(format!("encode item: {e}")))
+}
+
+pub fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T, StoreError> {
+    let sk = match item.get("sk") {
+        Some(AttributeValue::S(sk)) => sk.clone(),
+        _ => String::from("?"),
+    };
+    serde_dynamo::from_item(item).map_err(|e| corrupt(&sk, &e.to_string()))
+}
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_survives_the_map_with_exact_values_and_an_empty_key() {
+        let metadata: Metadata =
+            serde_json::from_str(r#"{"z":2.50,"":{"b":[1,1e2]},"a":12345678901234567890123}"#)
+                .unwrap();
+        let stored = encode_metadata(&metadata);
+        assert!(stored.keys().all(|k| !k.is_empty()));
+        let back = decode_metadata(stored).unwrap();
+        assert_eq!(
+            metadata_to_string(&back),
+            r#"{"":{"b":[1,1e2]},"a":12345678901234567890123,"z":2.50}"#
+        );
+    }
+
+    #[test]
+    fn entry_bytes_bound_what_a_key_adds_to_the_serialized_object() {
+        let value = RawValue::from_string("[1,2]".into()).unwrap();
+        let mut metadata = Metadata::new();
+        let empty = metadata_to_string(&metadata).len() as u64;
+        metadata.insert("k\"".into(), value.clone());
+        let one = metadata_to_string(&metadata).len() as u64;
+        assert!(one - empty <= metadata_entry_bytes("k\"", &value));
+    }
+}
