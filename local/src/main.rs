@@ -6,7 +6,10 @@ use local::cors::{Cors, DEFAULT_ORIGINS};
 use local::jwt::{LocalJwt, DEFAULT_SECRET};
 use local::server::{serve, LocalApi};
 use local::setup::{ensure_tables, put_job, DEMO_JOB_ID, DEMO_OWNER};
+use shared::store::dynamo::sweep::SweepReport;
+use shared::store::dynamo::DynamoStore;
 use shared::Config;
+use std::time::{Duration, Instant};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -70,6 +73,29 @@ fn print_token(jwt: &LocalJwt, user: &str, groups: &str) -> Result<(), BoxError>
     Ok(())
 }
 
+/// How often the local server runs the background sweep that the sweep function runs every
+/// minute on AWS (`SWEEP_INTERVAL_SECONDS`, default 10), so a cleared chat's expiry is
+/// finished within a minute here too.
+fn sweep_interval() -> Result<Duration, BoxError> {
+    let seconds: u64 = env_or("SWEEP_INTERVAL_SECONDS", "10")
+        .parse()
+        .map_err(|_| "SWEEP_INTERVAL_SECONDS must be a whole number of seconds")?;
+    Ok(Duration::from_secs(seconds.max(1)))
+}
+
+async fn sweep_forever(store: DynamoStore, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    loop {
+        ticks.tick().await;
+        let stop = Instant::now() + interval;
+        match store.sweep(stop).await {
+            Ok(report) if report == SweepReport::default() => {}
+            Ok(report) => tracing::info!(?report, "sweep run"),
+            Err(err) => tracing::warn!(error = %err, "sweep run failed; the next one retries"),
+        }
+    }
+}
+
 async fn run_server(jwt: LocalJwt) -> Result<(), BoxError> {
     let config = config()?;
     let deps = config.deps().await;
@@ -100,7 +126,9 @@ async fn run_server(jwt: LocalJwt) -> Result<(), BoxError> {
     let address = listener.local_addr()?;
     let token = jwt.token(DEMO_OWNER, &[], TOKEN_TTL_SECONDS);
     let cors = Cors::new(&env_or("ALLOWED_ORIGINS", DEFAULT_ORIGINS));
+    let sweeper = deps.store.clone();
     let api = Arc::new(LocalApi { deps, jwt, cors });
+    tokio::spawn(sweep_forever(sweeper, sweep_interval()?));
 
     println!(
         "quote-chat local API on http://{address} (DynamoDB Local at {})",

@@ -48,6 +48,22 @@ pub async fn dynamo_deps() -> Deps<DynamoStore> {
     deps
 }
 
+/// Deps whose production DynamoDB client (its timeouts and retry policy) goes through `proxy`;
+/// the tables are this process's, as for [`dynamo_deps`].
+pub async fn proxied_deps(proxy: &proxy::Proxy) -> Deps<DynamoStore> {
+    dynamo_deps().await;
+    let mut config = config();
+    config.dynamodb_endpoint = Some(proxy.url());
+    config.deps().await
+}
+
+/// A proxy in front of this process's DynamoDB Local and deps that use it.
+pub async fn through_proxy() -> (proxy::Proxy, Deps<DynamoStore>) {
+    let proxy = proxy::Proxy::start(&endpoint()).await;
+    let deps = proxied_deps(&proxy).await;
+    (proxy, deps)
+}
+
 /// A new job owned by [`OWNER`] with the given members; returns its id.
 pub async fn new_job(members: &[&str]) -> String {
     let config = config();

@@ -122,3 +122,34 @@ async fn creates_racing_a_clear_are_either_cleared_or_visible_never_lost() {
         "every 201 is either counted by the clear or still visible"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patches_racing_a_clear_may_land_before_it_but_never_show_after_it() {
+    let deps = dynamo_deps().await;
+    let job = new_job(&[]).await;
+    post(&deps, &job, "a1").await;
+    let patch = |i: usize| {
+        let deps = &deps;
+        let job = &job;
+        async move {
+            let call = Call::new(Method::PATCH, job)
+                .message("a1")
+                .json(json!({"content": format!("v{i}")}));
+            parts(&patch::handler(deps, call.build()).await).0
+        }
+    };
+    let (statuses, deleted) = tokio::join!(join_all((0..10).map(patch)), delete(&deps, &job));
+    assert_eq!(deleted, 1);
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 404),
+        "{statuses:?}"
+    );
+    assert_eq!(visible(&deps, &job).await, 0, "no PATCH brings it back");
+    assert_eq!(patch(99).await, 404, "after the clear the message is gone");
+    // The id is free again, and a PATCH finds the new message, not the cleared one.
+    assert_eq!(post(&deps, &job, "a1").await, 201);
+    assert_eq!(patch(100).await, 200);
+    let (_, body) = parts(&list::handler(&deps, Call::new(Method::GET, &job).build()).await);
+    assert_eq!(body["data"]["messages"][0]["content"], "v100");
+    assert_eq!(body["data"]["messages"][0]["version"], 2);
+}

@@ -166,3 +166,20 @@ async fn refused_bodies_write_nothing() {
     let (_, listed) = parts(&list::handler(&deps, Call::new(Method::GET, &job).build()).await);
     assert_eq!(listed["data"]["messages"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_replay_is_recognised_whatever_its_key_order_spacing_and_escapes() {
+    let deps = dynamo_deps().await;
+    let job = new_job(&[]).await;
+    let post = |body: &str| Call::new(Method::POST, &job).json(body.to_owned()).build();
+    let first = r#"{"message_id":"m1","role":"user","content":"é","metadata":{"a":{"x":1,"y":[{"p":"é","q":2}]},"b":true}}"#;
+    let again = r#"{ "metadata": { "b": true, "a": { "y": [ { "q": 2, "p": "\u00e9" } ], "x": 1 } },
+                     "content": "\u00e9", "role": "user", "message_id": "m1" }"#;
+    let (status, created) = parts(&create::handler(&deps, post(first)).await);
+    assert_eq!(status, 201);
+    let (status, replay) = parts(&create::handler(&deps, post(again)).await);
+    assert_eq!((status, &replay["data"]), (200, &created["data"]));
+    let different = first.replace(r#""q":2"#, r#""q":3"#);
+    let (status, _) = parts(&create::handler(&deps, post(&different)).await);
+    assert_eq!(status, 409, "a nested value differs");
+}

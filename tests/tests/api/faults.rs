@@ -1,0 +1,300 @@
+//! What DynamoDB Local never does by itself — a lost answer after an applied write, throttling,
+//! throttled transaction cancellations — injected by `testkit::proxy` between the production
+//! client (its real timeouts and retry policy) and DynamoDB Local; and the requests and
+//! capacity units each operation costs, as DynamoDB Local reports them.
+
+use lambda_http::http::Method;
+use serde_json::{json, Value};
+use shared::store::dynamo::DynamoStore;
+use shared::store::ChatStore;
+use shared::Deps;
+use testkit::proxy::{Fault, Proxy};
+use testkit::{message_body, new_job, parts, through_proxy, Call};
+
+async fn post(deps: &Deps<DynamoStore>, job: &str, body: String) -> (u16, Value) {
+    parts(&create::handler(deps, Call::new(Method::POST, job).json(body).build()).await)
+}
+
+async fn patch(
+    deps: &Deps<DynamoStore>,
+    job: &str,
+    id: &str,
+    if_match: Option<&str>,
+    body: Value,
+) -> (u16, Value) {
+    let mut call = Call::new(Method::PATCH, job).message(id).json(body);
+    if let Some(version) = if_match {
+        call = call.header("if-match", version);
+    }
+    parts(&patch::handler(deps, call.build()).await)
+}
+
+async fn messages(deps: &Deps<DynamoStore>, job: &str) -> Vec<Value> {
+    let (status, body) = parts(&list::handler(deps, Call::new(Method::GET, job).build()).await);
+    assert_eq!(status, 200, "{body}");
+    body["data"]["messages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn generation(deps: &Deps<DynamoStore>, job: &str) -> u64 {
+    let (chat, _) = deps.store.open(job, None).await.unwrap().unwrap();
+    chat.head.generation
+}
+
+/// The operations since the last reset, and resets.
+fn take(proxy: &Proxy) -> Vec<String> {
+    let operations = proxy.operations();
+    proxy.reset_counts();
+    operations
+}
+
+#[tokio::test]
+async fn a_clear_whose_answer_was_lost_answers_the_true_count_and_clears_once() {
+    let (proxy, deps) = through_proxy().await;
+    let job = new_job(&[]).await;
+    for i in 0..5 {
+        assert_eq!(
+            post(&deps, &job, message_body(&format!("m{i}"), "x"))
+                .await
+                .0,
+            201
+        );
+    }
+    proxy.inject("UpdateItem", Fault::LoseAnswer, 1);
+    let (status, body) =
+        parts(&clear::handler(&deps, Call::new(Method::DELETE, &job).build()).await);
+    assert_eq!(
+        (status, &body["data"]["deleted_count"]),
+        (200, &json!(5)),
+        "{body}"
+    );
+    assert_eq!(
+        proxy.requests("UpdateItem"),
+        2,
+        "the SDK retried the lost answer"
+    );
+    assert_eq!(
+        generation(&deps, &job).await,
+        1,
+        "one clear, one new generation"
+    );
+    assert!(messages(&deps, &job).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_created_once() {
+    let (proxy, deps) = through_proxy().await;
+    let job = new_job(&[]).await;
+    proxy.inject("TransactWriteItems", Fault::LoseAnswer, 1);
+    let (status, body) = post(&deps, &job, message_body("m1", "hello")).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(proxy.requests("TransactWriteItems"), 2);
+    let listed = messages(&deps, &job).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["timestamp"], body["data"]["timestamp"]);
+}
+
+#[tokio::test]
+async fn a_patch_whose_answer_was_lost_answers_its_own_write_not_a_412() {
+    let (proxy, deps) = through_proxy().await;
+    let job = new_job(&[]).await;
+    post(&deps, &job, message_body("a1", "")).await;
+    proxy.inject("UpdateItem", Fault::LoseAnswer, 1);
+    let (status, body) = patch(&deps, &job, "a1", Some("\"1\""), json!({"content": "one"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["data"]["version"], &body["data"]["content"]),
+        (&json!(2), &json!("one"))
+    );
+    // Without If-Match the retried write is not applied twice either.
+    proxy.inject("UpdateItem", Fault::LoseAnswer, 1);
+    let (status, body) = patch(&deps, &job, "a1", None, json!({"content": "two"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["version"], 3);
+    assert_eq!(messages(&deps, &job).await[0]["version"], 3);
+}
+
+#[tokio::test]
+async fn throttled_transaction_cancellations_are_retried_then_answer_503_with_nothing_written() {
+    let (proxy, deps) = through_proxy().await;
+    let job = new_job(&[]).await;
+    proxy.inject("TransactWriteItems", Fault::ThrottledCancellation, 2);
+    assert_eq!(post(&deps, &job, message_body("m1", "x")).await.0, 201);
+    assert_eq!(proxy.requests("TransactWriteItems"), 3);
+
+    proxy.inject("TransactWriteItems", Fault::ThrottledCancellation, 3);
+    let response = create::handler(
+        &deps,
+        Call::new(Method::POST, &job)
+            .json(message_body("m2", "y"))
+            .build(),
+    )
+    .await;
+    let retry_after = response.headers().get("retry-after").cloned();
+    let (status, body) = parts(&response);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("SERVICE_UNAVAILABLE"))
+    );
+    assert!(retry_after.is_some());
+    let listed = messages(&deps, &job).await;
+    assert_eq!(listed.len(), 1, "nothing of m2 written");
+    let (chat, _) = deps.store.open(&job, None).await.unwrap().unwrap();
+    assert_eq!(chat.head.counts.total, 1, "the counters saw one create");
+}
+
+#[tokio::test]
+async fn throttling_past_the_retries_leaves_a_patch_unwritten() {
+    let (proxy, deps) = through_proxy().await;
+    let job = new_job(&[]).await;
+    post(&deps, &job, message_body("a1", "before")).await;
+    proxy.inject("UpdateItem", Fault::Throttle, 3);
+    let (status, body) = patch(&deps, &job, "a1", None, json!({"content": "after"})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("SERVICE_UNAVAILABLE"))
+    );
+    proxy.inject("UpdateItem", Fault::Throttle, 2);
+    let (status, body) = patch(
+        &deps,
+        &job,
+        "a1",
+        Some("\"1\""),
+        json!({"content": "after"}),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["data"]["version"]),
+        (200, &json!(2)),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_streamed_reply_costs_two_requests_per_patch_and_stays_under_its_capacity_target() {
+    let (proxy, deps) = through_proxy().await;
+    let job = new_job(&[]).await;
+    post(
+        &deps,
+        &job,
+        json!({"message_id": "a1", "role": "assistant", "content": "",
+                             "status": "streaming"})
+        .to_string(),
+    )
+    .await;
+    take(&proxy);
+    let reply = "x".repeat(4096);
+    let chunk = reply.len() / 50;
+    for i in 1..=50 {
+        let content = if i == 50 {
+            &reply[..]
+        } else {
+            &reply[..i * chunk]
+        };
+        let mut body = json!({"content": content});
+        if i == 50 {
+            body["status"] = json!("complete");
+        }
+        let (status, answer) = patch(&deps, &job, "a1", Some(&format!("\"{i}\"")), body).await;
+        assert_eq!(status, 200, "{answer}");
+        if i == 1 {
+            assert_eq!(proxy.operations(), ["BatchGetItem", "UpdateItem"]);
+        }
+    }
+    let units = proxy.capacity_units();
+    println!(
+        "a 4 KB reply streamed in 50 PATCHes: {} requests, {units} capacity units",
+        proxy.total_requests()
+    );
+    assert_eq!(proxy.total_requests(), 100);
+    assert!(units <= 330.0, "{units} capacity units (target 330)");
+    let listed = messages(&deps, &job).await;
+    assert_eq!(
+        (&listed[0]["status"], &listed[0]["version"]),
+        (&json!("complete"), &json!(51))
+    );
+}
+
+#[tokio::test]
+async fn metadata_patches_need_no_read_until_the_limit_is_near() {
+    let (proxy, deps) = through_proxy().await;
+    let job = new_job(&[]).await;
+    post(&deps, &job, message_body("a1", "")).await;
+    take(&proxy);
+    let (status, _) = patch(&deps, &job, "a1", None, json!({"metadata": {"tokens": 5}})).await;
+    assert_eq!(status, 200);
+    assert_eq!(take(&proxy), ["BatchGetItem", "UpdateItem"]);
+    // The item keeps an upper bound of its metadata size; replacing a key counts its new value
+    // again, so the third 7 KB write of one key finds the bound too high and the exact size
+    // (read from the failed condition's answer, no extra read) decides.
+    let big = "x".repeat(7_000);
+    for _ in 0..2 {
+        let (status, _) = patch(&deps, &job, "a1", None, json!({"metadata": {"a": big}})).await;
+        assert_eq!(status, 200);
+    }
+    take(&proxy);
+    let (status, body) = patch(&deps, &job, "a1", None, json!({"metadata": {"a": big}})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(take(&proxy), ["BatchGetItem", "UpdateItem", "UpdateItem"]);
+    let (status, _) = patch(&deps, &job, "a1", None, json!({"metadata": {"b": big}})).await;
+    assert_eq!(status, 200);
+    let (status, body) = patch(&deps, &job, "a1", None, json!({"metadata": {"c": big}})).await;
+    assert_eq!(
+        (status, &body["details"]["field"]),
+        (413, &json!("metadata"))
+    );
+    let stored = &messages(&deps, &job).await[0];
+    assert_eq!(stored["metadata"], json!({"a": big, "b": big, "tokens": 5}));
+    assert_eq!(
+        stored["version"], 6,
+        "five PATCHes, the refused one wrote nothing"
+    );
+}
+
+/// The operations since the last reset and their capacity units, printed for docs/schema.md.
+fn cost(proxy: &Proxy, what: &str) -> Vec<String> {
+    println!(
+        "{what}: {:?}, {} capacity units",
+        proxy.operations(),
+        proxy.capacity_units()
+    );
+    take(proxy)
+}
+
+#[tokio::test]
+async fn each_operation_costs_what_docs_schema_md_says() {
+    let (proxy, deps) = through_proxy().await;
+    let job = new_job(&[]).await;
+    take(&proxy);
+    assert_eq!(post(&deps, &job, message_body("m1", "x")).await.0, 201);
+    assert_eq!(
+        cost(&proxy, "create"),
+        ["BatchGetItem", "TransactWriteItems"]
+    );
+    assert_eq!(post(&deps, &job, message_body("m1", "x")).await.0, 200);
+    assert_eq!(
+        cost(&proxy, "create replayed"),
+        ["BatchGetItem", "TransactWriteItems"],
+        "a replay reads nothing more"
+    );
+    let (status, _) = patch(&deps, &job, "m1", Some("\"1\""), json!({"content": "y"})).await;
+    assert_eq!(status, 200);
+    assert_eq!(cost(&proxy, "patch"), ["BatchGetItem", "UpdateItem"]);
+    let (status, _) = patch(&deps, &job, "m1", Some("\"1\""), json!({"content": "z"})).await;
+    assert_eq!(status, 412);
+    assert_eq!(
+        cost(&proxy, "patch, stale If-Match"),
+        ["BatchGetItem", "UpdateItem"]
+    );
+    messages(&deps, &job).await;
+    assert_eq!(cost(&proxy, "list"), ["BatchGetItem", "Query"]);
+    let (status, _) = parts(&clear::handler(&deps, Call::new(Method::DELETE, &job).build()).await);
+    assert_eq!(status, 200);
+    assert_eq!(
+        cost(&proxy, "clear"),
+        ["BatchGetItem", "UpdateItem"],
+        "the clear answers once hidden"
+    );
+}
