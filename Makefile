@@ -70,7 +70,7 @@ deploy: build ## sam deploy to a stage: make deploy STAGE=dev|prod
 bench: deps ## benchmarks on DynamoDB Local, then the cold start of each release binary
 	scripts/dynamodb-local.sh with cargo bench --locked -p quote-chat-bench
 	cargo build --release --locked --bins
-	scripts/cold-start.py $(addprefix target/release/,list create clear patch fallback)
+	scripts/cold-start.py $(addprefix target/release/,list create clear patch fallback sweep)
 
 check: ## what CI runs: formatting, lints, tests
 	cargo fmt --all -- --check

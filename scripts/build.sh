@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make build`: `sam build` → .aws-sam/build/<Function>/bootstrap for the five functions, arm64.
+# `make build`: `sam build` → .aws-sam/build/<Function>/bootstrap for the six functions, arm64.
 # SAM's rust-cargolambda builder runs `cargo lambda build --release --arm64 --bin <name>` at the
 # workspace root (template.yaml: CodeUri ., Binary <name>); cargo-lambda cross-compiles with zig
 # as linker. All three come from .tools/venv (`make tools`): sam, cargo-lambda, and zig through
@@ -39,7 +39,7 @@ start=$(date +%s)
 sam build "$@"
 
 status=0
-for fn in ListFunction CreateFunction ClearFunction PatchFunction FallbackFunction; do
+for fn in ListFunction CreateFunction ClearFunction PatchFunction FallbackFunction SweepFunction; do
   bootstrap=.aws-sam/build/$fn/bootstrap
   if [ ! -x "$bootstrap" ]; then
     echo "missing: $bootstrap" >&2
@@ -55,5 +55,5 @@ for fn in ListFunction CreateFunction ClearFunction PatchFunction FallbackFuncti
   fi
   printf '  %-16s %s  %s bytes, aarch64\n' "$fn" "$bootstrap" "$(wc -c <"$bootstrap" | tr -d ' ')"
 done
-[ "$status" -eq 0 ] && echo "build: 5 arm64 bootstraps in $(( $(date +%s) - start )) s"
+[ "$status" -eq 0 ] && echo "build: 6 arm64 bootstraps in $(( $(date +%s) - start )) s"
 exit "$status"

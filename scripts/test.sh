@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${DYNAMODB_ENDPOINT:?run through make test}"
 # No Lambda may be able to accept a local token: the JWT crate stays out of their builds.
-for function in list create clear patch fallback; do
+for function in list create clear patch fallback sweep; do
   tree=$(cargo tree --locked -e normal -p "quote-chat-$function")
   if grep -q jsonwebtoken <<<"$tree"; then
     echo "quote-chat-$function links jsonwebtoken: local auth must never reach a Lambda" >&2

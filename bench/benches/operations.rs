@@ -38,7 +38,7 @@ fn in_memory(c: &mut Criterion) {
     rt.block_on(fill(&deps, &job, 1000, &"x".repeat(500)));
     c.bench_function("list 1000 messages (memory store)", |b| {
         b.to_async(&rt).iter(|| async {
-            let page = chat::list(&deps, &owner(), &job, ListQuery::default())
+            let page = shared::history::list(&deps, &owner(), &job, ListQuery::default())
                 .await
                 .unwrap();
             assert_eq!(page.messages.len(), 1000);
@@ -65,7 +65,7 @@ fn on_dynamodb_local(c: &mut Criterion) {
     });
     group.bench_function("list 100 messages of 1 KB", |b| {
         b.to_async(&rt).iter(|| async {
-            chat::list(&deps, &owner(), &listed, ListQuery::default())
+            shared::history::list(&deps, &owner(), &listed, ListQuery::default())
                 .await
                 .unwrap()
         })

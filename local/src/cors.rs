@@ -9,8 +9,10 @@ use http::HeaderMap;
 
 pub const ALLOW_METHODS: &str = "GET, POST, DELETE, PATCH, OPTIONS";
 pub const ALLOW_HEADERS: &str = "authorization, content-type, if-match";
-/// Headers a browser script may read: versions for If-Match, back-off for 503.
-pub const EXPOSE_HEADERS: &str = "etag, retry-after, x-request-id, allow";
+/// Headers a browser script may read: versions for If-Match, back-off for 503, the export's
+/// file name and next page.
+pub const EXPOSE_HEADERS: &str =
+    "etag, retry-after, x-request-id, allow, content-disposition, link";
 pub const DEFAULT_ORIGINS: &str = "http://localhost:5173,http://127.0.0.1:5173";
 
 #[derive(Clone, Debug)]

@@ -14,7 +14,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use shared::error::ApiError;
 use shared::limits::MAX_BODY_BYTES;
-use shared::routes::{route, Route, Target};
+use shared::routes::{route, Function, Route, Target};
 use shared::store::ChatStore;
 use shared::{apigw, http as api_http, Deps};
 use tokio::net::TcpListener;
@@ -116,11 +116,12 @@ impl<S: ChatStore + 'static> LocalApi<S> {
             claims,
             request_id.to_owned(),
         );
-        let response = match target {
-            Target::List => list::handler(&self.deps, lambda_req).await,
-            Target::Create => create::handler(&self.deps, lambda_req).await,
-            Target::Clear => clear::handler(&self.deps, lambda_req).await,
-            Target::Patch => patch::handler(&self.deps, lambda_req).await,
+        // As API Gateway does: the function that serves the route gets the request.
+        let response = match target.function() {
+            Function::List => list::handler(&self.deps, lambda_req).await,
+            Function::Create => create::handler(&self.deps, lambda_req).await,
+            Function::Clear => clear::handler(&self.deps, lambda_req).await,
+            Function::Patch => patch::handler(&self.deps, lambda_req).await,
         };
         let (parts, body) = response.into_parts();
         let bytes = match body {

@@ -1,23 +1,21 @@
-//! The four operations of the API, over any [`ChatStore`]: access checks, retries and the
-//! rules of API.md that do not depend on the database.
+//! The writes of the API (create, patch, clear, restore) over any [`ChatStore`]: access
+//! checks, lost races retried, and the rules of API.md that do not depend on the database.
+//! Reading the history is in [`crate::history`].
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
-use serde_json::value::RawValue;
 use tracing::instrument;
 
 use crate::auth::Caller;
-use crate::cursor::{Cursor, CursorCodec};
+use crate::cursor::CursorCodec;
 use crate::error::ApiError;
 use crate::fingerprint::fingerprint;
 use crate::limits::MAX_METADATA_BYTES;
-use crate::limits::{MAX_PAGE_BYTES, MAX_PAGE_MESSAGES};
 use crate::model::{Message, MessagePatch, NewMessage};
 use crate::store::retry::{backoff, CONTENTION_ATTEMPTS};
 use crate::store::{
-    Change, Chat, ChatStore, ClearOutcome, CreateOutcome, MessageRef, PatchOutcome,
+    Change, Chat, ChatStore, ClearOutcome, CreateOutcome, MessageRef, PatchOutcome, RestoreOutcome,
 };
-use crate::validate::ListQuery;
 
 /// Settings fixed at cold start.
 #[derive(Clone, Debug)]
@@ -42,20 +40,22 @@ pub struct Created {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ListPage {
-    pub job_id: String,
-    pub messages: Vec<Box<RawValue>>,
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
 pub struct Cleared {
     pub deleted_count: u64,
 }
 
+#[derive(Debug, Serialize)]
+pub struct Restored {
+    pub restored_count: u64,
+}
+
+/// A restore needs this much retention left, so the sweep can take the expiry off the
+/// restored items well before DynamoDB TTL would purge them.
+const RESTORE_MARGIN_SECONDS: i64 = 3600;
+
 /// The chat of a job the caller may use (and where `message_id` lives, if asked). Others get
 /// the very answer an unknown job gets.
-async fn open<S: ChatStore>(
+pub(crate) async fn open<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
     job_id: &str,
@@ -76,83 +76,6 @@ async fn open<S: ChatStore>(
 /// A unique id for one request's write, so a retry whose answer was lost can recognise it.
 fn write_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
-}
-
-#[instrument(skip_all, fields(job_id = %job_id, limit = query.limit, descending = ?query.descending))]
-pub async fn list<S: ChatStore>(
-    deps: &Deps<S>,
-    caller: &Caller,
-    job_id: &str,
-    query: ListQuery,
-) -> Result<ListPage, ApiError> {
-    let (chat, _) = open(deps, caller, job_id, None).await?;
-    let (mut after, descending) = match &query.cursor {
-        Some(text) => {
-            let cursor = deps.settings.cursors.decode(
-                text,
-                job_id,
-                chat.head.generation,
-                query.descending,
-            )?;
-            (Some(cursor.after), cursor.descending)
-        }
-        None => (None, query.descending.unwrap_or(false)),
-    };
-    let want = query.limit.unwrap_or(MAX_PAGE_MESSAGES);
-    let mut messages = Vec::new();
-    let mut bytes = 0usize;
-    let mut last_key: Option<String> = None;
-    let mut truncated = false;
-    'pages: loop {
-        let page = deps
-            .store
-            .page(
-                &chat,
-                after.as_deref(),
-                descending,
-                want + 1 - messages.len(),
-            )
-            .await?;
-        for stored in page.messages {
-            if messages.len() == want {
-                truncated = true;
-                break 'pages;
-            }
-            let raw =
-                serde_json::value::to_raw_value(&stored.message).map_err(|_| ApiError::Internal)?;
-            let size = lambda_payload_size(raw.get());
-            if !messages.is_empty() && bytes + size > MAX_PAGE_BYTES {
-                truncated = true;
-                break 'pages;
-            }
-            bytes += size;
-            messages.push(raw);
-            last_key = Some(stored.sort_key);
-        }
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
-    let next_cursor = match (truncated, last_key) {
-        (true, Some(after)) => Some(deps.settings.cursors.encode(&Cursor {
-            job_id: job_id.to_owned(),
-            generation: chat.head.generation,
-            descending,
-            after,
-        })),
-        _ => None,
-    };
-    Ok(ListPage {
-        job_id: job_id.to_owned(),
-        messages,
-        next_cursor,
-    })
-}
-
-/// Bytes a piece of JSON takes once API Gateway's Lambda payload has escaped it again.
-fn lambda_payload_size(json: &str) -> usize {
-    json.len() + json.bytes().filter(|b| matches!(b, b'"' | b'\\')).count()
 }
 
 pub fn format_timestamp(at: DateTime<Utc>) -> String {
@@ -236,6 +159,34 @@ pub async fn clear<S: ChatStore>(
         }
     }
     tracing::warn!("clear kept losing races; giving up");
+    Err(ApiError::ServiceUnavailable)
+}
+
+#[instrument(skip_all, fields(job_id = %job_id))]
+pub async fn restore<S: ChatStore>(
+    deps: &Deps<S>,
+    caller: &Caller,
+    job_id: &str,
+) -> Result<Restored, ApiError> {
+    let restore_id = write_id();
+    for attempt in 0..CONTENTION_ATTEMPTS {
+        let (chat, _) = open(deps, caller, job_id, None).await?;
+        let clear = chat
+            .head
+            .last_clear
+            .as_ref()
+            .filter(|clear| clear.counts.total > 0)
+            .filter(|clear| Utc::now().timestamp() + RESTORE_MARGIN_SECONDS < clear.expires_at)
+            .ok_or(ApiError::NothingToRestore)?;
+        if clear.id_reused {
+            return Err(ApiError::MessageIdConflict);
+        }
+        match deps.store.restore(&chat, &restore_id).await? {
+            RestoreOutcome::Restored(restored_count) => return Ok(Restored { restored_count }),
+            RestoreOutcome::ChatMoved => backoff(attempt).await,
+        }
+    }
+    tracing::warn!("restore kept losing races; giving up");
     Err(ApiError::ServiceUnavailable)
 }
 
@@ -332,10 +283,5 @@ mod tests {
             next_timestamp(Some("2024-01-15T10:29:00.000000Z"), now),
             "2024-01-15T10:30:00.000005Z"
         );
-    }
-
-    #[test]
-    fn payload_size_counts_the_second_escape() {
-        assert_eq!(lambda_payload_size(r#"{"a":"\""}"#), 10 + 6);
     }
 }

@@ -40,9 +40,11 @@ pub enum ApiError {
     #[error("Not found")]
     NotFound,
     #[error("Method not allowed")]
-    MethodNotAllowed { allow: &'static str },
+    MethodNotAllowed { allow: String },
     #[error("message_id is already used by a different message")]
     MessageIdConflict,
+    #[error("there is no cleared chat to restore")]
+    NothingToRestore,
     #[error("the message has changed since the version given in If-Match")]
     PreconditionFailed { current_version: u64 },
     #[error("{field} exceeds the limit of {limit} bytes")]
@@ -67,6 +69,7 @@ impl ApiError {
             | Self::InvalidCursor { .. } => 400,
             Self::Unauthenticated => 401,
             Self::JobNotFound | Self::MessageNotFound | Self::NotFound => 404,
+            Self::NothingToRestore => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::MessageIdConflict => 409,
             Self::PreconditionFailed { .. } => 412,
@@ -89,6 +92,7 @@ impl ApiError {
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             Self::MessageIdConflict => "MESSAGE_ID_CONFLICT",
+            Self::NothingToRestore => "NOTHING_TO_RESTORE",
             Self::PreconditionFailed { .. } => "PRECONDITION_FAILED",
             Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
@@ -114,7 +118,7 @@ impl ApiError {
                 map.insert("limit_bytes".into(), Value::from(*limit));
             }
             Self::MethodNotAllowed { allow } => {
-                map.insert("allow".into(), Value::from(*allow));
+                map.insert("allow".into(), Value::from(allow.as_str()));
             }
             _ => return None,
         }

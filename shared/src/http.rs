@@ -2,7 +2,7 @@
 //! writing every answer in the envelope of API.md.
 
 use lambda_http::http::header::{
-    HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, ETAG, RETRY_AFTER,
+    HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, ETAG, LINK, RETRY_AFTER,
 };
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -11,10 +11,13 @@ use lambda_http::http::StatusCode;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, RETRY_AFTER_SECONDS};
+use crate::export::{self, Format};
+use crate::history::ExportPage;
 use crate::limits::MAX_BODY_BYTES;
 use crate::validate;
 
@@ -99,10 +102,85 @@ pub fn json_body(req: &Request) -> Result<&str, ApiError> {
     })
 }
 
+/// The first value of a query string parameter.
+pub fn query<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
+    req.query_string_parameters_ref()
+        .and_then(|params| params.first(name))
+}
+
 pub fn list_query(req: &Request) -> Result<validate::ListQuery, ApiError> {
-    let params = req.query_string_parameters_ref();
-    let get = |name: &str| params.and_then(|p| p.first(name));
-    validate::list_query(get("limit"), get("cursor"), get("order"))
+    validate::list_query(
+        query(req, "limit"),
+        query(req, "cursor"),
+        query(req, "order"),
+    )
+}
+
+#[derive(Serialize)]
+struct ExportData<'a> {
+    job_id: &'a str,
+    exported_at: &'a str,
+    messages: Vec<Box<RawValue>>,
+    next_cursor: &'a Option<String>,
+}
+
+/// An export page as a download: JSON in the envelope (its `next_cursor` in the data), JSONL
+/// and Markdown as they are, with a `Link: rel="next"` header while more follows.
+pub fn export(req: &Request, page: ExportPage) -> Result<Response<Body>, ApiError> {
+    let format = page.format;
+    let mut response = match format {
+        Format::Json => {
+            let messages = page
+                .items
+                .into_iter()
+                .map(export::raw)
+                .collect::<Result<Vec<_>, _>>()?;
+            success(
+                200,
+                &ExportData {
+                    job_id: &page.job_id,
+                    exported_at: &page.exported_at,
+                    messages,
+                    next_cursor: &page.next_cursor,
+                },
+            )
+        }
+        Format::Jsonl => text_response(page.items.concat(), format),
+        Format::Markdown => {
+            let title = export::markdown_title(&page.job_id, &page.exported_at);
+            text_response(title + &page.items.concat(), format)
+        }
+    };
+    let headers = response.headers_mut();
+    let disposition = format!(
+        "attachment; filename=\"quote-chat-{}.{}\"",
+        page.job_id,
+        format.extension()
+    );
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(CONTENT_DISPOSITION, value);
+    }
+    if let Some(cursor) = &page.next_cursor {
+        // The cursor is base64url and '.', safe in a query string as it is.
+        let link = format!(
+            "<{}?format={}&cursor={cursor}>; rel=\"next\"",
+            req.uri().path(),
+            format.query_value()
+        );
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            headers.insert(LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+fn text_response(body: String, format: Format) -> Response<Body> {
+    let mut response = json_response(200, body);
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    response
 }
 
 #[derive(Serialize)]
@@ -173,7 +251,9 @@ pub fn failure(err: &ApiError, request_id: Option<String>) -> Response<Body> {
             headers.insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
         }
         ApiError::MethodNotAllowed { allow } => {
-            headers.insert(ALLOW, HeaderValue::from_static(allow));
+            if let Ok(value) = HeaderValue::from_str(allow) {
+                headers.insert(ALLOW, value);
+            }
         }
         ApiError::PreconditionFailed { current_version } => {
             if let Ok(value) = HeaderValue::from_str(&format!("\"{current_version}\"")) {

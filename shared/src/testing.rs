@@ -73,6 +73,8 @@ pub struct Call {
     method: Method,
     job_id: String,
     message_id: Option<String>,
+    /// A literal last segment (`summary`, `export`, `restore`): no path parameter.
+    segment: Option<String>,
     query: String,
     caller: Option<(String, Vec<String>)>,
     body: Option<String>,
@@ -85,6 +87,7 @@ impl Call {
             method,
             job_id: job_id.to_owned(),
             message_id: None,
+            segment: None,
             query: String::new(),
             caller: Some((OWNER.to_owned(), Vec::new())),
             body: None,
@@ -94,6 +97,12 @@ impl Call {
 
     pub fn message(mut self, message_id: &str) -> Self {
         self.message_id = Some(message_id.to_owned());
+        self
+    }
+
+    /// The route `.../quote-chat/<segment>/` (summary, export, restore).
+    pub fn on(mut self, segment: &str) -> Self {
+        self.segment = Some(segment.to_owned());
         self
     }
 
@@ -137,6 +146,9 @@ impl Call {
         if let Some(id) = &self.message_id {
             path.push_str(&format!("{id}/"));
             params.insert("message_id".to_owned(), id.clone());
+        }
+        if let Some(segment) = &self.segment {
+            path.push_str(&format!("{segment}/"));
         }
         if !self.query.is_empty() {
             path.push('?');

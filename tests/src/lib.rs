@@ -8,7 +8,8 @@ use shared::config::Config;
 use shared::model::{Job, Message};
 use shared::store::dynamo::DynamoStore;
 use shared::store::{
-    Change, Chat, ChatStore, ClearOutcome, CreateOutcome, MessageRef, PatchOutcome, StorePage,
+    Change, Chat, ChatStore, ClearOutcome, CreateOutcome, MessageRef, PatchOutcome, RestoreOutcome,
+    StorePage,
 };
 use shared::{Deps, StoreError};
 
@@ -134,6 +135,10 @@ impl<S: ChatStore> ChatStore for Counting<S> {
     ) -> Result<ClearOutcome, StoreError> {
         self.count();
         self.inner.clear(chat, expires_at, clear_id).await
+    }
+    async fn restore(&self, chat: &Chat, restore_id: &str) -> Result<RestoreOutcome, StoreError> {
+        self.count();
+        self.inner.restore(chat, restore_id).await
     }
     async fn patch(
         &self,

@@ -102,7 +102,7 @@ mod tests {
     }
 
     async fn listed<S: ChatStore>(deps: &Deps<S>, job: &str) -> usize {
-        let page = chat::list(deps, &shared::testing::owner(), job, Default::default())
+        let page = shared::history::list(deps, &shared::testing::owner(), job, Default::default())
             .await
             .unwrap();
         page.messages.len()

@@ -1,16 +1,34 @@
-//! `GET /api/jobs/{job_id}/quote-chat/`: the chat history in order, paged by signed cursors.
+//! The reads of a chat, one function: `GET /api/jobs/{job_id}/quote-chat/` (the history in
+//! order, paged by signed cursors), `.../summary/` (counts and a preview for a job overview)
+//! and `.../export/` (the whole history as a download).
 
 use lambda_http::{Body, Request, Response};
+use shared::export::Format;
+use shared::routes::{self, Target};
 use shared::store::ChatStore;
-use shared::{chat, http, Deps};
+use shared::{history, http, Deps};
 
 pub async fn handler<S: ChatStore>(deps: &Deps<S>, req: Request) -> Response<Body> {
     http::serve(&req, async {
         let caller = http::caller(&req)?;
         let job_id = http::job_id(&req)?;
-        let query = http::list_query(&req)?;
-        let page = chat::list(deps, &caller, &job_id, query).await?;
-        Ok(http::success(200, &page))
+        match routes::target(req.method(), req.uri().path()) {
+            Some(Target::Summary) => {
+                let summary = history::summary(deps, &caller, &job_id).await?;
+                Ok(http::success(200, &summary))
+            }
+            Some(Target::Export) => {
+                let format = Format::parse(http::query(&req, "format"))?;
+                let cursor = http::query(&req, "cursor");
+                let page = history::export(deps, &caller, &job_id, format, cursor).await?;
+                http::export(&req, page)
+            }
+            _ => {
+                let query = http::list_query(&req)?;
+                let page = history::list(deps, &caller, &job_id, query).await?;
+                Ok(http::success(200, &page))
+            }
+        }
     })
     .await
 }
@@ -41,6 +59,27 @@ mod tests {
         for field in ["role", "content", "timestamp", "metadata", "version"] {
             assert!(!first[field].is_null(), "{field}");
         }
+    }
+
+    #[tokio::test]
+    async fn summary_and_export_are_served_by_this_function() {
+        let (deps, job) = memory_deps();
+        fill(&deps, &job, 3, "x").await;
+        let summary = Call::new(Method::GET, &job).on("summary").build();
+        let (status, body) = parts(&handler(&deps, summary).await);
+        assert_eq!((status, &body["data"]["message_count"]), (200, &3.into()));
+        assert_eq!(body["data"]["by_role"], serde_json::json!({"user": 3}));
+        let export = Call::new(Method::GET, &job)
+            .on("export")
+            .query("format=jsonl")
+            .build();
+        let response = handler(&deps, export).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+        let lambda_http::Body::Text(text) = response.body() else {
+            panic!("text body")
+        };
+        assert_eq!(text.lines().count(), 3);
     }
 
     #[tokio::test]

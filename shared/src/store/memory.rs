@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    keys, Change, Chat, ChatStore, ClearOutcome, CreateOutcome, Head, MessageRef, PatchOutcome,
-    StorePage, StoredMessage,
+    keys, Change, Chat, ChatStore, ClearOutcome, CreateOutcome, Head, LastClear, MessageRef,
+    PatchOutcome, RestoreOutcome, StorePage, StoredMessage,
 };
 use crate::error::StoreError;
 use crate::limits::MAX_METADATA_BYTES;
@@ -164,6 +164,9 @@ impl ChatStore for MemoryStore {
                     same: taken.fingerprint == fingerprint,
                 });
             }
+            if let Some(clear) = head.last_clear.as_mut() {
+                clear.id_reused |= clear.covers(taken.generation);
+            }
         }
         let sk = keys::message(head.generation, &message.timestamp, &message.message_id);
         stored.lookups.insert(
@@ -189,7 +192,7 @@ impl ChatStore for MemoryStore {
         &self,
         chat: &Chat,
         expires_at: i64,
-        _clear_id: &str,
+        clear_id: &str,
     ) -> Result<ClearOutcome, StoreError> {
         self.check()?;
         let mut state = self.lock();
@@ -201,13 +204,47 @@ impl ChatStore for MemoryStore {
         for (_, expiry) in stored.messages.range_mut(low..=high).map(|(_, v)| v) {
             *expiry = Some(expires_at);
         }
-        let count = stored.head.counts.total;
         let head = &mut stored.head;
+        let count = head.counts.total;
+        head.last_clear = Some(LastClear {
+            clear_id: clear_id.to_owned(),
+            first: head.visible_from,
+            last: head.generation,
+            counts: std::mem::take(&mut head.counts),
+            first_timestamp: head.first_timestamp.take(),
+            expires_at,
+            id_reused: false,
+        });
         head.generation += 1;
         head.visible_from = head.generation;
-        head.counts = Default::default();
-        head.first_timestamp = None;
         Ok(ClearOutcome::Cleared(count))
+    }
+
+    async fn restore(&self, chat: &Chat, _restore_id: &str) -> Result<RestoreOutcome, StoreError> {
+        self.check()?;
+        let mut state = self.lock();
+        let Some(stored) = state.chats.get_mut(&chat.job.job_id) else {
+            return Ok(RestoreOutcome::ChatMoved);
+        };
+        let head = &mut stored.head;
+        let unchanged = head.generation == chat.head.generation
+            && head.visible_from == chat.head.visible_from
+            && head.last_clear == chat.head.last_clear;
+        let Some(clear) = head.last_clear.take().filter(|c| unchanged && !c.id_reused) else {
+            return Ok(RestoreOutcome::ChatMoved);
+        };
+        head.visible_from = clear.first;
+        head.counts.total += clear.counts.total;
+        head.counts.user += clear.counts.user;
+        head.counts.assistant += clear.counts.assistant;
+        if clear.first_timestamp.is_some() {
+            head.first_timestamp.clone_from(&clear.first_timestamp);
+        }
+        let (low, high) = keys::messages_of(clear.first, clear.last);
+        for (_, expiry) in stored.messages.range_mut(low..=high).map(|(_, v)| v) {
+            *expiry = None;
+        }
+        Ok(RestoreOutcome::Restored(clear.counts.total))
     }
 
     async fn patch(

@@ -51,6 +51,29 @@ pub struct Head {
     pub first_timestamp: Option<String>,
     /// The visible messages.
     pub counts: Counts,
+    /// The last clear, while it can still be restored.
+    pub last_clear: Option<LastClear>,
+}
+
+/// What the last clear hid, kept on the head so a restore can bring it back at once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LastClear {
+    pub clear_id: String,
+    /// The generations it hid, `first..=last`.
+    pub first: u64,
+    pub last: u64,
+    pub counts: Counts,
+    pub first_timestamp: Option<String>,
+    /// When its items expire (epoch seconds).
+    pub expires_at: i64,
+    /// One of its message ids was given to a new message since: restoring would duplicate it.
+    pub id_reused: bool,
+}
+
+impl LastClear {
+    pub fn covers(&self, generation: u64) -> bool {
+        (self.first..=self.last).contains(&generation)
+    }
 }
 
 impl Head {
@@ -110,6 +133,15 @@ pub enum ClearOutcome {
     /// The chat is hidden; this many messages were visible.
     Cleared(u64),
     /// Another clear or a restore came first: open the chat again.
+    ChatMoved,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RestoreOutcome {
+    /// The last clear's messages are visible again; this many.
+    Restored(u64),
+    /// The chat moved on since it was opened (a clear, a create, another restore): open it
+    /// again.
     ChatMoved,
 }
 
@@ -175,6 +207,14 @@ pub trait ChatStore: Send + Sync {
         expires_at: i64,
         clear_id: &str,
     ) -> impl Future<Output = Result<ClearOutcome, StoreError>> + Send;
+
+    /// Makes the generations of `chat.head.last_clear` visible again, with their counts.
+    /// `restore_id` is unique per request (see [`Change::write_id`]).
+    fn restore(
+        &self,
+        chat: &Chat,
+        restore_id: &str,
+    ) -> impl Future<Output = Result<RestoreOutcome, StoreError>> + Send;
 
     /// Applies a change to the visible message `target`.
     fn patch(

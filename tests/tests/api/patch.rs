@@ -107,7 +107,7 @@ async fn concurrent_patches_lose_no_update_and_if_match_lets_one_win() {
     let deps = dynamo_deps().await;
     let job = new_job(&[]).await;
     create_assistant(&deps, &job, "a1").await;
-    let patches = (0..8).map(|i| {
+    let patches = (0..10).map(|i| {
         send_patch(
             &deps,
             &job,
@@ -120,8 +120,8 @@ async fn concurrent_patches_lose_no_update_and_if_match_lets_one_win() {
     assert!(results.iter().all(|(s, _)| *s == 200), "{results:?}");
     let (_, listed) = parts(&list::handler(&deps, Call::new(Method::GET, &job).build()).await);
     let m = &listed["data"]["messages"][0];
-    assert_eq!(m["version"], 9);
-    for i in 0..8 {
+    assert_eq!(m["version"], 11);
+    for i in 0..10 {
         assert_eq!(m["metadata"][format!("k{i}")], i, "update k{i} lost: {m}");
     }
 
@@ -130,7 +130,7 @@ async fn concurrent_patches_lose_no_update_and_if_match_lets_one_win() {
             &deps,
             &job,
             "a1",
-            Some("\"9\""),
+            Some("\"11\""),
             json!({"content": format!("v{i}")}),
         )
     });
@@ -138,7 +138,7 @@ async fn concurrent_patches_lose_no_update_and_if_match_lets_one_win() {
     let winners = results.iter().filter(|(s, _)| *s == 200).count();
     let stale = results
         .iter()
-        .filter(|(s, b)| *s == 412 && b["details"]["current_version"] == 10)
+        .filter(|(s, b)| *s == 412 && b["details"]["current_version"] == 12)
         .count();
     assert_eq!((winners, stale), (1, 5), "{results:?}");
 }

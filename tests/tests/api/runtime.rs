@@ -1,6 +1,7 @@
-//! The four Lambda binaries as real processes, as the Lambda service runs them: each is pointed
-//! at a minimal Lambda Runtime API emulated here (`AWS_LAMBDA_RUNTIME_API`), asks it for an
-//! event, handles it against DynamoDB Local and posts back the API Gateway response.
+//! The Lambda binaries as real processes, as the Lambda service runs them: each is pointed at a
+//! minimal Lambda Runtime API emulated here (`AWS_LAMBDA_RUNTIME_API`), asks it for an event,
+//! handles it against DynamoDB Local and posts back its response (the API Gateway response of
+//! the API functions, the sweep's report).
 //!
 //! The binaries are the ones `scripts/test.sh` builds before `cargo test`
 //! (`cargo build --workspace --bins`).
@@ -359,11 +360,24 @@ impl Lambda {
 }
 
 /// Starts binary `name` on a fresh Runtime API with `event` queued; returns the cold start
-/// (spawn → first `/next`) and the API Gateway response it posted. The process is killed after.
+/// (spawn → first `/next`) and the response it posted. The process is killed after.
 async fn invoke_binary(name: &str, event: String) -> (Duration, Value) {
+    let (cold_start, response, _) = invoke_binary_with(name, event, &[]).await;
+    (cold_start, response)
+}
+
+/// [`invoke_binary`] with some variables of [`lambda_env`] overridden; also returns what the
+/// process printed.
+async fn invoke_binary_with(
+    name: &str,
+    event: String,
+    overrides: &[(&str, String)],
+) -> (Duration, Value, String) {
     let mut api = RuntimeApi::start(name).await;
     let request_id = api.invoke(event);
-    let env = lambda_env(name, &api, Some(CURSOR_SECRET));
+    let mut env = lambda_env(name, &api, Some(CURSOR_SECRET));
+    env.retain(|(key, _)| !overrides.iter().any(|(name, _)| name == key));
+    env.extend(overrides.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
     let started = Instant::now();
     let mut lambda = Lambda::spawn(name, &env);
     let mut cold_start = None;
@@ -381,7 +395,7 @@ async fn invoke_binary(name: &str, event: String) -> (Duration, Value) {
                 let response = serde_json::from_str(&body).unwrap_or_else(|err| {
                     panic!("{name}: the response is not JSON ({err}): {body}\n{logs}")
                 });
-                return (cold_start, response);
+                return (cold_start, response, logs);
             }
             Some(Event::Report(Report::Error {
                 request_id: id,
@@ -458,7 +472,9 @@ async fn lambda_binaries_answer_the_sample_events_through_the_runtime_api() {
             "content": created["content"],
             "timestamp": timestamp,
             "metadata": created["metadata"],
-            "version": 1
+            "version": 1,
+            "status": "complete",
+            "updated_at": timestamp,
         }])
     );
 
@@ -548,4 +564,116 @@ async fn the_fallback_binary_answers_unknown_routes_in_the_envelope() {
         "{body}"
     );
     assert_eq!(body["success"], false);
+}
+
+/// What EventBridge hands a function on a `rate(1 minute)` rule.
+fn scheduled_event() -> String {
+    json!({
+        "version": "0",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2024-01-15T10:30:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/quote-chat-dev-SweepFunctionEveryMinute-0123ABCD"],
+        "detail": {}
+    })
+    .to_string()
+}
+
+/// The `fields` of the JSON log line `message` (what template.yaml's metric filter reads).
+fn log_fields(logs: &str, message: &str) -> Option<Value> {
+    logs.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["fields"]["message"] == message)
+        .map(|line| line["fields"].clone())
+}
+
+#[tokio::test]
+async fn the_sweep_binary_stamps_a_cleared_chat_on_a_scheduled_event() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    // Tables of its own: a sweep visits every marked chat of its table, and other tests of
+    // this process clear chats on the shared one (and sweep them) meanwhile.
+    let config = testkit::config();
+    let messages = format!("{}-sweep", config.messages_table);
+    let jobs = format!("{}-sweep", config.jobs_table);
+    let client = config.dynamodb_client().await;
+    local::setup::ensure_tables(&client, &messages, &jobs)
+        .await
+        .expect("tables on DynamoDB Local");
+    let job = uuid::Uuid::new_v4().to_string();
+    local::setup::put_job(&client, &jobs, &job, local::setup::DEMO_OWNER, &[])
+        .await
+        .expect("job written");
+    let tables = [("MESSAGES_TABLE", messages.clone()), ("JOBS_TABLE", jobs)];
+
+    // A chat with one message, cleared: its head is marked for the sweep.
+    let (_, response, _) =
+        invoke_binary_with("create", event_for_job("create", &job), &tables).await;
+    let (status, body) = api_gateway_response("create", &response);
+    assert_eq!(status, 201, "{body}");
+    let (_, response, _) = invoke_binary_with("clear", event_for_job("clear", &job), &tables).await;
+    let (status, body) = api_gateway_response("clear", &response);
+    assert_eq!(status, 200, "{body}");
+
+    let (_, report, logs) = invoke_binary_with("sweep", scheduled_event(), &tables).await;
+    assert_eq!(
+        report,
+        json!({
+            "chats_finished": 1,
+            "chats_left": 0,
+            "items_stamped": 1,
+            "items_unstamped": 0,
+            "failures": 0
+        }),
+        "{logs}"
+    );
+    let fields = log_fields(&logs, "sweep run")
+        .unwrap_or_else(|| panic!("no JSON \"sweep run\" line with fields\n{logs}"));
+    assert_eq!(
+        fields["chats_left"], 0,
+        "a number, for the metric filter: {fields}"
+    );
+    assert_eq!(fields["chats_finished"], 1, "{fields}");
+
+    // The message and its id lookup now expire; the head is no longer marked.
+    let items = client
+        .query()
+        .table_name(&messages)
+        .key_condition_expression("job_id = :job")
+        .expression_attribute_values(":job", AttributeValue::S(job.clone()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("query the chat")
+        .items
+        .unwrap_or_default();
+    assert_eq!(items.len(), 3, "head, id lookup, message: {items:?}");
+    for item in &items {
+        let Some(AttributeValue::S(sk)) = item.get("sk") else {
+            panic!("no sort key: {item:?}");
+        };
+        if sk == shared::store::keys::HEAD {
+            assert!(!item.contains_key("sweep_due"), "still marked: {item:?}");
+        } else {
+            assert!(item.contains_key("expires_at"), "not stamped: {item:?}");
+        }
+    }
+
+    // Nothing left to do: the next run reports so (and still logs its line).
+    let (_, report, logs) = invoke_binary_with("sweep", scheduled_event(), &tables).await;
+    assert_eq!(
+        report,
+        json!({
+            "chats_finished": 0,
+            "chats_left": 0,
+            "items_stamped": 0,
+            "items_unstamped": 0,
+            "failures": 0
+        }),
+        "{logs}"
+    );
+    assert!(log_fields(&logs, "sweep run").is_some(), "{logs}");
 }

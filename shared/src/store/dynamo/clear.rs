@@ -20,7 +20,7 @@ const CLEAR: &str = "SET generation = :next, visible_from = :next, \
      cleared_first_timestamp = if_not_exists(first_timestamp, :null), \
      cleared_expires_at = :expires_at, clear_id = :clear_id, \
      message_count = :zero, user_count = :zero, assistant_count = :zero, \
-     sweep_due = :due \
+     sweep_due = :due, restore_blocked = :false \
      REMOVE first_timestamp \
      ADD sweep_seq :one";
 
@@ -48,6 +48,7 @@ impl DynamoStore {
                 (":expires_at".to_owned(), n(expires_at)),
                 (":clear_id".to_owned(), s(clear_id)),
                 (":due".to_owned(), s(keys::SWEEP_DUE)),
+                (":false".to_owned(), AttributeValue::Bool(false)),
             ])))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)

@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder;
 use aws_sdk_dynamodb::types::{
-    Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
 use super::errors::{cancellation, classify, Cancelled};
@@ -79,7 +79,14 @@ impl DynamoStore {
             &message.timestamp,
             &message.message_id,
         );
-        let head = self.head_update(chat, message)?;
+        // Taking over the id of a message the last clear hid makes that clear unrestorable.
+        let blocks_restore = reused_generation.is_some_and(|generation| {
+            chat.head
+                .last_clear
+                .as_ref()
+                .is_some_and(|clear| clear.covers(generation))
+        });
+        let head = self.head_update(chat, message, blocks_restore)?;
         let lookup = LookupItem {
             job_id: job_id.clone(),
             sk: keys::lookup(&message.message_id),
@@ -117,25 +124,37 @@ impl DynamoStore {
             .transact_items(TransactWriteItem::builder().put(message).build()))
     }
 
-    fn head_update(&self, chat: &Chat, message: &Message) -> Result<Update, StoreError> {
+    fn head_update(
+        &self,
+        chat: &Chat,
+        message: &Message,
+        blocks_restore: bool,
+    ) -> Result<Update, StoreError> {
+        let mut values = Item::from([
+            (":generation".to_owned(), n(chat.head.generation)),
+            (":visible_from".to_owned(), n(chat.head.visible_from)),
+            (":ts".to_owned(), s(&message.timestamp)),
+            (":zero".to_owned(), n(0)),
+            (":one".to_owned(), n(1)),
+        ]);
+        let mut set = String::from(
+            "SET last_timestamp = :ts, generation = if_not_exists(generation, :zero), \
+             visible_from = if_not_exists(visible_from, :zero), \
+             first_timestamp = if_not_exists(first_timestamp, :ts)",
+        );
+        if blocks_restore {
+            set.push_str(", restore_blocked = :true");
+            values.insert(":true".to_owned(), AttributeValue::Bool(true));
+        }
         Update::builder()
             .table_name(&self.messages_table)
             .set_key(Some(self.key(&chat.job.job_id, keys::HEAD)))
             .update_expression(format!(
-                "SET last_timestamp = :ts, generation = if_not_exists(generation, :zero), \
-                 visible_from = if_not_exists(visible_from, :zero), \
-                 first_timestamp = if_not_exists(first_timestamp, :ts) \
-                 ADD message_count :one, {} :one",
+                "{set} ADD message_count :one, {} :one",
                 role_count_attribute(message.role)
             ))
             .condition_expression(HEAD_UNCHANGED)
-            .set_expression_attribute_values(Some(Item::from([
-                (":generation".to_owned(), n(chat.head.generation)),
-                (":visible_from".to_owned(), n(chat.head.visible_from)),
-                (":ts".to_owned(), s(&message.timestamp)),
-                (":zero".to_owned(), n(0)),
-                (":one".to_owned(), n(1)),
-            ])))
+            .set_expression_attribute_values(Some(values))
             .build()
             .map_err(build_error)
     }

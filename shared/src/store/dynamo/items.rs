@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 
 use crate::error::StoreError;
 use crate::model::{metadata_to_string, Message, Metadata, Role, Status};
-use crate::store::{Counts, Head, MessageRef, StoredMessage};
+use crate::store::{Counts, Head, LastClear, MessageRef, StoredMessage};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -145,10 +145,19 @@ pub struct HeadItem {
     pub message_count: u64,
     pub user_count: u64,
     pub assistant_count: u64,
-    /// The last clear: its request id, how many messages it hid, when they expire.
+    /// The last clear: its request id, what it hid, when that expires; whether a restore
+    /// brought it back (`restored_clear` = its id) or an id of it was reused since.
     pub clear_id: Option<String>,
+    pub cleared_from: u64,
+    pub cleared_to: u64,
     pub cleared_count: u64,
+    pub cleared_user_count: u64,
+    pub cleared_assistant_count: u64,
+    pub cleared_first_timestamp: Option<String>,
     pub cleared_expires_at: Option<i64>,
+    pub restored_clear: Option<String>,
+    pub restore_id: Option<String>,
+    pub restore_blocked: bool,
     /// Sweep state: bumped by every clear (and restore), so the sweep can tell whether the
     /// chat changed while it worked; generations below `expired_below` are fully stamped, and
     /// generations below `stamp_started_to` may carry stamps.
@@ -171,7 +180,28 @@ impl HeadItem {
                 user: self.user_count,
                 assistant: self.assistant_count,
             },
+            last_clear: self.last_clear(),
         }
+    }
+
+    fn last_clear(&self) -> Option<LastClear> {
+        let clear_id = self.clear_id.clone()?;
+        if self.restored_clear.as_deref() == Some(clear_id.as_str()) {
+            return None;
+        }
+        Some(LastClear {
+            clear_id,
+            first: self.cleared_from,
+            last: self.cleared_to,
+            counts: Counts {
+                total: self.cleared_count,
+                user: self.cleared_user_count,
+                assistant: self.cleared_assistant_count,
+            },
+            first_timestamp: self.cleared_first_timestamp.clone(),
+            expires_at: self.cleared_expires_at.unwrap_or_default(),
+            id_reused: self.restore_blocked,
+        })
     }
 }
 

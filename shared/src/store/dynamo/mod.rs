@@ -5,7 +5,8 @@ use aws_sdk_dynamodb::Client;
 
 use self::items::{s, Item};
 use super::{
-    Change, Chat, ChatStore, ClearOutcome, CreateOutcome, MessageRef, PatchOutcome, StorePage,
+    Change, Chat, ChatStore, ClearOutcome, CreateOutcome, MessageRef, PatchOutcome, RestoreOutcome,
+    StorePage,
 };
 use crate::error::StoreError;
 use crate::model::Message;
@@ -16,6 +17,7 @@ mod errors;
 mod items;
 mod patch;
 mod reads;
+mod restore;
 pub mod sweep;
 
 #[cfg(test)]
@@ -87,6 +89,10 @@ impl ChatStore for DynamoStore {
         clear_id: &str,
     ) -> Result<ClearOutcome, StoreError> {
         self.clear_chat(chat, expires_at, clear_id).await
+    }
+
+    async fn restore(&self, chat: &Chat, restore_id: &str) -> Result<RestoreOutcome, StoreError> {
+        self.restore_chat(chat, restore_id).await
     }
 
     async fn patch(

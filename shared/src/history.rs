@@ -1,0 +1,238 @@
+//! Reading a chat's history: the list (paged by signed cursors), the summary a job overview
+//! shows, and the export a job export embeds. All read the visible messages only.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use tracing::instrument;
+
+use crate::auth::Caller;
+use crate::chat::{format_timestamp, open, Deps};
+use crate::cursor::Cursor;
+use crate::error::ApiError;
+use crate::export::{self, escaped_size, Format};
+use crate::limits::{MAX_PAGE_BYTES, MAX_PAGE_MESSAGES};
+use crate::model::Message;
+use crate::store::{Chat, ChatStore};
+use crate::validate::ListQuery;
+
+/// Characters of the last message a summary shows.
+const PREVIEW_CHARS: usize = 200;
+/// Messages asked of the store at once while filling an export page.
+const EXPORT_BATCH: usize = 1000;
+
+#[derive(Debug, Serialize)]
+pub struct ListPage {
+    pub job_id: String,
+    pub messages: Vec<Box<RawValue>>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub job_id: String,
+    pub message_count: u64,
+    pub first_timestamp: Option<String>,
+    pub last_timestamp: Option<String>,
+    pub by_role: BTreeMap<&'static str, u64>,
+    pub last_message_preview: Option<String>,
+}
+
+/// One page of an export: each message rendered in the page's format.
+#[derive(Debug)]
+pub struct ExportPage {
+    pub job_id: String,
+    pub exported_at: String,
+    pub format: Format,
+    pub items: Vec<String>,
+    pub next_cursor: Option<String>,
+}
+
+/// Where a page starts and which way it goes.
+struct Start {
+    after: Option<String>,
+    descending: bool,
+}
+
+/// Messages rendered until a count or a size is reached, and the key to continue after.
+struct Collected<T> {
+    items: Vec<T>,
+    next: Option<String>,
+}
+
+/// Reads visible messages from `start` and renders each, stopping before `max_items` or
+/// `max_bytes` (as `render` measures them) would be passed; never returns an empty page
+/// while messages remain.
+async fn collect<S: ChatStore, T>(
+    deps: &Deps<S>,
+    chat: &Chat,
+    start: &Start,
+    max_items: usize,
+    max_bytes: usize,
+    mut render: impl FnMut(&Message) -> Result<(T, usize), ApiError>,
+) -> Result<Collected<T>, ApiError> {
+    let mut items = Vec::new();
+    let mut bytes = 0usize;
+    let mut after = start.after.clone();
+    let mut last_key: Option<String> = None;
+    loop {
+        let want = (max_items + 1 - items.len()).min(EXPORT_BATCH.max(max_items + 1));
+        let page = deps
+            .store
+            .page(chat, after.as_deref(), start.descending, want)
+            .await?;
+        for stored in page.messages {
+            if items.len() == max_items {
+                return Ok(Collected {
+                    items,
+                    next: last_key,
+                });
+            }
+            let (item, size) = render(&stored.message)?;
+            if !items.is_empty() && bytes + size > max_bytes {
+                return Ok(Collected {
+                    items,
+                    next: last_key,
+                });
+            }
+            bytes += size;
+            items.push(item);
+            last_key = Some(stored.sort_key);
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(Collected { items, next: None }),
+        }
+    }
+}
+
+fn start<S>(
+    deps: &Deps<S>,
+    chat: &Chat,
+    job_id: &str,
+    cursor: Option<&str>,
+    descending: Option<bool>,
+) -> Result<Start, ApiError> {
+    Ok(match cursor {
+        Some(text) => {
+            let cursor =
+                deps.settings
+                    .cursors
+                    .decode(text, job_id, chat.head.generation, descending)?;
+            Start {
+                after: Some(cursor.after),
+                descending: cursor.descending,
+            }
+        }
+        None => Start {
+            after: None,
+            descending: descending.unwrap_or(false),
+        },
+    })
+}
+
+fn cursor<S>(deps: &Deps<S>, chat: &Chat, start: &Start, next: Option<String>) -> Option<String> {
+    next.map(|after| {
+        deps.settings.cursors.encode(&Cursor {
+            job_id: chat.job.job_id.clone(),
+            generation: chat.head.generation,
+            descending: start.descending,
+            after,
+        })
+    })
+}
+
+#[instrument(skip_all, fields(job_id = %job_id, limit = query.limit, descending = ?query.descending))]
+pub async fn list<S: ChatStore>(
+    deps: &Deps<S>,
+    caller: &Caller,
+    job_id: &str,
+    query: ListQuery,
+) -> Result<ListPage, ApiError> {
+    let (chat, _) = open(deps, caller, job_id, None).await?;
+    let start = start(
+        deps,
+        &chat,
+        job_id,
+        query.cursor.as_deref(),
+        query.descending,
+    )?;
+    let want = query.limit.unwrap_or(MAX_PAGE_MESSAGES);
+    let page = collect(deps, &chat, &start, want, MAX_PAGE_BYTES, |message| {
+        let raw = serde_json::value::to_raw_value(message).map_err(|_| ApiError::Internal)?;
+        let size = escaped_size(raw.get());
+        Ok((raw, size))
+    })
+    .await?;
+    Ok(ListPage {
+        job_id: job_id.to_owned(),
+        messages: page.items,
+        next_cursor: cursor(deps, &chat, &start, page.next),
+    })
+}
+
+/// Counts from the head's counters, the preview from the last message: two requests however
+/// long the chat.
+#[instrument(skip_all, fields(job_id = %job_id))]
+pub async fn summary<S: ChatStore>(
+    deps: &Deps<S>,
+    caller: &Caller,
+    job_id: &str,
+) -> Result<Summary, ApiError> {
+    let (chat, _) = open(deps, caller, job_id, None).await?;
+    let counts = chat.head.counts;
+    let last = if counts.total > 0 {
+        deps.store.page(&chat, None, true, 1).await?.messages.pop()
+    } else {
+        None
+    };
+    let mut by_role = BTreeMap::new();
+    for (role, count) in [("user", counts.user), ("assistant", counts.assistant)] {
+        if count > 0 {
+            by_role.insert(role, count);
+        }
+    }
+    Ok(Summary {
+        job_id: job_id.to_owned(),
+        message_count: counts.total,
+        first_timestamp: chat.head.first_timestamp.clone().filter(|_| last.is_some()),
+        last_timestamp: last.as_ref().map(|m| m.message.timestamp.clone()),
+        by_role,
+        last_message_preview: last.map(|m| m.message.content.chars().take(PREVIEW_CHARS).collect()),
+    })
+}
+
+/// The whole visible history in time order, in pages of at most ~5 MB.
+#[instrument(skip_all, fields(job_id = %job_id, format = ?format))]
+pub async fn export<S: ChatStore>(
+    deps: &Deps<S>,
+    caller: &Caller,
+    job_id: &str,
+    format: Format,
+    cursor_text: Option<&str>,
+) -> Result<ExportPage, ApiError> {
+    let (chat, _) = open(deps, caller, job_id, None).await?;
+    let start = start(deps, &chat, job_id, cursor_text, Some(false))?;
+    let page = collect(
+        deps,
+        &chat,
+        &start,
+        usize::MAX - 1,
+        MAX_PAGE_BYTES,
+        |message| {
+            let item = export::render(format, message)?;
+            let size = escaped_size(&item);
+            Ok((item, size))
+        },
+    )
+    .await?;
+    Ok(ExportPage {
+        job_id: job_id.to_owned(),
+        exported_at: format_timestamp(Utc::now()),
+        format,
+        items: page.items,
+        next_cursor: cursor(deps, &chat, &start, page.next),
+    })
+}
