@@ -9,7 +9,7 @@
 //        shared/src/error.rs;
 //      - each code sits under the status `fn status` gives it: schema Error<status> lists exactly
 //        the codes of that status, and every error example under a response has one of them;
-//      - the four routes of API.md exist (path and method);
+//      - the seven routes of API.md exist (path and method);
 //      - x-cors lists the methods and headers of local/src/cors.rs, and every exposed header is
 //        documented on some response.
 // Needs `make deps` (node_modules). Usage: node scripts/openapi-check.mjs
@@ -25,6 +25,9 @@ const ROUTES = [
   ['/api/jobs/{job_id}/quote-chat/', 'post'],
   ['/api/jobs/{job_id}/quote-chat/', 'delete'],
   ['/api/jobs/{job_id}/quote-chat/{message_id}/', 'patch'],
+  ['/api/jobs/{job_id}/quote-chat/summary/', 'get'],
+  ['/api/jobs/{job_id}/quote-chat/export/', 'get'],
+  ['/api/jobs/{job_id}/quote-chat/restore/', 'post'],
 ];
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 

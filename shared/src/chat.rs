@@ -231,7 +231,7 @@ pub async fn patch<S: ChatStore>(
     job_id: &str,
     message_id: &str,
     patch: &MessagePatch,
-    if_match: Option<u64>,
+    if_match: Option<Vec<u64>>,
 ) -> Result<Message, ApiError> {
     let write_id = write_id();
     for attempt in 0..CONTENTION_ATTEMPTS {
@@ -242,7 +242,7 @@ pub async fn patch<S: ChatStore>(
         check_echoed(&target, patch)?;
         let change = Change {
             patch,
-            expected_version: if_match,
+            expected_versions: if_match.clone(),
             now: format_timestamp(Utc::now()),
             write_id: write_id.clone(),
         };

@@ -2,17 +2,21 @@
 //! writing every answer in the envelope of API.md.
 
 use lambda_http::http::header::{
-    HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, ETAG, LINK, RETRY_AFTER,
+    HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
+    LINK, RETRY_AFTER,
 };
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use base64::Engine;
 use lambda_http::http::StatusCode;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, RETRY_AFTER_SECONDS};
@@ -224,6 +228,42 @@ pub fn success<T: Serialize>(status: u16, data: &T) -> Response<Body> {
     }
 }
 
+/// Gives a successful GET an `ETag` (a hash of its body) and answers `304 Not Modified` with no
+/// body when `If-None-Match` names it, so a page polling a reply in progress costs little.
+/// Browsers may keep the answer and must revalidate it (`no-cache`), which they do with the
+/// same header.
+pub fn conditional_get(req: &Request, mut response: Response<Body>) -> Response<Body> {
+    if response.status() != StatusCode::OK {
+        return response;
+    }
+    let Body::Text(body) = response.body() else {
+        return response;
+    };
+    let tag = format!(
+        "\"{}\"",
+        STANDARD_NO_PAD.encode(&Sha256::digest(body.as_bytes())[..18])
+    );
+    let Ok(value) = HeaderValue::from_str(&tag) else {
+        return response;
+    };
+    let headers = response.headers_mut();
+    headers.insert(ETAG, value.clone());
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    if header(req, IF_NONE_MATCH.as_str()).is_some_and(|h| none_match_names(h, &tag)) {
+        *response.body_mut() = Body::Empty;
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response.headers_mut().remove(CONTENT_TYPE);
+    }
+    response
+}
+
+/// `If-None-Match` uses weak comparison (RFC 9110 §13.1.2): `W/` is ignored; `*` matches.
+fn none_match_names(header: &str, tag: &str) -> bool {
+    header.split(',').map(str::trim).any(|candidate| {
+        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == tag
+    })
+}
+
 /// Adds `ETag: "<version>"`, the value a later `If-Match` takes.
 pub fn with_etag(mut response: Response<Body>, version: u64) -> Response<Body> {
     if let Ok(value) = HeaderValue::from_str(&format!("\"{version}\"")) {
@@ -329,6 +369,15 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn if_none_match_compares_weakly() {
+        assert!(none_match_names("\"a\"", "\"a\""));
+        assert!(none_match_names("W/\"a\"", "\"a\""));
+        assert!(none_match_names("\"b\", \"a\"", "\"a\""));
+        assert!(none_match_names("*", "\"a\""));
+        assert!(!none_match_names("\"b\"", "\"a\""));
+    }
 
     #[test]
     fn json_media_types() {

@@ -9,7 +9,7 @@ use shared::store::ChatStore;
 use shared::{history, http, Deps};
 
 pub async fn handler<S: ChatStore>(deps: &Deps<S>, req: Request) -> Response<Body> {
-    http::serve(&req, async {
+    let response = http::serve(&req, async {
         let caller = http::caller(&req)?;
         let job_id = http::job_id(&req)?;
         match routes::target(req.method(), req.uri().path()) {
@@ -19,7 +19,7 @@ pub async fn handler<S: ChatStore>(deps: &Deps<S>, req: Request) -> Response<Bod
             }
             Some(Target::Export) => {
                 let format = Format::parse(http::query(&req, "format"))?;
-                let cursor = http::query(&req, "cursor");
+                let cursor = http::query(&req, "cursor").filter(|c| !c.is_empty());
                 let page = history::export(deps, &caller, &job_id, format, cursor).await?;
                 http::export(&req, page)
             }
@@ -30,7 +30,8 @@ pub async fn handler<S: ChatStore>(deps: &Deps<S>, req: Request) -> Response<Bod
             }
         }
     })
-    .await
+    .await;
+    http::conditional_get(&req, response)
 }
 
 #[cfg(test)]
@@ -80,6 +81,37 @@ mod tests {
             panic!("text body")
         };
         assert_eq!(text.lines().count(), 3);
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_history_answers_304_to_its_etag() {
+        let (deps, job) = memory_deps();
+        fill(&deps, &job, 2, "x").await;
+        let poll = |tag: Option<&str>| {
+            let mut call = Call::new(Method::GET, &job).query("limit=1&order=desc");
+            if let Some(tag) = tag {
+                call = call.header("if-none-match", tag);
+            }
+            call.build()
+        };
+        let first = handler(&deps, poll(None)).await;
+        assert_eq!(first.status(), 200);
+        let tag = first.headers()["etag"].to_str().unwrap().to_owned();
+        let again = handler(&deps, poll(Some(&tag))).await;
+        assert_eq!(again.status(), 304);
+        assert_eq!(again.headers()["etag"], tag.as_str());
+        assert!(matches!(again.body(), lambda_http::Body::Empty));
+        let weak = format!("W/{tag}");
+        assert_eq!(handler(&deps, poll(Some(&weak))).await.status(), 304);
+        fill_one_more(&deps, &job).await;
+        let changed = handler(&deps, poll(Some(&tag))).await;
+        assert_eq!(changed.status(), 200, "a new message, a new tag");
+        assert_ne!(changed.headers()["etag"], tag.as_str());
+    }
+
+    async fn fill_one_more(deps: &Deps<shared::store::memory::MemoryStore>, job: &str) {
+        let body = shared::testing::message_body("later", "y");
+        create::handler(deps, Call::new(Method::POST, job).json(body).build()).await;
     }
 
     #[tokio::test]

@@ -262,8 +262,8 @@ impl ChatStore for MemoryStore {
         else {
             return Ok(PatchOutcome::NotFound);
         };
-        if let Some(expected) = change.expected_version {
-            if expected != message.version {
+        if let Some(expected) = &change.expected_versions {
+            if !expected.contains(&message.version) {
                 return Ok(PatchOutcome::VersionMismatch(message.version));
             }
         }

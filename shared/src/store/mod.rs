@@ -149,8 +149,8 @@ pub enum RestoreOutcome {
 #[derive(Clone, Debug)]
 pub struct Change<'a> {
     pub patch: &'a MessagePatch,
-    /// `If-Match`: apply only to this version.
-    pub expected_version: Option<u64>,
+    /// `If-Match`: apply only to one of these versions (none: to no version).
+    pub expected_versions: Option<Vec<u64>>,
     /// Server time of this write (`updated_at`).
     pub now: String,
     /// Unique per request, stored with the write, so a retry whose first answer was lost

@@ -297,4 +297,16 @@ async fn each_operation_costs_what_docs_schema_md_says() {
         ["BatchGetItem", "UpdateItem"],
         "the clear answers once hidden"
     );
+    let (status, _) =
+        parts(&clear::handler(&deps, Call::new(Method::POST, &job).on("restore").build()).await);
+    assert_eq!(status, 200);
+    assert_eq!(cost(&proxy, "restore"), ["BatchGetItem", "UpdateItem"]);
+    let (status, _) =
+        parts(&list::handler(&deps, Call::new(Method::GET, &job).on("summary").build()).await);
+    assert_eq!(status, 200);
+    assert_eq!(cost(&proxy, "summary"), ["BatchGetItem", "Query"]);
+    let (status, _) =
+        parts(&list::handler(&deps, Call::new(Method::GET, &job).on("export").build()).await);
+    assert_eq!(status, 200);
+    assert_eq!(cost(&proxy, "export"), ["BatchGetItem", "Query"]);
 }

@@ -11,6 +11,7 @@ mod local_server;
 mod overview;
 mod patch;
 mod proxy;
+mod routes;
 mod runtime;
 mod store;
 mod sweep;

@@ -166,3 +166,45 @@ async fn read_only_fields_and_bad_patches_are_refused_without_a_write() {
     let (status, _) = send_patch(&deps, &job, "a1", Some("\"1\""), json!({"content": "ok"})).await;
     assert_eq!(status, 200, "still at version 1");
 }
+
+#[tokio::test]
+async fn if_match_compares_strongly_and_accepts_any_of_several_versions() {
+    let deps = dynamo_deps().await;
+    let job = new_job(&[]).await;
+    create_assistant(&deps, &job, "a1").await;
+    let (status, body) =
+        send_patch(&deps, &job, "a1", Some("W/\"1\""), json!({"content": "x"})).await;
+    assert_eq!(
+        (status, &body["details"]["current_version"]),
+        (412, &json!(1)),
+        "weak never matches"
+    );
+    let (status, body) = send_patch(
+        &deps,
+        &job,
+        "a1",
+        Some("\"7\", \"1\""),
+        json!({"content": "y"}),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["data"]["version"]),
+        (200, &json!(2)),
+        "{body}"
+    );
+    let (status, _) = send_patch(
+        &deps,
+        &job,
+        "a1",
+        Some("\"1\", \"3\""),
+        json!({"content": "z"}),
+    )
+    .await;
+    assert_eq!(status, 412);
+    let (status, body) =
+        send_patch(&deps, &job, "a1", Some("\"1\","), json!({"content": "z"})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("VALIDATION_ERROR"))
+    );
+}

@@ -106,9 +106,19 @@ fn plan(patch: &MessagePatch, change: &Change<'_>, write: &MetadataWrite) -> Exp
                 let budget = e.value(":budget", n(budget));
                 e.conditions.push(format!("{bytes} <= {budget}"));
             }
-            if let Some(expected) = change.expected_version {
-                let expected = e.value(":expected", n(expected));
-                e.conditions.push(format!("{version} = {expected}"));
+            if let Some(expected) = &change.expected_versions {
+                // Versions start at 1: an empty list (only weak tags) matches nothing.
+                let listed: Vec<String> = if expected.is_empty() {
+                    vec![0]
+                } else {
+                    expected.clone()
+                }
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| e.value(&format!(":expected{i}"), n(v)))
+                .collect();
+                e.conditions
+                    .push(format!("{version} IN ({})", listed.join(", ")));
             }
         }
         MetadataWrite::Whole {
@@ -172,8 +182,8 @@ impl DynamoStore {
                 // Our own write, whose answer was lost and whose retry met it.
                 return Ok(PatchOutcome::Patched(stored.into_stored()?.message));
             }
-            if let Some(expected) = change.expected_version {
-                if expected != stored.version {
+            if let Some(expected) = &change.expected_versions {
+                if !expected.contains(&stored.version) {
                     return Ok(PatchOutcome::VersionMismatch(stored.version));
                 }
             }
