@@ -9,6 +9,8 @@ use serde_json::{Map, Value};
 pub const ISSUER: &str = "quote-chat-local";
 pub const AUDIENCE: &str = "quote-chat";
 pub const DEFAULT_SECRET: &str = "local-dev-secret";
+/// Longer tokens are refused unread (API Gateway caps a header near 10 KB).
+const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 #[derive(Clone)]
 pub struct LocalJwt {
@@ -24,6 +26,8 @@ impl LocalJwt {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
         validation.leeway = 5;
+        // API Gateway's authorizer honours `nbf`: a token is not valid before it.
+        validation.validate_nbf = true;
         Self {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
@@ -52,7 +56,7 @@ impl LocalJwt {
     pub fn claims(&self, authorization: Option<&str>) -> Option<HashMap<String, String>> {
         let header = authorization?.trim();
         let (scheme, token) = header.split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("bearer") {
+        if !scheme.eq_ignore_ascii_case("bearer") || token.len() > MAX_TOKEN_BYTES {
             return None;
         }
         let data =
@@ -115,5 +119,71 @@ mod tests {
         )
         .unwrap();
         assert!(jwt.claims(Some(&format!("Bearer {foreign}"))).is_none());
+    }
+
+    fn signed(header: Header, claims: &Map<String, Value>, secret: &[u8]) -> String {
+        format!(
+            "Bearer {}",
+            encode(&header, claims, &EncodingKey::from_secret(secret)).unwrap()
+        )
+    }
+
+    fn claims_now(shift: impl Fn(&mut Map<String, Value>)) -> Map<String, Value> {
+        let now = chrono::Utc::now().timestamp();
+        let mut claims = Map::new();
+        claims.insert("sub".into(), "alice".into());
+        claims.insert("iss".into(), ISSUER.into());
+        claims.insert("aud".into(), AUDIENCE.into());
+        claims.insert("exp".into(), (now + 600).into());
+        shift(&mut claims);
+        claims
+    }
+
+    #[test]
+    fn hostile_tokens_are_refused() {
+        let jwt = LocalJwt::new("s");
+        let hs256 = || Header::new(Algorithm::HS256);
+        let ok = claims_now(|_| {});
+        assert!(jwt.claims(Some(&signed(hs256(), &ok, b"s"))).is_some());
+
+        let later = claims_now(|c| {
+            c.insert("nbf".into(), (chrono::Utc::now().timestamp() + 300).into());
+        });
+        assert!(
+            jwt.claims(Some(&signed(hs256(), &later, b"s"))).is_none(),
+            "nbf in the future"
+        );
+        let issuer = claims_now(|c| {
+            c.insert("iss".into(), "someone-else".into());
+        });
+        assert!(
+            jwt.claims(Some(&signed(hs256(), &issuer, b"s"))).is_none(),
+            "wrong iss"
+        );
+        let no_sub = claims_now(|c| {
+            c.remove("sub");
+        });
+        assert!(
+            jwt.claims(Some(&signed(hs256(), &no_sub, b"s"))).is_none(),
+            "no sub"
+        );
+        // Another HMAC with the same key: only HS256 is accepted.
+        let swapped = signed(Header::new(Algorithm::HS512), &ok, b"s");
+        assert!(jwt.claims(Some(&swapped)).is_none(), "algorithm swap");
+
+        // `alg: none`, unsigned.
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let none = format!(
+            "Bearer {}.{}.",
+            b64.encode(r#"{"alg":"none","typ":"JWT"}"#),
+            b64.encode(serde_json::to_string(&ok).unwrap())
+        );
+        assert!(jwt.claims(Some(&none)).is_none(), "alg none");
+        let huge = format!("Bearer {}", "a".repeat(MAX_TOKEN_BYTES + 1));
+        assert!(jwt.claims(Some(&huge)).is_none(), "huge");
+        assert!(jwt.claims(Some("Bearer ")).is_none(), "empty");
+        assert!(jwt.claims(Some("")).is_none(), "empty header");
+        assert!(jwt.claims(Some("Bearer a.b.c")).is_none(), "garbage");
     }
 }

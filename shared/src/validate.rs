@@ -134,6 +134,8 @@ fn is_null(raw: &RawValue) -> bool {
     raw.get() == "null"
 }
 
+/// A JSON string's text; `None` for anything else, and for a string with a lone surrogate,
+/// which no Rust or JavaScript string can hold faithfully.
 fn string_field(raw: &RawValue) -> Option<String> {
     if raw.get().starts_with('"') {
         serde_json::from_str(raw.get()).ok()
@@ -258,22 +260,127 @@ pub fn new_message(body: &str) -> Result<NewMessage, ApiError> {
     }
 }
 
-/// Metadata: a JSON object without repeated keys; nested values are kept as sent, minus
-/// insignificant whitespace, so a retry that only differs in spacing is still identical.
+/// Metadata: a JSON object without repeated keys at any depth, nested at most
+/// [`MAX_METADATA_DEPTH`] deep, with finite numbers and valid Unicode strings — what every JSON
+/// client can read back. Nested values are kept as sent, minus insignificant whitespace, so a
+/// retry that only differs in spacing is still identical.
 fn metadata_object(raw: &RawValue) -> Result<Metadata, &'static str> {
     if !raw.get().starts_with('{') {
         return Err("must be a JSON object");
     }
+    let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+    serde::de::DeserializeSeed::deserialize(Sound { depth: 1 }, &mut deserializer)
+        .map_err(|err| readable(&err))?;
     let object: Object<&RawValue> =
         serde_json::from_str(raw.get()).map_err(|_| "must be a JSON object")?;
-    if !object.repeated.is_empty() {
-        return Err("must not repeat a key");
-    }
     object
         .fields
         .into_iter()
         .map(|(key, value)| Ok((key, minify(value).ok_or("must be a JSON object")?)))
         .collect()
+}
+
+/// Metadata may nest objects and arrays this deep (the metadata object itself is level 1):
+/// deeper documents break clients with nesting limits.
+pub const MAX_METADATA_DEPTH: usize = 32;
+
+const TOO_DEEP: &str = "must not nest objects and arrays more than 32 deep";
+const REPEATED_KEY: &str = "must not repeat a key in any object";
+const OUT_OF_RANGE: &str = "must hold only finite numbers (within ±1.7976931348623157e308)";
+const BAD_UNICODE: &str = "must hold only valid Unicode strings (no lone surrogates)";
+
+/// The problem to name for a metadata value that failed [`Sound`].
+fn readable(err: &serde_json::Error) -> &'static str {
+    let text = err.to_string();
+    if text.starts_with(TOO_DEEP) || text.starts_with("recursion limit") {
+        TOO_DEEP
+    } else if text.starts_with(REPEATED_KEY) {
+        REPEATED_KEY
+    } else if text.starts_with("number out of range") || text.starts_with(OUT_OF_RANGE) {
+        OUT_OF_RANGE
+    } else if ["surrogate", "unicode", "escape"]
+        .iter()
+        .any(|w| text.contains(w))
+    {
+        BAD_UNICODE
+    } else {
+        "must be a JSON object"
+    }
+}
+
+/// Walks a JSON value to check what a client must be able to read back; builds nothing.
+#[derive(Clone, Copy)]
+struct Sound {
+    depth: usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Sound {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Sound {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
+        if v.is_finite() {
+            Ok(())
+        } else {
+            Err(E::custom(OUT_OF_RANGE))
+        }
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let inner = self.nested::<A::Error>()?;
+        while seq.next_element_seed(inner)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let inner = self.nested::<A::Error>()?;
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key) {
+                return Err(serde::de::Error::custom(REPEATED_KEY));
+            }
+            map.next_value_seed(inner)?;
+        }
+        Ok(())
+    }
+}
+
+impl Sound {
+    /// The walker one level further in, or the error when that is too deep.
+    fn nested<E: serde::de::Error>(self) -> Result<Self, E> {
+        if self.depth > MAX_METADATA_DEPTH {
+            return Err(E::custom(TOO_DEEP));
+        }
+        Ok(Self {
+            depth: self.depth + 1,
+        })
+    }
 }
 
 /// Drops whitespace outside strings; numbers and strings keep their exact text.
@@ -582,6 +689,77 @@ mod tests {
         let p = message_patch(r#"{"content":"x","role":"user","message_id":"m1"}"#).unwrap();
         assert_eq!(p.echoed.role, Some(Role::User));
         assert_eq!(p.echoed.message_id.as_deref(), Some("m1"));
+    }
+
+    fn metadata_problem(metadata: &str) -> Option<String> {
+        let body =
+            format!(r#"{{"message_id":"m","role":"user","content":"","metadata":{metadata}}}"#);
+        match new_message(&body) {
+            Ok(_) => None,
+            Err(ApiError::Validation { details }) => {
+                Some(details["metadata"].as_str().unwrap_or_default().to_owned())
+            }
+            Err(other) => Some(format!("{other:?}")),
+        }
+    }
+
+    #[test]
+    fn metadata_nests_at_most_32_deep() {
+        let nest = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert_eq!(metadata_problem(&format!(r#"{{"a":{}}}"#, nest(31))), None);
+        assert_eq!(
+            metadata_problem(&format!(r#"{{"a":{}}}"#, nest(32))).as_deref(),
+            Some(TOO_DEEP)
+        );
+        assert_eq!(
+            metadata_problem(&format!(r#"{{"a":{}}}"#, nest(100))).as_deref(),
+            Some(TOO_DEEP)
+        );
+    }
+
+    #[test]
+    fn metadata_refuses_repeated_keys_at_any_depth_huge_numbers_and_lone_surrogates() {
+        assert_eq!(
+            metadata_problem(r#"{"a":{"b":[{"c":1,"c":2}]}}"#).as_deref(),
+            Some(REPEATED_KEY)
+        );
+        assert_eq!(
+            metadata_problem(r#"{"a":1,"a":2}"#).as_deref(),
+            Some(REPEATED_KEY)
+        );
+        assert_eq!(
+            metadata_problem(r#"{"n":1e400}"#).as_deref(),
+            Some(OUT_OF_RANGE)
+        );
+        assert_eq!(
+            metadata_problem(r#"{"n":[-1e309]}"#).as_deref(),
+            Some(OUT_OF_RANGE)
+        );
+        assert_eq!(metadata_problem(r#"{"n":1e308}"#), None);
+        assert_eq!(
+            metadata_problem(r#"{"s":"\ud800"}"#).as_deref(),
+            Some(BAD_UNICODE)
+        );
+        assert_eq!(
+            metadata_problem(r#"{"s":{"\udc00":1}}"#).as_deref(),
+            Some(BAD_UNICODE)
+        );
+        assert_eq!(
+            metadata_problem(r#"{"s":"\ud83d\ude00 \u0000 \u202e"}"#),
+            None
+        );
+    }
+
+    #[test]
+    fn lone_surrogates_nul_rtl_and_emoji_are_handled_alike_in_every_string_field() {
+        let body =
+            |content: &str| format!(r#"{{"message_id":"m","role":"user","content":"{content}"}}"#);
+        let ok = new_message(&body(r#"\u0000 \u202e \ud83d\ude00 😀"#)).unwrap();
+        assert_eq!(ok.content, "\u{0} \u{202e} 😀 😀");
+        let lone = new_message(&body(r#"\ud800"#)).unwrap_err();
+        assert!(details(lone).contains_key("content"));
+        let patch = message_patch(r#"{"content":"\udfff"}"#).unwrap_err();
+        assert!(details(patch).contains_key("content"));
     }
 
     #[test]
