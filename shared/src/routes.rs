@@ -31,6 +31,19 @@ pub enum Function {
 }
 
 impl Target {
+    /// The route's name in logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::List => "list",
+            Self::Create => "create",
+            Self::Clear => "clear",
+            Self::Patch => "patch",
+            Self::Summary => "summary",
+            Self::Export => "export",
+            Self::Restore => "restore",
+        }
+    }
+
     pub fn function(self) -> Function {
         match self {
             Self::List | Self::Summary | Self::Export => Function::List,

@@ -65,6 +65,45 @@ pub async fn through_proxy() -> (proxy::Proxy, Deps<DynamoStore>) {
     (proxy, deps)
 }
 
+/// Deps on tables of their own, named after `name`, through `proxy` if given. A sweep visits
+/// every marked chat of its table and the sweep runs one at a time (as deployed), so a test
+/// that sweeps must not share its table with other tests that clear and sweep meanwhile.
+pub async fn own_tables(name: &str, proxy: Option<&proxy::Proxy>) -> Deps<DynamoStore> {
+    let mut config = config();
+    config.messages_table = format!("{}-{name}", config.messages_table);
+    config.jobs_table = format!("{}-{name}", config.jobs_table);
+    let direct = config.deps().await;
+    local::setup::ensure_tables(
+        direct.store.client(),
+        &config.messages_table,
+        &config.jobs_table,
+    )
+    .await
+    .expect("tables on DynamoDB Local");
+    match proxy {
+        Some(proxy) => {
+            config.dynamodb_endpoint = Some(proxy.url());
+            config.deps().await
+        }
+        None => direct,
+    }
+}
+
+/// A new job owned by [`OWNER`] in the jobs table of `deps`.
+pub async fn new_job_for(deps: &Deps<DynamoStore>) -> String {
+    let job_id = uuid::Uuid::new_v4().to_string();
+    local::setup::put_job(
+        deps.store.client(),
+        deps.store.jobs_table(),
+        &job_id,
+        OWNER,
+        &[],
+    )
+    .await
+    .expect("job written");
+    job_id
+}
+
 /// A new job owned by [`OWNER`] with the given members; returns its id.
 pub async fn new_job(members: &[&str]) -> String {
     let config = config();

@@ -33,6 +33,13 @@ pub async fn handler(store: &DynamoStore, stop: Instant) -> Result<SweepReport, 
         failures = report.failures,
         "sweep run"
     );
+    shared::metrics::publish_values(&[
+        ("SweepBacklog", report.chats_left as f64),
+        ("SweepChatsFinished", report.chats_finished as f64),
+        ("SweepItemsStamped", report.items_stamped as f64),
+        ("SweepItemsUnstamped", report.items_unstamped as f64),
+        ("SweepFailures", report.failures as f64),
+    ]);
     if report.failures > 0 {
         return Err(format!("{} chats could not be swept", report.failures));
     }

@@ -8,6 +8,7 @@ mod events;
 mod faults;
 mod list;
 mod local_server;
+mod openapi;
 mod overview;
 mod patch;
 mod proxy;

@@ -393,8 +393,8 @@ async fn nothing_comes_back_once_retention_ran_out() {
 
 #[tokio::test]
 async fn restored_items_lose_their_expiry_once_the_sweep_ran() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
+    let deps = testkit::own_tables("restore-expiry", None).await;
+    let job = testkit::new_job_for(&deps).await;
     fill(&deps, &job, 5, "x").await;
     assert_eq!(clear(&deps, &job).await, 5);
     let in_a_minute = || Instant::now() + Duration::from_secs(60);

@@ -263,6 +263,9 @@ fn lambda_env(name: &str, api: &RuntimeApi, cursor_secret: Option<&str>) -> Vec<
             "AWS_LAMBDA_LOG_STREAM_NAME",
             "2024/01/15/[$LATEST]0123456789abcdef0123456789abcdef".into(),
         ),
+        // template.yaml gives every function `LogFormat: JSON`; Lambda then sets this.
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON".into()),
+        ("AWS_LAMBDA_LOG_LEVEL", "INFO".into()),
         ("AWS_REGION", "us-east-1".into()),
         ("AWS_DEFAULT_REGION", "us-east-1".into()),
         ("AWS_ACCESS_KEY_ID", "local".into()),
@@ -676,4 +679,66 @@ async fn the_sweep_binary_stamps_a_cleared_chat_on_a_scheduled_event() {
         "{logs}"
     );
     assert!(log_fields(&logs, "sweep run").is_some(), "{logs}");
+}
+
+#[tokio::test]
+async fn started_as_lambda_starts_it_a_function_writes_only_json_lines_without_content_or_tokens() {
+    dynamo_deps().await;
+    let job = new_job_owned_by(local::setup::DEMO_OWNER).await;
+    // The sample create carries metadata {"model": "quote-llm-1", ...}: it must not be logged.
+    let created = event_body("create");
+    let model = created["metadata"]["model"]
+        .as_str()
+        .unwrap_or("quote-llm-1")
+        .to_owned();
+    let json_logs = [
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
+        ("AWS_LAMBDA_LOG_LEVEL", "DEBUG".to_owned()),
+    ];
+    let (_, response, logs) =
+        invoke_binary_with("create", event_for_job("create", &job), &json_logs).await;
+    assert_eq!(response["statusCode"], 201, "{response}");
+    let stdout = logs
+        .split("--- create stderr ---")
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| !line.starts_with("--- "));
+    let mut request_lines = 0;
+    let mut metric_lines = 0;
+    for line in stdout {
+        let value: Value = serde_json::from_str(line)
+            .unwrap_or_else(|err| panic!("not a JSON line ({err}): {line}"));
+        if value["fields"]["message"] == "request" {
+            request_lines += 1;
+            let fields = &value["fields"];
+            assert_eq!(fields["route"], "create");
+            assert_eq!(fields["status"], 201);
+            assert_eq!(fields["dynamodb_requests"], 2);
+            assert!(
+                fields["capacity_units"].as_f64().unwrap_or_default() > 0.0,
+                "{line}"
+            );
+            assert!(fields["lambda_request_id"].is_string(), "{line}");
+            assert_eq!(fields["cold_start"], true);
+            assert!(fields["job"]
+                .as_str()
+                .is_some_and(|h| h.len() == 12 && !job.contains(h)));
+        }
+        if value["_aws"]["CloudWatchMetrics"].is_array() {
+            metric_lines += 1;
+            assert_eq!(value["Route"], "create");
+            assert_eq!(value["DynamoDBRequests"], 2.0);
+        }
+        assert!(!line.contains(&job), "a raw job id in the logs: {line}");
+        assert!(
+            !line.contains(&model),
+            "message metadata in the logs: {line}"
+        );
+        assert!(
+            !line.contains("eyJ"),
+            "something like a token in the logs: {line}"
+        );
+    }
+    assert_eq!((request_lines, metric_lines), (1, 1), "{logs}");
 }

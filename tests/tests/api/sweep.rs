@@ -11,8 +11,8 @@ use shared::store::dynamo::DynamoStore;
 use shared::store::keys;
 use shared::testing::fill;
 use shared::Deps;
-use testkit::proxy::Fault;
-use testkit::{config, dynamo_deps, new_job, parts, through_proxy, Call};
+use testkit::proxy::{Fault, Proxy};
+use testkit::{new_job_for, own_tables, parts, Call};
 
 /// Every item of the chat by sort key, with its expiry.
 async fn expiries(deps: &Deps<DynamoStore>, job: &str) -> HashMap<String, Option<i64>> {
@@ -20,7 +20,7 @@ async fn expiries(deps: &Deps<DynamoStore>, job: &str) -> HashMap<String, Option
         .store
         .client()
         .query()
-        .table_name(config().messages_table)
+        .table_name(deps.store.messages_table())
         .key_condition_expression("job_id = :j")
         .expression_attribute_values(":j", AttributeValue::S(job.to_owned()))
         .consistent_read(true)
@@ -57,8 +57,8 @@ fn in_a_minute() -> Instant {
 
 #[tokio::test]
 async fn the_sweep_stamps_every_item_a_clear_hid_and_nothing_else() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
+    let deps = own_tables("sweep-stamps", None).await;
+    let job = new_job_for(&deps).await;
     fill(&deps, &job, 60, "x").await;
     let before = chrono::Utc::now().timestamp();
     assert_eq!(clear(&deps, &job).await, 60);
@@ -95,8 +95,9 @@ async fn the_sweep_stamps_every_item_a_clear_hid_and_nothing_else() {
 
 #[tokio::test]
 async fn a_sweep_cut_off_by_throttling_or_its_deadline_is_finished_by_the_next_run() {
-    let (proxy, deps) = through_proxy().await;
-    let job = new_job(&[]).await;
+    let proxy = Proxy::start(&testkit::endpoint()).await;
+    let deps = own_tables("sweep-cut-off", Some(&proxy)).await;
+    let job = new_job_for(&deps).await;
     fill(&deps, &job, 30, "x").await;
     assert_eq!(clear(&deps, &job).await, 30);
 
@@ -110,8 +111,7 @@ async fn a_sweep_cut_off_by_throttling_or_its_deadline_is_finished_by_the_next_r
     assert!(failed.failures >= 1, "{failed:?}");
     assert!(stamped(&expiries(&deps, &job).await) < 60);
 
-    proxy.reset_counts();
-    let direct = dynamo_deps().await;
+    let direct = own_tables("sweep-cut-off", None).await;
     let done = direct.store.sweep(in_a_minute()).await.unwrap();
     assert!(done.chats_finished >= 1, "{done:?}");
     assert_eq!(

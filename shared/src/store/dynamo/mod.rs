@@ -49,6 +49,10 @@ impl DynamoStore {
         &self.messages_table
     }
 
+    pub fn jobs_table(&self) -> &str {
+        &self.jobs_table
+    }
+
     fn key(&self, job_id: &str, sk: &str) -> Item {
         Item::from([("job_id".to_owned(), s(job_id)), ("sk".to_owned(), s(sk))])
     }

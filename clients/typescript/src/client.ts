@@ -1,0 +1,537 @@
+// A thin typed client for the quote-chat API (../../openapi.yaml, ../../../shared/API.md).
+// Every request goes through openapi-fetch with the generated `paths`, so a contract change shows
+// up here as a type error after `npm run generate`.
+import createClient from "openapi-fetch";
+import type { components, paths } from "./generated/api";
+
+type Schemas = components["schemas"];
+export type Message = Schemas["Message"];
+export type Role = Schemas["Role"];
+export type MessageStatus = Schemas["Status"];
+export type ErrorCode = Schemas["ErrorCode"];
+export type Summary = Schemas["Summary"];
+export type ExportData = Schemas["ExportResponse"]["data"];
+export type ExportFormat = components["parameters"]["ExportFormat"];
+export type ListOrder = components["parameters"]["Order"];
+export type Metadata = Record<string, unknown>;
+
+/** The POST body, except that `message_id` is generated when left out. */
+export type NewMessageInput = Omit<Schemas["NewMessage"], "message_id"> & { message_id?: string };
+
+/**
+ * A PATCH body: `content` (replaces), `metadata` (merged shallowly; a `null` value removes the
+ * key) and/or `status` — at least one, as the server requires.
+ */
+export type MessagePatch = Schemas["MessagePatch"];
+
+export interface Created {
+  message_id: string;
+  timestamp: string;
+  /** True when the server answered 200: this id was already stored with the same values. */
+  replayed: boolean;
+}
+
+export interface Patched {
+  message: Message;
+  /** The new version: send it as the next `ifMatch`. */
+  version: number;
+}
+
+export interface MessagePage {
+  messages: Message[];
+  nextCursor: string | null;
+  etag: string | null;
+}
+
+export type PollResult =
+  | { notModified: true; etag: string }
+  | { notModified: false; etag: string | null; message: Message | null };
+
+export interface ConflictPolicy {
+  /**
+   * What a 412 (someone wrote since `current`) does:
+   * - `retry` (default): read the message again and call `update` with it;
+   * - `overwrite`: send the same body again with If-Match = `details.current_version`, without
+   *   reading (for a writer whose body does not depend on the stored state, e.g. a stream
+   *   that always sends its whole content);
+   * - `fail`: throw the 412.
+   */
+  onConflict?: "retry" | "overwrite" | "fail";
+  /** PATCH attempts in all, the first included. Default 3. */
+  maxAttempts?: number;
+  /** The caller's copy of the message; without it the message is read first. */
+  current?: Message;
+}
+
+/**
+ * Retries of idempotent calls only — GET, PATCH with If-Match, create (always sent with its
+ * message_id) — after a network failure or a 503 carrying Retry-After. Clear and restore are
+ * never retried: a repeated clear replaces the one a restore would undo, and a repeated restore
+ * answers 404 when the first one worked.
+ */
+export interface RetryPolicy {
+  /** Attempts in all, the first included (1 = never retry). Default 3. */
+  attempts: number;
+  /** Wait before retrying a network failure, doubled each time. Default 250 ms. */
+  networkDelayMs: number;
+  /** A 503 whose Retry-After asks for longer than this is not retried. Default 5000 ms. */
+  maxRetryAfterMs: number;
+}
+
+export interface QuoteChatClientOptions {
+  /** e.g. `http://127.0.0.1:3000` (`make run`) or the stack output `ApiUrl`. */
+  baseUrl: string;
+  /** The bearer token, asked for before every request (so a refreshed token is picked up). */
+  token: () => string | Promise<string>;
+  fetch?: (request: Request) => Promise<Response>;
+  retry?: Partial<RetryPolicy>;
+  /**
+   * How `poll` revalidates:
+   * - `send`: it sends If-None-Match itself and gets a 304 (Node, SSR, tests, same origin);
+   * - `browser-cache`: it leaves that to the browser's HTTP cache (`cache: "no-cache"`), which
+   *   sends If-None-Match by itself, gets the 304 and hands back the kept body as a 200; `poll`
+   *   then sees the same ETag (for an API whose CORS does not allow If-None-Match).
+   * Default: `send` (the API's CORS allows the header).
+   */
+  ifNoneMatch?: "send" | "browser-cache";
+}
+
+/** Errors a client sees that are not the API's own codes. */
+export type ClientErrorCode =
+  /** No response at all (offline, DNS, CORS refusal, connection reset) after the retries. */
+  | "NETWORK_ERROR"
+  /** A response that is not the API's envelope, e.g. API Gateway's own 5xx `{"message":...}`. */
+  | "UNEXPECTED_RESPONSE";
+
+export class QuoteChatError extends Error {
+  override readonly name = "QuoteChatError";
+  /** HTTP status; 0 for a network failure. */
+  readonly status: number;
+  readonly code: ErrorCode | ClientErrorCode;
+  /** Present only for the codes the API documents (e.g. `current_version` on a 412). */
+  readonly details: Record<string, unknown> | undefined;
+  /** Quote it when reporting a problem. */
+  readonly requestId: string | undefined;
+  /** Seconds, from `Retry-After` (503). */
+  readonly retryAfter: number | undefined;
+
+  constructor(init: {
+    message: string;
+    status: number;
+    code: ErrorCode | ClientErrorCode;
+    details?: Record<string, unknown> | undefined;
+    requestId?: string | undefined;
+    retryAfter?: number | undefined;
+    cause?: unknown;
+  }) {
+    super(init.message, { cause: init.cause });
+    this.status = init.status;
+    this.code = init.code;
+    this.details = init.details;
+    this.requestId = init.requestId;
+    this.retryAfter = init.retryAfter;
+  }
+}
+
+/** True when `error` is a QuoteChatError (with that code, when one is given). */
+export function isQuoteChatError(
+  error: unknown,
+  code?: ErrorCode | ClientErrorCode,
+): error is QuoteChatError {
+  return error instanceof QuoteChatError && (code === undefined || error.code === code);
+}
+
+/**
+ * A fresh message id: `<prefix>-<uuid>`, inside the allowed `A-Z a-z 0-9 . _ : -`. Made on the
+ * client so that a retried create carries the same id and the server can recognise the replay.
+ */
+export function newMessageId(prefix = "msg"): string {
+  return `${prefix}-${crypto.randomUUID()}`;
+}
+
+const CHAT = "/api/jobs/{job_id}/quote-chat/" as const;
+const MESSAGE = "/api/jobs/{job_id}/quote-chat/{message_id}/" as const;
+const EXPORT = "/api/jobs/{job_id}/quote-chat/export/" as const;
+// Messages read per page while looking for one message (newest first: the one being streamed
+// or edited is almost always near the end).
+const FIND_PAGE = 50;
+
+export function createQuoteChatClient(options: QuoteChatClientOptions): QuoteChatClient {
+  return new QuoteChatClient(options);
+}
+
+export class QuoteChatClient {
+  readonly #api: ReturnType<typeof createClient<paths>>;
+  readonly #token: QuoteChatClientOptions["token"];
+  readonly #retry: RetryPolicy;
+  readonly #ifNoneMatch: "send" | "browser-cache";
+
+  constructor(options: QuoteChatClientOptions) {
+    this.#api = createClient<paths>({
+      baseUrl: options.baseUrl,
+      // Looked up at call time, so a test or an app can swap globalThis.fetch after creation.
+      fetch: options.fetch ?? ((request) => globalThis.fetch(request)),
+    });
+    this.#token = options.token;
+    this.#retry = { attempts: 3, networkDelayMs: 250, maxRetryAfterMs: 5000, ...options.retry };
+    this.#ifNoneMatch =
+      options.ifNoneMatch ?? "send";
+  }
+
+  /** One page; pass `nextCursor` back as `cursor` for the next. */
+  async listPage(
+    jobId: string,
+    query: { order?: ListOrder; limit?: number; cursor?: string } = {},
+  ): Promise<MessagePage> {
+    const { data, response } = await this.#send(true, (headers) =>
+      this.#api.GET(CHAT, { params: { path: { job_id: jobId }, query }, headers }),
+    );
+    const page = required(data, response).data;
+    return {
+      messages: page.messages,
+      nextCursor: page.next_cursor,
+      etag: response.headers.get("ETag"),
+    };
+  }
+
+  /** Every page in turn; `limit` is the page size. */
+  async *pages(
+    jobId: string,
+    query: { order?: ListOrder; limit?: number } = {},
+  ): AsyncGenerator<Message[], void, undefined> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.listPage(jobId, { ...query, cursor });
+      yield page.messages;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+  }
+
+  /** The whole history, following `next_cursor` (one response holds at most 1000 / ~5 MB). */
+  async list(jobId: string, query: { order?: ListOrder; limit?: number } = {}): Promise<Message[]> {
+    const all: Message[] = [];
+    for await (const messages of this.pages(jobId, query)) all.push(...messages);
+    return all;
+  }
+
+  /** One message, or null. The API has no GET of one message, so this reads newest first. */
+  async findMessage(jobId: string, messageId: string): Promise<Message | null> {
+    for await (const messages of this.pages(jobId, { order: "desc", limit: FIND_PAGE })) {
+      const found = messages.find((m) => m.message_id === messageId);
+      if (found) return found;
+    }
+    return null;
+  }
+
+  /**
+   * Saves a message. The id is fixed before the first attempt, so a retry after a lost answer
+   * is the same request: 200 with the original timestamp if the first one landed.
+   */
+  async create(jobId: string, input: NewMessageInput): Promise<Created> {
+    const body = { ...input, message_id: input.message_id ?? newMessageId(input.role) };
+    const { data, response } = await this.#send(true, (headers) =>
+      this.#api.POST(CHAT, { params: { path: { job_id: jobId } }, body, headers }),
+    );
+    return { ...required(data, response).data, replayed: response.status === 200 };
+  }
+
+  /**
+   * Patches a message. With `ifMatch` the server refuses (412) to overwrite a newer version, and
+   * the call is safe to retry; without it, it is sent once.
+   */
+  async patch(
+    jobId: string,
+    messageId: string,
+    body: MessagePatch,
+    options: { ifMatch?: number } = {},
+  ): Promise<Patched> {
+    const guarded = options.ifMatch !== undefined;
+    const { data, response } = await this.#send(guarded, (headers) =>
+      this.#api.PATCH(MESSAGE, {
+        params: {
+          path: { job_id: jobId, message_id: messageId },
+          header: guarded ? { "If-Match": `"${options.ifMatch}"` } : {},
+        },
+        body,
+        headers,
+      }),
+    );
+    const message = required(data, response).data;
+    return { message, version: message.version ?? versionFromEtag(response.headers.get("ETag")) };
+  }
+
+  /**
+   * A PATCH guarded by If-Match that survives concurrent writers: `update` computes the body
+   * from the message as stored, and on 412 the policy decides (see ConflictPolicy).
+   */
+  async patchWithRetry(
+    jobId: string,
+    messageId: string,
+    update: (current: Message) => MessagePatch,
+    policy: ConflictPolicy = {},
+  ): Promise<Patched> {
+    const { onConflict = "retry", maxAttempts = 3 } = policy;
+    let current = policy.current ?? (await this.#mustFind(jobId, messageId));
+    let body = update(current);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.patch(jobId, messageId, body, { ifMatch: current.version });
+      } catch (error) {
+        if (!isQuoteChatError(error, "PRECONDITION_FAILED")) throw error;
+        if (onConflict === "fail" || attempt >= maxAttempts) throw error;
+        if (onConflict === "overwrite") {
+          const version = Number(error.details?.["current_version"]);
+          if (!Number.isInteger(version)) throw error;
+          current = { ...current, version };
+        } else {
+          current = await this.#mustFind(jobId, messageId);
+          body = update(current);
+        }
+      }
+    }
+  }
+
+  /** Soft-deletes the whole chat (restorable until retention runs out). Never retried. */
+  async clear(jobId: string): Promise<{ deleted_count: number }> {
+    const { data, response } = await this.#send(false, (headers) =>
+      this.#api.DELETE(CHAT, { params: { path: { job_id: jobId } }, headers }),
+    );
+    return required(data, response).data;
+  }
+
+  /** Brings back the messages of the last clear. Never retried (see RetryPolicy). */
+  async restore(jobId: string): Promise<{ restored_count: number }> {
+    const { data, response } = await this.#send(false, (headers) =>
+      this.#api.POST("/api/jobs/{job_id}/quote-chat/restore/", {
+        params: { path: { job_id: jobId } },
+        headers,
+      }),
+    );
+    return required(data, response).data;
+  }
+
+  async summary(jobId: string): Promise<Summary> {
+    const { data, response } = await this.#send(true, (headers) =>
+      this.#api.GET("/api/jobs/{job_id}/quote-chat/summary/", {
+        params: { path: { job_id: jobId } },
+        headers,
+      }),
+    );
+    return required(data, response).data;
+  }
+
+  /**
+   * The whole visible history. `json` returns the data object with every page's messages
+   * (`next_cursor` null); `jsonl` and `markdown` return the text of every page joined.
+   */
+  export(jobId: string, format?: "json"): Promise<ExportData>;
+  export(jobId: string, format: "jsonl" | "markdown"): Promise<string>;
+  async export(jobId: string, format: ExportFormat = "json"): Promise<ExportData | string> {
+    if (format === "json") {
+      let result: ExportData | undefined;
+      let cursor: string | undefined;
+      do {
+        const { data, response } = await this.#send(true, (headers) =>
+          this.#api.GET(EXPORT, {
+            params: { path: { job_id: jobId }, query: { format, cursor } },
+            headers,
+          }),
+        );
+        const page = (required(data, response) as Schemas["ExportResponse"]).data;
+        result = result ? { ...result, messages: [...result.messages, ...page.messages] } : page;
+        cursor = page.next_cursor ?? undefined;
+      } while (cursor);
+      return { ...result, next_cursor: null };
+    }
+    let text = "";
+    let cursor: string | undefined;
+    do {
+      const { data, response } = await this.#send(true, (headers) =>
+        this.#api.GET(EXPORT, {
+          params: { path: { job_id: jobId }, query: { format, cursor } },
+          headers,
+          parseAs: "text",
+        }),
+      );
+      const page = required(data, response);
+      // Every Markdown page starts with the title; keep only the first one.
+      text += text && format === "markdown" ? page.replace(MARKDOWN_TITLE, "") : page;
+      cursor = nextCursorFromLink(response.headers.get("Link"));
+    } while (cursor);
+    return text;
+  }
+
+  /**
+   * The cheap check for a reply in progress: the newest message only, revalidated with
+   * If-None-Match, so an unchanged chat answers 304 with no body. Pass the returned etag to the
+   * next call. (See the `ifNoneMatch` option for browsers.)
+   */
+  async poll(jobId: string, etag?: string): Promise<PollResult> {
+    const send = this.#ifNoneMatch === "send";
+    const { data, response } = await this.#send(true, (headers) =>
+      this.#api.GET(CHAT, {
+        params: {
+          path: { job_id: jobId },
+          query: { limit: 1, order: "desc" },
+          header: send && etag ? { "If-None-Match": etag } : {},
+        },
+        headers,
+        ...(send ? {} : { cache: "no-cache" as const }),
+      }),
+    );
+    const tag = response.headers.get("ETag");
+    // The ETag is a hash of the body: the same tag is the same answer, whether the server said
+    // 304 or the browser's cache turned its 304 into the kept 200.
+    if (response.status === 304 || (etag !== undefined && sameTag(tag, etag))) {
+      return { notModified: true, etag: tag ?? etag ?? "" };
+    }
+    return {
+      notModified: false,
+      etag: tag,
+      message: required(data, response).data.messages[0] ?? null,
+    };
+  }
+
+  async #mustFind(jobId: string, messageId: string): Promise<Message> {
+    const found = await this.findMessage(jobId, messageId);
+    if (found) return found;
+    throw new QuoteChatError({ message: "Message not found", status: 404, code: "MESSAGE_NOT_FOUND" });
+  }
+
+  /**
+   * Sends one request (again, for an idempotent one, per the RetryPolicy) and turns any answer
+   * that is neither 2xx nor 304 into a QuoteChatError.
+   */
+  async #send<R extends { error?: unknown; response: Response }>(
+    idempotent: boolean,
+    request: (headers: Record<string, string>) => Promise<R>,
+  ): Promise<R> {
+    const { attempts, networkDelayMs, maxRetryAfterMs } = this.#retry;
+    for (let attempt = 1; ; attempt++) {
+      // Outside the try: a failing token() is the caller's problem, not a network failure.
+      const headers = { Authorization: `Bearer ${await this.#token()}` };
+      let result: R;
+      try {
+        result = await request(headers);
+      } catch (cause) {
+        if (cause instanceof DOMException && cause.name === "AbortError") throw cause;
+        if (idempotent && attempt < attempts) {
+          await sleep(networkDelayMs * 2 ** (attempt - 1));
+          continue;
+        }
+        throw new QuoteChatError({
+          message: `network error: ${cause instanceof Error ? cause.message : String(cause)}`,
+          status: 0,
+          code: "NETWORK_ERROR",
+          cause,
+        });
+      }
+      const { response } = result;
+      if (response.ok || response.status === 304) return result;
+      const error = toError(response, result.error);
+      const waitMs = error.retryAfter === undefined ? undefined : error.retryAfter * 1000;
+      if (
+        idempotent &&
+        error.status === 503 &&
+        waitMs !== undefined &&
+        waitMs <= maxRetryAfterMs &&
+        attempt < attempts
+      ) {
+        await sleep(waitMs);
+        continue;
+      }
+      throw error;
+    }
+  }
+}
+
+const MARKDOWN_TITLE = /^# Quote chat of job [^\n]*\n\nExported [^\n]*\n/;
+
+function toError(response: Response, body: unknown): QuoteChatError {
+  const retryAfter = parseRetryAfter(response.headers.get("Retry-After"));
+  const headerId = response.headers.get("X-Request-ID") ?? undefined;
+  if (isEnvelope(body)) {
+    return new QuoteChatError({
+      message: body.error,
+      status: response.status,
+      code: body.code,
+      details: body.details,
+      requestId: body.request_id ?? headerId,
+      retryAfter,
+    });
+  }
+  // Not the envelope: API Gateway's own answer (401 from the JWT authorizer, a 5xx when a
+  // function fails). The API says to treat any 401 as "sign in again".
+  const text = isObject(body) && typeof body["message"] === "string" ? body["message"] : "";
+  return new QuoteChatError({
+    message: text || `HTTP ${response.status}`,
+    status: response.status,
+    code: response.status === 401 ? "UNAUTHENTICATED" : "UNEXPECTED_RESPONSE",
+    requestId: headerId,
+    retryAfter,
+  });
+}
+
+function isEnvelope(body: unknown): body is Schemas["Error"] {
+  return (
+    isObject(body) &&
+    body["success"] === false &&
+    typeof body["code"] === "string" &&
+    typeof body["error"] === "string"
+  );
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The body of a successful answer; its absence is a broken response, not `undefined` data. */
+function required<T>(data: T | undefined, response: Response): T {
+  if (data === undefined) {
+    throw new QuoteChatError({
+      message: `HTTP ${response.status} without a body`,
+      status: response.status,
+      code: "UNEXPECTED_RESPONSE",
+    });
+  }
+  return data;
+}
+
+/** Weak comparison, as the server does it (RFC 9110 §8.8.3.2). */
+function sameTag(a: string | null, b: string): boolean {
+  return a !== null && a.replace(/^W\//, "") === b.replace(/^W\//, "");
+}
+
+/** `"3"`, `W/"3"` → 3. */
+function versionFromEtag(etag: string | null): number {
+  const match = etag?.match(/^(?:W\/)?"?(\d+)"?$/);
+  return match ? Number(match[1]) : NaN;
+}
+
+/** Seconds, from either form RFC 9110 allows (delay-seconds or an HTTP date). */
+function parseRetryAfter(value: string | null): number | undefined {
+  if (value === null || value.trim() === "") return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
+}
+
+/**
+ * The `cursor` of a `Link: <...>; rel="next"` target. The target is the request's path; taking
+ * only its cursor and sending it through the typed route keeps the base URL (with any API
+ * Gateway stage prefix) and the auth header in one place.
+ */
+function nextCursorFromLink(link: string | null): string | undefined {
+  if (!link) return undefined;
+  for (const part of link.split(",")) {
+    const match = part.match(/<([^>]*)>\s*;.*\brel="?next"?/);
+    if (match?.[1] !== undefined) {
+      return new URL(match[1], "http://link.invalid").searchParams.get("cursor") ?? undefined;
+    }
+  }
+  return undefined;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,3 @@
+export * from "./client";
+export * from "./useQuoteChat";
+export type { components, paths } from "./generated/api";
