@@ -270,7 +270,17 @@ pub async fn start_local_server(
     std::net::SocketAddr,
     Arc<local::server::LocalApi<DynamoStore>>,
 ) {
-    let deps = dynamo_deps().await;
+    start_local_server_with(dynamo_deps().await, allowed_origins).await
+}
+
+/// Starts the local server on a free port over the given deps (e.g. through a proxy).
+pub async fn start_local_server_with(
+    deps: Deps<DynamoStore>,
+    allowed_origins: &str,
+) -> (
+    std::net::SocketAddr,
+    Arc<local::server::LocalApi<DynamoStore>>,
+) {
     let api = Arc::new(local::server::LocalApi {
         deps,
         jwt: local::jwt::LocalJwt::new("test-jwt-secret"),

@@ -6,6 +6,7 @@ mod clear;
 mod create;
 mod events;
 mod faults;
+mod http_faults;
 mod list;
 mod local_server;
 mod openapi;

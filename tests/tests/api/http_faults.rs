@@ -1,0 +1,229 @@
+//! Faults at the HTTP level, route by route, over real HTTP on the local server whose
+//! production DynamoDB client talks to DynamoDB Local through the fault-injecting proxy:
+//! throttling answers 503 with `Retry-After` and writes nothing; a slow DynamoDB is cut off by
+//! the configured timeouts, which sit below every function's Lambda timeout in template.yaml;
+//! a stranger's request makes no request beyond the one that reads the job.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use local::jwt::LocalJwt;
+use serde_json::{json, Value};
+use shared::Config;
+use testkit::proxy::{Fault, Proxy};
+use testkit::{http, new_job, proxied_deps, start_local_server_with, HttpReply, OWNER};
+
+struct Api {
+    addr: SocketAddr,
+    proxy: Proxy,
+    job: String,
+}
+
+impl Api {
+    async fn start() -> Self {
+        let proxy = Proxy::start(&testkit::endpoint()).await;
+        let deps = proxied_deps(&proxy).await;
+        let (addr, _) = start_local_server_with(deps, "*").await;
+        let job = new_job(&[]).await;
+        let api = Self { addr, proxy, job };
+        let created = api
+            .call(
+                OWNER,
+                "POST",
+                "",
+                Some(json!({"message_id": "m1", "role": "user", "content": "x"})),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        api.proxy.reset_counts();
+        api
+    }
+
+    async fn call(&self, who: &str, method: &str, path: &str, body: Option<Value>) -> HttpReply {
+        let token = format!(
+            "Bearer {}",
+            LocalJwt::new("test-jwt-secret").token(who, &[], 60)
+        );
+        let mut headers = vec![("authorization", token.as_str())];
+        let text = body.map(|b| b.to_string()).unwrap_or_default();
+        if !text.is_empty() {
+            headers.push(("content-type", "application/json"));
+        }
+        let path = format!("/api/jobs/{}/quote-chat/{path}", self.job);
+        http(self.addr, method, &path, &headers, text.as_bytes()).await
+    }
+
+    async fn visible(&self) -> Vec<Value> {
+        let listed = self.call(OWNER, "GET", "", None).await;
+        listed.json()["data"]["messages"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// Every route: method, path after `quote-chat/`, body.
+fn routes() -> Vec<(&'static str, &'static str, &'static str, Option<Value>)> {
+    vec![
+        ("list", "GET", "", None),
+        ("summary", "GET", "summary/", None),
+        ("export", "GET", "export/", None),
+        (
+            "create",
+            "POST",
+            "",
+            Some(json!({"message_id": "m2", "role": "user", "content": "y"})),
+        ),
+        ("patch", "PATCH", "m1/", Some(json!({"content": "changed"}))),
+        ("clear", "DELETE", "", None),
+        ("restore", "POST", "restore/", None),
+    ]
+}
+
+#[tokio::test]
+async fn throttling_past_the_retries_answers_503_with_retry_after_on_every_route_and_writes_nothing(
+) {
+    let api = Api::start().await;
+    let before = api.visible().await;
+    for (name, method, path, body) in routes() {
+        // The first request of every route reads the job and the chat head.
+        api.proxy.inject("BatchGetItem", Fault::Throttle, 3);
+        let reply = api.call(OWNER, method, path, body.clone()).await;
+        assert_eq!(reply.status, 503, "{name}: {}", reply.body);
+        assert_eq!(reply.json()["code"], "SERVICE_UNAVAILABLE", "{name}");
+        assert_eq!(reply.header("retry-after"), Some("1"), "{name}");
+    }
+    for (name, op, method, path, body) in [
+        (
+            "create",
+            "TransactWriteItems",
+            "POST",
+            "",
+            json!({"message_id": "m3", "role": "user", "content": "z"}),
+        ),
+        (
+            "patch",
+            "UpdateItem",
+            "PATCH",
+            "m1/",
+            json!({"content": "changed"}),
+        ),
+    ] {
+        api.proxy.inject(op, Fault::Throttle, 3);
+        let reply = api.call(OWNER, method, path, Some(body)).await;
+        assert_eq!(reply.status, 503, "{name}: {}", reply.body);
+        assert_eq!(reply.header("retry-after"), Some("1"));
+    }
+    api.proxy.inject("UpdateItem", Fault::Throttle, 3);
+    let reply = api.call(OWNER, "DELETE", "", None).await;
+    assert_eq!(reply.status, 503, "clear: {}", reply.body);
+    assert_eq!(
+        api.visible().await,
+        before,
+        "nothing half-written by any refused request"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_dynamodb_is_cut_off_by_the_configured_timeouts_with_a_503() {
+    let api = Api::start().await;
+    // Longer than an attempt may take: the SDK gives up each attempt, retries, and the
+    // operation's own timeout ends it.
+    api.proxy
+        .inject("BatchGetItem", Fault::Delay(Duration::from_secs(3)), 10);
+    let reply = api.call(OWNER, "GET", "", None).await;
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    assert!(
+        api.proxy.requests("BatchGetItem") >= 2,
+        "the SDK retried a slow attempt"
+    );
+}
+
+/// `Key: value` lines of template.yaml's Globals, and every function's own `Timeout`.
+fn template_timeouts() -> (u64, Vec<(String, u64)>, Vec<(String, String)>) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    let text = std::fs::read_to_string(path).expect("template.yaml");
+    let mut global_timeout = 0;
+    let mut functions = Vec::new();
+    let mut env = Vec::new();
+    let mut resource = String::new();
+    let mut in_globals = false;
+    for line in text.lines() {
+        if line.starts_with("Globals:") {
+            in_globals = true;
+        } else if !line.starts_with(' ') && !line.is_empty() {
+            in_globals = false;
+        }
+        if let Some(name) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':')) {
+            if !name.starts_with(' ') {
+                resource = name.to_owned();
+            }
+        }
+        let trimmed = line.trim();
+        if let Some(seconds) = trimmed
+            .strip_prefix("Timeout: ")
+            .and_then(|t| t.parse().ok())
+        {
+            if in_globals {
+                global_timeout = seconds;
+            } else {
+                functions.push((resource.clone(), seconds));
+            }
+        }
+        for name in [
+            "DYNAMODB_OPERATION_TIMEOUT_MS",
+            "DYNAMODB_ATTEMPT_TIMEOUT_MS",
+        ] {
+            if let Some(value) = trimmed.strip_prefix(&format!("{name}: ")) {
+                env.push((name.to_owned(), value.trim_matches('"').to_owned()));
+            }
+        }
+    }
+    (global_timeout, functions, env)
+}
+
+#[test]
+fn the_production_timeouts_fit_under_every_function_timeout_of_template_yaml() {
+    let (global, functions, env) = template_timeouts();
+    assert!(global > 0, "Globals sets a Timeout");
+    let config =
+        Config::from_lookup(|name| env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()))
+            .expect("the template's settings are valid");
+    assert_eq!(
+        env.len(),
+        2,
+        "the template sets both DynamoDB timeouts: {env:?}"
+    );
+    assert!(config.attempt_timeout < config.operation_timeout);
+    // A request makes at most a few sequential calls; two slow ones plus the answer must still
+    // beat the deadline (the handler answers 503 half a second before it anyway).
+    // The fallback function calls no database.
+    let shortest = functions
+        .iter()
+        .filter(|(name, _)| name != "FallbackFunction")
+        .map(|(_, s)| *s)
+        .chain([global])
+        .min()
+        .unwrap_or(global);
+    assert!(
+        config.operation_timeout * 2 < Duration::from_secs(shortest),
+        "{:?} per call vs a {shortest} s function timeout ({functions:?})",
+        config.operation_timeout
+    );
+}
+
+#[tokio::test]
+async fn a_strangers_request_makes_no_request_beyond_reading_the_job() {
+    let api = Api::start().await;
+    for (name, method, path, body) in routes() {
+        api.proxy.reset_counts();
+        let reply = api.call("stranger", method, path, body).await;
+        assert_eq!(
+            (reply.status, &reply.json()["code"]),
+            (404, &json!("JOB_NOT_FOUND")),
+            "{name}"
+        );
+        assert_eq!(api.proxy.operations(), ["BatchGetItem"], "{name}");
+    }
+}
