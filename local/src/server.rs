@@ -20,7 +20,7 @@ use shared::{apigw, http as api_http, Deps};
 use tokio::net::TcpListener;
 
 use crate::cors::Cors;
-use crate::jwt::LocalJwt;
+use crate::jwt::{LocalJwt, Refusal};
 
 pub struct LocalApi<S> {
     pub deps: Deps<S>,
@@ -92,12 +92,20 @@ impl<S: ChatStore + 'static> LocalApi<S> {
                 return failure(&too_large, request_id);
             }
         };
-        let claims = self.jwt.claims(
-            parts
-                .headers
-                .get(AUTHORIZATION)
-                .and_then(|v| v.to_str().ok()),
-        );
+        let authorization = parts.headers.get(AUTHORIZATION).map(|v| v.to_str());
+        let verified = match authorization {
+            // A header that is not visible ASCII is no token either.
+            Some(Err(_)) => Err(Refusal::Malformed),
+            Some(Ok(header)) => self.jwt.verify(Some(header)),
+            None => self.jwt.verify(None),
+        };
+        // Every refused token gets the same 401 as on API Gateway; the log says why (never
+        // the token).
+        let claims = verified
+            .map_err(|reason| {
+                tracing::info!(request_id, %reason, "token refused: the answer is 401");
+            })
+            .ok();
         let body = if bytes.is_empty() {
             lambda_http::Body::Empty
         } else {

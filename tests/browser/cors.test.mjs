@@ -150,7 +150,7 @@ const sites = [];
 before(async () => {
   assert.ok(process.env.DYNAMODB_ENDPOINT, 'DYNAMODB_ENDPOINT is not set: run through make test');
   assert.ok(existsSync(BIN), `${BIN} is missing: cargo build --workspace --bins --locked`);
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: make deps (apt-get install chromium), or set CHROMIUM`);
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: make test installs it (apt-get install chromium), or set CHROMIUM`);
 
   const allowed = await startSite();
   const blocked = await startSite();
