@@ -98,6 +98,11 @@ bench: deps ## benchmarks on DynamoDB Local, then the cold start of each release
 	cargo build --release --locked --bins
 	scripts/cold-start.py $(addprefix target/release/,list create clear patch fallback sweep)
 
+# The fuzz/ directory exists, so the target must be phony to run at all.
+.PHONY: fuzz
+fuzz: ## property-based fuzzing (fuzz/README.md), ~2 min: make fuzz [FUZZ_SECONDS=120]
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-120} PROPTEST_CASES=$${PROPTEST_CASES:-100000000} \
+	  cargo test --locked -p quote-chat-fuzz -- --nocapture
 
 
 

@@ -55,8 +55,10 @@ fn percent_decode(text: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
+                // Both must be hex digits: from_str_radix alone would take "+a" as 0x0a.
                 match std::str::from_utf8(&bytes[i + 1..i + 3])
                     .ok()
+                    .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
                 {
                     Some(byte) => {

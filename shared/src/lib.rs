@@ -16,6 +16,7 @@ pub mod export;
 pub mod fingerprint;
 pub mod history;
 pub mod http;
+pub mod lambda;
 pub mod limits;
 pub mod metrics;
 pub mod model;

@@ -8,25 +8,17 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
+import { BIN, LocalApi, READY_TIMEOUT_MS } from './local-api.mjs';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = `${ROOT}target/debug/quote-chat-local`;
 // Debian's Chromium by default; CHROMIUM names another Chromium-based browser (CI runners ship
 // Google Chrome). Never a downloaded browser build.
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const READY_TIMEOUT_MS = 30_000;
 const JWT_SECRET = `browser-test-secret-${process.pid}`;
 const OWNER = `browser-owner-${process.pid}`;
-
-const run = promisify(execFile);
 
 // The page the browser loads: a stand-in for the Vue app's API client. It reports what a script
 // can see of a response (the browser hides what CORS does not allow), or the error fetch threw.
@@ -64,9 +56,7 @@ window.call = async (api, method, path, { token, body, headers = {} } = {}) => {
 </body></html>`;
 
 let api; // http://127.0.0.1:<port> of quote-chat-local
-let server; // the quote-chat-local child process
-let serverOutput = ''; // its stdout + stderr, for start-up failures
-let serverLog = ''; // its stderr alone: warnings and errors (RUST_LOG=warn), shown at the end
+const local = new LocalApi('browser', JWT_SECRET);
 let allowedSite; // the page's origin, in ALLOWED_ORIGINS
 let blockedSite; // another origin, not in ALLOWED_ORIGINS
 let launching; // chromium.launch(), started early
@@ -86,64 +76,6 @@ async function startSite() {
   return { site, origin: `http://127.0.0.1:${site.address().port}` };
 }
 
-// Env for every quote-chat-local invocation: its own tables and secret, so parallel runs and a
-// developer's `make run` data are untouched.
-function apiEnv() {
-  return {
-    ...process.env,
-    DYNAMODB_ENDPOINT: process.env.DYNAMODB_ENDPOINT,
-    MESSAGES_TABLE: `browser-messages-${process.pid}`,
-    JOBS_TABLE: `browser-jobs-${process.pid}`,
-    LOCAL_JWT_SECRET: JWT_SECRET,
-    RUST_LOG: process.env.RUST_LOG ?? 'warn',
-  };
-}
-
-async function cli(...args) {
-  const { stdout } = await run(BIN, args, { env: apiEnv(), timeout: READY_TIMEOUT_MS });
-  return stdout.trim();
-}
-
-// Starts `quote-chat-local serve` on a port the OS picks (PORT=0, no race) and resolves with its
-// address once it prints that it is ready; rejects if it exits or stays silent too long.
-function startApi(allowedOrigin) {
-  server = spawn(BIN, ['serve'], {
-    env: { ...apiEnv(), HOST: '127.0.0.1', PORT: '0', ALLOWED_ORIGINS: allowedOrigin },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  server.stderr.on('data', (chunk) => { serverOutput += chunk; serverLog += chunk; });
-  return new Promise((resolve, reject) => {
-    let address;
-    const timer = setTimeout(
-      () => reject(new Error(`quote-chat-local not ready within ${READY_TIMEOUT_MS} ms:\n${serverOutput}`)),
-      READY_TIMEOUT_MS,
-    );
-    server.on('error', (err) => { clearTimeout(timer); reject(err); });
-    server.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`quote-chat-local exited (${code ?? signal}) before ready:\n${serverOutput}`));
-    });
-    createInterface({ input: server.stdout }).on('line', (line) => {
-      serverOutput += `${line}\n`;
-      const match = line.match(/local API on (http:\/\/\S+)/);
-      if (match) address = match[1];
-      if (line.includes('Ctrl-C stops the server.')) {
-        clearTimeout(timer);
-        if (address) resolve(address);
-        else reject(new Error(`no address in the ready output:\n${serverOutput}`));
-      }
-    });
-  });
-}
-
-async function stopApi() {
-  if (!server || server.exitCode !== null || server.signalCode !== null) return;
-  const exited = once(server, 'exit');
-  server.kill('SIGINT'); // the server's own Ctrl-C path
-  const timer = setTimeout(() => server.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 const sites = [];
 
@@ -167,8 +99,8 @@ before(async () => {
   });
   // Kept as soon as it exists, so after() closes it even if the rest of the start-up fails.
   launching.then((b) => { browser = b; }, () => {});
-  api = await startApi(allowedSite);
-  [browser, ownerToken, jobId] = await Promise.all([launching, cli('token', OWNER), cli('job', OWNER)]);
+  api = await local.start(allowedSite);
+  [browser, ownerToken, jobId] = await Promise.all([launching, local.cli('token', OWNER), local.cli('job', OWNER)]);
   assert.match(jobId, /^[0-9a-f-]{36}$/, 'the job subcommand prints a UUID');
 
   allowedPage = await browser.newPage();
@@ -182,9 +114,9 @@ before(async () => {
 after(async () => {
   await launching?.catch(() => {}); // a launch still under way must finish before it can close
   await browser?.close().catch(() => {});
-  await stopApi();
+  await local.stop();
   for (const site of sites) site.close();
-  if (serverLog) console.error(`quote-chat-local logged:\n${serverLog}`);
+  if (local.log) console.error(`quote-chat-local logged:\n${local.log}`);
 });
 
 /** fetch() from `page`, in the browser, through the page's window.call. */
@@ -270,7 +202,7 @@ test('errors carry CORS headers: 401 without a token, 404 for an unknown route, 
   expectJson(unknownRoute, 404, 'unknown route');
   assert.equal(unknownRoute.json.code, 'NOT_FOUND');
 
-  const stranger = await cli('token', `stranger-${process.pid}`);
+  const stranger = await local.cli('token', `stranger-${process.pid}`);
   const foreignJob = await call(allowedPage, 'GET', base, { token: stranger });
   expectJson(foreignJob, 404, 'a job the caller may not see');
   assert.equal(foreignJob.json.code, 'JOB_NOT_FOUND');

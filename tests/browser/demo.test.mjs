@@ -14,33 +14,29 @@
 
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, sep } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
+import { BIN, LocalApi, READY_TIMEOUT_MS } from './local-api.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = `${ROOT}target/debug/quote-chat-local`;
 const DEMO = `${ROOT}examples/vue-demo/`;
 const VITE = `${DEMO}node_modules/.bin/vite`;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const READY_TIMEOUT_MS = 30_000;
 const JWT_SECRET = `demo-test-secret-${process.pid}`;
 const OWNER = `demo-owner-${process.pid}`;
 
 const run = promisify(execFile);
 
 let api; // http://127.0.0.1:<port> of quote-chat-local
-let server; // its child process
-let serverOutput = '';
-let serverLog = '';
+const local = new LocalApi('demo', JWT_SECRET);
 let outDir; // the built demo
 let allowedSite; // origin in ALLOWED_ORIGINS
 let blockedSite; // origin outside it
@@ -54,61 +50,6 @@ let client; // the kit's client, from this process
 const pages = [];
 const pageErrors = [];
 
-function apiEnv() {
-  return {
-    ...process.env,
-    DYNAMODB_ENDPOINT: process.env.DYNAMODB_ENDPOINT,
-    MESSAGES_TABLE: `demo-messages-${process.pid}`,
-    JOBS_TABLE: `demo-jobs-${process.pid}`,
-    LOCAL_JWT_SECRET: JWT_SECRET,
-    RUST_LOG: process.env.RUST_LOG ?? 'warn',
-  };
-}
-
-async function cli(...args) {
-  const { stdout } = await run(BIN, args, { env: apiEnv(), timeout: READY_TIMEOUT_MS });
-  return stdout.trim();
-}
-
-// As in cors.test.mjs: `serve` on PORT=0, resolved with its address once it says it is ready.
-function startApi(allowedOrigins) {
-  server = spawn(BIN, ['serve'], {
-    env: { ...apiEnv(), HOST: '127.0.0.1', PORT: '0', ALLOWED_ORIGINS: allowedOrigins },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  server.stderr.on('data', (chunk) => { serverOutput += chunk; serverLog += chunk; });
-  return new Promise((resolve, reject) => {
-    let address;
-    const timer = setTimeout(
-      () => reject(new Error(`quote-chat-local not ready within ${READY_TIMEOUT_MS} ms:\n${serverOutput}`)),
-      READY_TIMEOUT_MS,
-    );
-    server.on('error', (err) => { clearTimeout(timer); reject(err); });
-    server.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`quote-chat-local exited (${code ?? signal}) before ready:\n${serverOutput}`));
-    });
-    createInterface({ input: server.stdout }).on('line', (line) => {
-      serverOutput += `${line}\n`;
-      const match = line.match(/local API on (http:\/\/\S+)/);
-      if (match) address = match[1];
-      if (line.includes('Ctrl-C stops the server.')) {
-        clearTimeout(timer);
-        if (address) resolve(address);
-        else reject(new Error(`no address in the ready output:\n${serverOutput}`));
-      }
-    });
-  });
-}
-
-async function stopApi() {
-  if (!server || server.exitCode !== null || server.signalCode !== null) return;
-  const exited = once(server, 'exit');
-  server.kill('SIGINT');
-  const timer = setTimeout(() => server.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css' };
 
@@ -154,9 +95,9 @@ before(async () => {
 
   allowedSite = await startStatic();
   blockedSite = await startStatic();
-  api = await startApi(allowedSite);
+  api = await local.start(allowedSite);
   [browser, token, jobId, writer] = await Promise.all([
-    launching, cli('token', OWNER), cli('job', OWNER), import(`${DEMO}writer.mjs`), building,
+    launching, local.cli('token', OWNER), local.cli('job', OWNER), import(`${DEMO}writer.mjs`), building,
   ]);
   assert.match(jobId, /^[0-9a-f-]{36}$/, 'the job subcommand prints a UUID');
   client = writer.kit.createQuoteChatClient({ baseUrl: api, token: () => token });
@@ -165,10 +106,10 @@ before(async () => {
 after(async () => {
   await launching?.catch(() => {});
   await browser?.close().catch(() => {});
-  await stopApi();
+  await local.stop();
   for (const site of sites) site.close();
   if (outDir) await rm(outDir, { recursive: true, force: true });
-  if (serverLog) console.error(`quote-chat-local logged:\n${serverLog}`);
+  if (local.log) console.error(`quote-chat-local logged:\n${local.log}`);
 });
 
 afterEach(async () => {

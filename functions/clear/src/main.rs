@@ -2,13 +2,13 @@
 
 use std::convert::Infallible;
 
-use lambda_http::{run, service_fn, Error};
+use lambda_http::{service_fn, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let deps = shared::Config::from_env()?.deps().await;
-    run(service_fn(|req| async {
+    shared::lambda::run_http(service_fn(|req| async {
         Ok::<_, Infallible>(clear::handler(&deps, req).await)
     }))
     .await

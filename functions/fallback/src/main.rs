@@ -2,12 +2,12 @@
 
 use std::convert::Infallible;
 
-use lambda_http::{run, service_fn, Error};
+use lambda_http::{service_fn, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    run(service_fn(|req| async move {
+    shared::lambda::run_http(service_fn(|req| async move {
         Ok::<_, Infallible>(fallback::handler(&req))
     }))
     .await

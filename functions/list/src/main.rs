@@ -2,7 +2,7 @@
 
 use std::convert::Infallible;
 
-use lambda_http::{run, service_fn, Error};
+use lambda_http::{service_fn, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let config = shared::Config::from_env()?;
     config.require_cursor_secret()?;
     let deps = config.deps().await;
-    run(service_fn(|req| async {
+    shared::lambda::run_http(service_fn(|req| async {
         Ok::<_, Infallible>(list::handler(&deps, req).await)
     }))
     .await

@@ -140,8 +140,15 @@ async fn a_slow_dynamodb_is_cut_off_by_the_configured_timeouts_with_a_503() {
     );
 }
 
-/// `Key: value` lines of template.yaml's Globals, and every function's own `Timeout`.
-fn template_timeouts() -> (u64, Vec<(String, u64)>, Vec<(String, String)>) {
+/// What template.yaml says about time: the global and each function's `Timeout` (seconds), and
+/// the DynamoDB timeouts it gives the functions.
+struct TemplateTimeouts {
+    global: u64,
+    functions: Vec<(String, u64)>,
+    env: Vec<(String, String)>,
+}
+
+fn template_timeouts() -> TemplateTimeouts {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
     let text = std::fs::read_to_string(path).expect("template.yaml");
     let mut global_timeout = 0;
@@ -180,12 +187,20 @@ fn template_timeouts() -> (u64, Vec<(String, u64)>, Vec<(String, String)>) {
             }
         }
     }
-    (global_timeout, functions, env)
+    TemplateTimeouts {
+        global: global_timeout,
+        functions,
+        env,
+    }
 }
 
 #[test]
 fn the_production_timeouts_fit_under_every_function_timeout_of_template_yaml() {
-    let (global, functions, env) = template_timeouts();
+    let TemplateTimeouts {
+        global,
+        functions,
+        env,
+    } = template_timeouts();
     assert!(global > 0, "Globals sets a Timeout");
     let config =
         Config::from_lookup(|name| env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()))

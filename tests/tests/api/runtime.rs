@@ -742,3 +742,19 @@ async fn started_as_lambda_starts_it_a_function_writes_only_json_lines_without_c
     }
     assert_eq!((request_lines, metric_lines), (1, 1), "{logs}");
 }
+
+#[tokio::test]
+async fn a_raw_quote_in_the_query_string_still_gets_an_answer_in_the_envelope() {
+    // curl sends `?a="` unencoded; lambda_http alone panics building such a request's URI.
+    dynamo_deps().await;
+    let job = new_job_owned_by(local::setup::DEMO_OWNER).await;
+    let mut event: Value = serde_json::from_str(&event_for_job("list", &job)).expect("JSON");
+    event["rawQueryString"] = json!(r#"order="desc"&<x>"#);
+    let (_, response) = invoke_binary("list", event.to_string()).await;
+    let (status, body) = api_gateway_response("list", &response);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["code"], "VALIDATION_ERROR",
+        "the order \"desc\" (quoted) is no order"
+    );
+}
