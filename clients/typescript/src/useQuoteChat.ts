@@ -2,6 +2,7 @@
 // picks up a reply still being streamed when the page is (re)loaded.
 import { computed, getCurrentScope, onScopeDispose, ref, shallowRef } from "vue";
 import {
+  createQuoteChatClient,
   newMessageId,
   type ExportData,
   type ExportFormat,
@@ -25,6 +26,14 @@ export interface UseQuoteChatOptions {
   autoResume?: boolean;
 }
 
+/** The short form's options: where the API is and how to get a token, plus the above. */
+export interface UseQuoteChatConnection extends UseQuoteChatOptions {
+  baseUrl: string;
+  getToken: () => string | Promise<string>;
+  /** Another fetch (tests, instrumentation); the global one by default. */
+  fetch?: (request: Request) => Promise<Response>;
+}
+
 export interface StreamReplyOptions {
   /** The assistant message's id; generated when left out. */
   id?: string;
@@ -35,11 +44,38 @@ export interface StreamReplyOptions {
   metadata?: Metadata;
 }
 
+/**
+ * One job's chat: `useQuoteChat(jobId, { baseUrl, getToken })`, or with a client of your own
+ * (shared between components, custom fetch or retries): `useQuoteChat(client, jobId, options)`.
+ */
+export function useQuoteChat(jobId: string, connection: UseQuoteChatConnection): QuoteChat;
 export function useQuoteChat(
   client: QuoteChatClient,
   jobId: string,
-  options: UseQuoteChatOptions = {},
-) {
+  options?: UseQuoteChatOptions,
+): QuoteChat;
+export function useQuoteChat(
+  first: QuoteChatClient | string,
+  second: string | UseQuoteChatConnection,
+  third: UseQuoteChatOptions = {},
+): QuoteChat {
+  if (typeof first === "string" && typeof second !== "string") {
+    const client = createQuoteChatClient({
+      baseUrl: second.baseUrl,
+      token: second.getToken,
+      fetch: second.fetch,
+    });
+    return chat(client, first, second);
+  }
+  if (typeof first !== "string" && typeof second === "string") {
+    return chat(first, second, third);
+  }
+  throw new TypeError("useQuoteChat(jobId, { baseUrl, getToken }) or useQuoteChat(client, jobId)");
+}
+
+export type QuoteChat = ReturnType<typeof chat>;
+
+function chat(client: QuoteChatClient, jobId: string, options: UseQuoteChatOptions) {
   const { pollMs = 1000, staleAfterMs = 30_000, autoResume = true } = options;
 
   const messages = ref<Message[]>([]);
@@ -90,13 +126,25 @@ export function useQuoteChat(
   }
 
   /** Saves a user message and appends it once the server has it. */
+  /**
+   * Shows the user's message at once (optimistically, with this machine's time), then stores
+   * it and takes the server's timestamp; if storing fails, the message is taken back out and
+   * the error rethrown. A retry inside the client reuses the id, so it is never stored twice.
+   */
   async function send(content: string, metadata?: Metadata): Promise<Message> {
-    return track(async () => {
-      const created = await client.create(jobId, { role: "user", content, metadata });
-      const message = localMessage(created.message_id, "user", content, created.timestamp, metadata);
-      upsert(message);
-      return message;
-    });
+    const id = newMessageId("user");
+    upsert(localMessage(id, "user", content, new Date().toISOString(), metadata));
+    try {
+      return await track(async () => {
+        const created = await client.create(jobId, { message_id: id, role: "user", content, metadata });
+        const message = localMessage(id, "user", content, created.timestamp, metadata);
+        upsert(message);
+        return message;
+      });
+    } catch (err) {
+      messages.value = messages.value.filter((m) => m.message_id !== id);
+      throw err;
+    }
   }
 
   /**
@@ -307,8 +355,6 @@ export function useQuoteChat(
     restore,
   };
 }
-
-export type QuoteChat = ReturnType<typeof useQuoteChat>;
 
 /** The message as the server stored it at creation (version 1), built from the create answer. */
 function localMessage(

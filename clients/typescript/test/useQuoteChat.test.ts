@@ -42,6 +42,19 @@ describe("load and send", () => {
     expect(api.chats.get(JOB)![1]).toMatchObject({ message_id: sent.message_id, metadata: { source: "web" } });
   });
 
+  it("shows a sent message at once and takes it back if it could not be stored", async () => {
+    const chat = useQuoteChat("11111111-2222-3333-4444-555555555555", {
+      baseUrl: "http://127.0.0.1:3000",
+      getToken: () => "t",
+      fetch: api.fetch,
+    });
+    // An unknown job: the POST answers 404, after the message was shown.
+    const sending = chat.send("optimistic");
+    expect(chat.messages.value.map((m) => m.content)).toEqual(["optimistic"]);
+    await expect(sending).rejects.toBeInstanceOf(Error);
+    expect(chat.messages.value).toEqual([]);
+  });
+
   it("puts a failure in `error` as a QuoteChatError with its code, and rethrows it", async () => {
     const chat = useQuoteChat(client, "11111111-2222-3333-4444-555555555555");
     await expect(chat.load()).rejects.toBeInstanceOf(QuoteChatError);
