@@ -104,7 +104,14 @@ fuzz: ## property-based fuzzing (fuzz/README.md), ~2 min: make fuzz [FUZZ_SECOND
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-120} PROPTEST_CASES=$${PROPTEST_CASES:-100000000} \
 	  cargo test --locked -p quote-chat-fuzz -- --nocapture
 
+.PHONY: load schemathesis
+load: deps ## mixed load (50 clients, 30 s, 10 jobs, racing clears) on a local API of its own; fails on any loss
+	cargo build --locked -p quote-chat-local
+	python3 scripts/load.py
 
+schemathesis: deps tools ## schemathesis from openapi.yaml on a local API of its own (every check but one), ~3 min
+	cargo build --locked -p quote-chat-local
+	scripts/schemathesis.sh
 
 check: ## what CI runs: formatting, lints, tests
 	cargo fmt --all -- --check
