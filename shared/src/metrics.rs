@@ -315,48 +315,49 @@ pub fn emf(record: &RequestRecord<'_>, namespace: &str, now_ms: u64) -> Value {
     for (name, value) in &record.cost.extra {
         values.push((name, "Count", *value));
     }
+    let dimensions = [
+        ("Route", record.route),
+        ("StatusClass", status_class(status)),
+    ];
+    document(namespace, &dimensions, &values, now_ms)
+}
+
+/// One EMF document: `values` (name, unit, value) under one metric set with `dimensions`.
+fn document(
+    namespace: &str,
+    dimensions: &[(&str, &str)],
+    values: &[(&str, &str, f64)],
+    now_ms: u64,
+) -> Value {
     let metrics: Vec<Value> = values
         .iter()
         .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
         .collect();
+    let names: Vec<&str> = dimensions.iter().map(|(name, _)| *name).collect();
     let mut document = Map::new();
     document.insert(
         "_aws".into(),
         json!({
             "Timestamp": now_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": [["Route", "StatusClass"]],
-                "Metrics": metrics,
-            }],
+            "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": [names], "Metrics": metrics}],
         }),
     );
-    document.insert("Route".into(), record.route.into());
-    document.insert("StatusClass".into(), status_class(status).into());
+    for (name, value) in dimensions {
+        document.insert((*name).into(), (*value).into());
+    }
     for (name, _, value) in values {
-        document.insert(name.into(), json!(value));
+        document.insert((*name).into(), json!(value));
     }
     Value::Object(document)
 }
 
 /// An EMF document of plain values under one dimension-less metric set (the sweep's report).
 pub fn emf_values(values: &[(&str, f64)], namespace: &str, now_ms: u64) -> Value {
-    let metrics: Vec<Value> = values
+    let values: Vec<(&str, &str, f64)> = values
         .iter()
-        .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
+        .map(|(name, value)| (*name, "Count", *value))
         .collect();
-    let mut document = Map::new();
-    document.insert(
-        "_aws".into(),
-        json!({
-            "Timestamp": now_ms,
-            "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": [[]], "Metrics": metrics}],
-        }),
-    );
-    for (name, value) in values {
-        document.insert((*name).into(), json!(value));
-    }
-    Value::Object(document)
+    document(namespace, &[], &values, now_ms)
 }
 
 /// Writes an EMF line of plain values (on Lambda).

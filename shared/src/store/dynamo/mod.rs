@@ -1,6 +1,7 @@
 //! The DynamoDB adapter. Layout and reasons: `keys.rs` and docs/schema.md; retries:
 //! `retry.rs`. One file per concern: reading a chat, each write, the background sweep.
 
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::Client;
 
 use self::items::{s, Item};
@@ -51,6 +52,19 @@ impl DynamoStore {
 
     pub fn jobs_table(&self) -> &str {
         &self.jobs_table
+    }
+
+    /// A strongly consistent Query of the messages of generations `first..=last`, in time order.
+    fn query_messages(&self, job_id: &str, first: u64, last: u64) -> QueryFluentBuilder {
+        let (low, high) = super::keys::messages_of(first, last);
+        self.client
+            .query()
+            .table_name(&self.messages_table)
+            .key_condition_expression("job_id = :job AND sk BETWEEN :low AND :high")
+            .expression_attribute_values(":job", s(job_id))
+            .expression_attribute_values(":low", s(low))
+            .expression_attribute_values(":high", s(high))
+            .consistent_read(true)
     }
 
     fn key(&self, job_id: &str, sk: &str) -> Item {

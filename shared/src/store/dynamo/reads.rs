@@ -128,17 +128,9 @@ impl DynamoStore {
         limit: usize,
     ) -> Result<StorePage, StoreError> {
         let job_id = &chat.job.job_id;
-        let (low, high) = keys::messages_of(chat.head.visible_from, chat.head.generation);
         let start = after.map(|sk| self.key(job_id, sk));
         let out = self
-            .client
-            .query()
-            .table_name(&self.messages_table)
-            .key_condition_expression("job_id = :job AND sk BETWEEN :low AND :high")
-            .expression_attribute_values(":job", s(job_id))
-            .expression_attribute_values(":low", s(low))
-            .expression_attribute_values(":high", s(high))
-            .consistent_read(true)
+            .query_messages(job_id, chat.head.visible_from, chat.head.generation)
             .scan_index_forward(!descending)
             .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
             .set_exclusive_start_key(start)

@@ -232,7 +232,6 @@ impl DynamoStore {
         expiry: Expiry,
         deadline: Instant,
     ) -> Result<(u64, bool), StoreError> {
-        let (low, high) = keys::messages_of(first, last);
         let mut changed = 0;
         let mut start: Option<Item> = None;
         loop {
@@ -240,15 +239,8 @@ impl DynamoStore {
                 return Ok((changed, false));
             }
             let out = self
-                .client
-                .query()
-                .table_name(&self.messages_table)
-                .key_condition_expression("job_id = :job AND sk BETWEEN :low AND :high")
-                .expression_attribute_values(":job", s(job_id))
-                .expression_attribute_values(":low", s(&low))
-                .expression_attribute_values(":high", s(&high))
+                .query_messages(job_id, first, last)
                 .projection_expression("sk, expires_at")
-                .consistent_read(true)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
