@@ -15,10 +15,12 @@ use proptest::test_runner::TestCaseResult;
 use serde::de::IgnoredAny;
 use shared::cursor::{Cursor, CursorCodec};
 use shared::error::ApiError;
-use shared::limits::{MAX_CONTENT_BYTES, MAX_METADATA_BYTES, MAX_PAGE_MESSAGES};
+use shared::limits::{
+    MAX_CONTENT_BYTES, MAX_METADATA_BYTES, MAX_METADATA_DEPTH, MAX_PAGE_MESSAGES,
+};
 use shared::model::{metadata_to_string, Role, Status};
 use shared::routes::{self, Route, ROUTES};
-use shared::validate::{self, MAX_METADATA_DEPTH};
+use shared::validate;
 
 /// Refusals of validation: a bad request, or one too large (415 is the HTTP layer's, for bodies
 /// that are not declared JSON, but is allowed here as the brief documents it).

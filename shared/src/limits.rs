@@ -4,6 +4,9 @@
 pub const MAX_CONTENT_BYTES: usize = 256 * 1024;
 /// `metadata`: 16 KiB serialized.
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
+/// `metadata` may nest objects and arrays this deep (the metadata object itself is level 1):
+/// deeper documents break clients with nesting limits (Python's json, serde_json's 128).
+pub const MAX_METADATA_DEPTH: usize = 32;
 /// A whole request body.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
 /// `message_id`: 1 to 100 characters.

@@ -9,7 +9,9 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-use crate::limits::{MAX_CONTENT_BYTES, MAX_MESSAGE_ID_CHARS, MAX_METADATA_BYTES};
+use crate::limits::{
+    MAX_CONTENT_BYTES, MAX_MESSAGE_ID_CHARS, MAX_METADATA_BYTES, MAX_METADATA_DEPTH,
+};
 use crate::model::{metadata_to_string, Echoed, MessagePatch, Metadata, NewMessage, Role, Status};
 
 const MESSAGE_ID_RULE: &str = "must be 1 to 100 characters of A-Z a-z 0-9 . _ : -";
@@ -279,10 +281,6 @@ fn metadata_object(raw: &RawValue) -> Result<Metadata, &'static str> {
         .map(|(key, value)| Ok((key, minify(value).ok_or("must be a JSON object")?)))
         .collect()
 }
-
-/// Metadata may nest objects and arrays this deep (the metadata object itself is level 1):
-/// deeper documents break clients with nesting limits.
-pub const MAX_METADATA_DEPTH: usize = 32;
 
 const TOO_DEEP: &str = "must not nest objects and arrays more than 32 deep";
 const REPEATED_KEY: &str = "must not repeat a key in any object";
@@ -705,6 +703,8 @@ mod tests {
 
     #[test]
     fn metadata_nests_at_most_32_deep() {
+        // The refusal's text spells the limit out, so it must follow the constant.
+        assert!(TOO_DEEP.contains(&format!(" {MAX_METADATA_DEPTH} deep")));
         let nest = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
         assert_eq!(metadata_problem(&format!(r#"{{"a":{}}}"#, nest(31))), None);
         assert_eq!(

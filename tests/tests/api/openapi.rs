@@ -1,8 +1,9 @@
 //! openapi.yaml, read as YAML data, against the code it describes: the `code` and the status of
 //! every `shared::error::ApiError` (components.schemas.ErrorCode and the `Error<status>`
 //! schemas) and the CORS lists of `local::cors` (`x-cors`). The routes are held to the route
-//! table in routes.rs; the file's own rules (valid OpenAPI, examples valid against their
-//! schemas, every component used) are Redocly's, in `make lint`.
+//! table in routes.rs, its size limits to `shared::limits`. The file's own rules (valid
+//! OpenAPI, examples valid against their schemas, every component used) are Redocly's, in
+//! `make lint`.
 //!
 //! There is no list of ApiError's variants in the code, so this file makes one: `every()` and
 //! `covered()` come from one table, and `covered` matches exhaustively, so a new variant fails
@@ -291,4 +292,104 @@ fn every_exposed_header_is_documented_on_a_response() {
             "{header} is exposed to scripts but no response documents it"
         );
     }
+}
+
+/// Every node under `node` (itself included) that has `key`, as (path, value).
+fn with_key<'a>(node: &'a Value, key: &str, path: String, found: &mut Vec<(String, &'a Value)>) {
+    if let Some(value) = node.get(key) {
+        found.push((path.clone(), value));
+    }
+    match node {
+        Value::Mapping(_) => {
+            for (name, child) in mapping(node) {
+                with_key(child, key, format!("{path}.{name}"), found);
+            }
+        }
+        Value::Sequence(items) => {
+            for (i, child) in items.iter().enumerate() {
+                with_key(child, key, format!("{path}[{i}]"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The numbers given to `key` anywhere in the file, by path; at least one, or the limit is not
+/// documented at all.
+fn limits(spec: &Value, key: &str) -> Vec<(String, u64)> {
+    let mut found = Vec::new();
+    with_key(spec, key, String::new(), &mut found);
+    let numbers: Vec<(String, u64)> = found
+        .into_iter()
+        .filter_map(|(path, value)| Some((path, value.as_u64()?)))
+        .collect();
+    assert!(!numbers.is_empty(), "openapi.yaml: no numeric `{key}`");
+    numbers
+}
+
+/// A bound on the keys of a JSON object of `bytes` serialized compactly: it is at least `{"":0}`
+/// and each further key adds at least `,"a":0` (keys are distinct, so only one can be empty).
+fn most_keys_in(bytes: usize) -> usize {
+    (bytes - r#"{"":0}"#.len()) / r#","a":0"#.len() + 1
+}
+
+#[test]
+fn size_limits_are_schema_keywords_with_the_code_s_values() {
+    use shared::limits::*;
+    let spec = spec();
+    let content = MAX_CONTENT_BYTES as u64;
+    for (path, limit) in limits(&spec, "x-max-utf8-bytes") {
+        assert_eq!(limit, content, "{path}: x-max-utf8-bytes");
+    }
+    // Every `content` a client sends or reads is bounded by a keyword validators enforce.
+    let mut contents = Vec::new();
+    with_key(&spec, "content", String::new(), &mut contents);
+    let strings: Vec<_> = contents
+        .iter()
+        .filter(|(_, node)| node.get("type").and_then(Value::as_str) == Some("string"))
+        .collect();
+    assert!(
+        strings.len() >= 3,
+        "content of Message, NewMessage and MessagePatchFields"
+    );
+    for (path, node) in strings {
+        assert_eq!(
+            node.get("maxLength").and_then(Value::as_u64),
+            Some(content),
+            "{path}"
+        );
+        assert!(
+            node.get("x-max-utf8-bytes").is_some(),
+            "{path}: the byte limit"
+        );
+    }
+    for (path, limit) in limits(&spec, "x-max-serialized-bytes") {
+        assert_eq!(
+            limit, MAX_METADATA_BYTES as u64,
+            "{path}: x-max-serialized-bytes"
+        );
+    }
+    for (path, limit) in limits(&spec, "maxProperties") {
+        assert_eq!(
+            limit,
+            most_keys_in(MAX_METADATA_BYTES) as u64,
+            "{path}: maxProperties"
+        );
+    }
+    for (path, limit) in limits(&spec, "x-max-depth") {
+        assert_eq!(limit, MAX_METADATA_DEPTH as u64, "{path}: x-max-depth");
+    }
+    for (path, limit) in limits(&spec, "maxItems") {
+        assert_eq!(limit, MAX_PAGE_MESSAGES as u64, "{path}: maxItems");
+    }
+    let limit = at(&spec, &["components", "parameters", "Limit", "schema"]);
+    assert_eq!(
+        limit.get("maximum").and_then(Value::as_u64),
+        Some(MAX_PAGE_MESSAGES as u64)
+    );
+    let id = at(&spec, &["components", "schemas", "MessageId"]);
+    assert_eq!(
+        id.get("maxLength").and_then(Value::as_u64),
+        Some(MAX_MESSAGE_ID_CHARS as u64)
+    );
 }

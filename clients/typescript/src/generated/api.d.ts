@@ -258,8 +258,12 @@ export interface components {
         /**
          * @description Any JSON object, its values returned exactly as sent (number text such as `2.5` or
          *     `12345678901234567890123`, nested objects and arrays in their order), minus
-         *     insignificant whitespace; top-level keys come back sorted. At most 16384 bytes serialized compactly. A key may not appear
-         *     twice.
+         *     insignificant whitespace; top-level keys come back sorted. So that every JSON client can
+         *     read it back, it must be at most 16384 bytes serialized compactly (`x-max-serialized-bytes`;
+         *     `maxProperties` is a bound it implies), nest objects and arrays at most 32 deep
+         *     counting itself (`x-max-depth`), repeat no key in any object, hold only finite numbers
+         *     (`1e400` is refused) and no lone surrogate (`"\ud800"`). Otherwise 400
+         *     `VALIDATION_ERROR` naming `metadata`, or 413 when too large, and nothing is written.
          */
         Metadata: {
             [key: string]: unknown;
@@ -282,7 +286,10 @@ export interface components {
         Message: {
             message_id: components["schemas"]["MessageId"];
             role: components["schemas"]["Role"];
-            /** @description At most 262144 bytes of UTF-8; may be empty. */
+            /**
+             * @description At most 262144 bytes of UTF-8 (`x-max-utf8-bytes`; `maxLength` counts characters,
+             *     each at least one byte); may be empty.
+             */
             content: string;
             timestamp: components["schemas"]["Timestamp"];
             metadata: components["schemas"]["Metadata"];
@@ -312,12 +319,14 @@ export interface components {
             role: components["schemas"]["Role"];
             /**
              * @description May be empty (an assistant message is often created empty, then streamed in by
-             *     PATCH). At most 262144 bytes of UTF-8, otherwise 413.
+             *     PATCH). At most 262144 bytes of UTF-8 (`x-max-utf8-bytes`; `maxLength` counts
+             *     characters, each at least one byte), otherwise 413.
              */
             content: string;
             /**
              * @description Optional; absent or `null` is stored as `{}`. Otherwise as `Metadata`: any JSON
-             *     object, kept exactly as sent; over 16384 bytes serialized compactly, 413.
+             *     object, kept exactly as sent, at most 32 deep, no repeated key, finite numbers; over
+             *     16384 bytes serialized compactly, 413.
              */
             metadata?: {
                 [key: string]: unknown;
@@ -339,12 +348,16 @@ export interface components {
          */
         MessagePatchFields: {
             status?: components["schemas"]["Status"];
-            /** @description Replaces the stored content. At most 262144 bytes of UTF-8, otherwise 413. */
+            /**
+             * @description Replaces the stored content. At most 262144 bytes of UTF-8 (`x-max-utf8-bytes`;
+             *     `maxLength` counts characters, each at least one byte), otherwise 413.
+             */
             content?: string;
             /**
              * @description Merged shallowly into the stored metadata: each key is set to its value, or removed
-             *     when the value is `null`. The whole `metadata` may not be `null`. The merged object
-             *     must stay within 16384 bytes serialized, otherwise 413.
+             *     when the value is `null`. The whole `metadata` may not be `null`. Each value is held
+             *     to the rules of `Metadata` (depth counted from this object, at most 32), and the
+             *     merged object must stay within 16384 bytes serialized, otherwise 413.
              */
             metadata?: {
                 [key: string]: unknown;
