@@ -47,32 +47,12 @@ fn parse_query(query: &str) -> HashMap<String, String> {
     map
 }
 
+/// Form-urlencoded, as lambda_http reads `rawQueryString`: `+` is a space, a `%` not followed
+/// by two hex digits stays as it is, and bytes that are not UTF-8 become U+FFFD.
 fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                // Both must be hex digits: from_str_radix alone would take "+a" as 0x0a.
-                match std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(&text.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Claims as API Gateway renders them: strings, arrays as `[a b]`.
@@ -98,5 +78,6 @@ mod tests {
         assert_eq!(q["cursor"], "a.b");
         assert_eq!(q["x"], "");
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("a+b%2B%C3%A9%FF"), "a b+é\u{fffd}");
     }
 }
