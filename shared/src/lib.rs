@@ -23,6 +23,7 @@ pub mod model;
 pub mod routes;
 pub mod store;
 pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod validate;
 

@@ -17,6 +17,7 @@ use crate::model::{Job, Message, MessagePatch, Role};
 
 pub mod dynamo;
 pub mod keys;
+#[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod retry;
 
