@@ -93,10 +93,10 @@ build: tools ## sam build: an arm64 bootstrap per function (cargo-lambda + zig)
 deploy: build ## sam deploy to a stage: make deploy STAGE=dev|prod
 	scripts/deploy.sh "$(STAGE)"
 
-bench: deps ## benchmarks on DynamoDB Local, then the cold start of each release binary
-	scripts/dynamodb-local.sh with cargo bench --locked -p quote-chat-bench
+bench: deps ## one table: each operation next to its bare DynamoDB work, cold starts, costs (docs/PERFORMANCE.md)
 	cargo build --release --locked --bins
-	scripts/cold-start.py $(addprefix target/release/,list create clear patch fallback sweep)
+	cargo build --release --locked -p quote-chat-bench --bins
+	scripts/dynamodb-local.sh with $${CARGO_TARGET_DIR:-target}/release/table
 
 # The fuzz/ directory exists, so the target must be phony to run at all.
 .PHONY: fuzz

@@ -1,8 +1,28 @@
 #!/usr/bin/env python3
-"""Cold start of Lambda binaries: time from spawn until the binary asks a (fake) Lambda Runtime
-API for its first event, i.e. logging, configuration and the DynamoDB client are ready.
-Usage: scripts/cold-start.py BINARY... (make bench runs it on the release builds)."""
+"""Cold start, warm latency, peak memory and size of Lambda binaries, each run as a real process
+on an emulated Lambda Runtime API (the way the Lambda service runs a `provided.al2023` function).
+
+  cold start    spawn → the binary's first GET /runtime/invocation/next: logging, configuration
+                and the DynamoDB client ready
+  first answer  spawn → the response to the first event is posted (its first DynamoDB calls,
+                connection set-up included)
+  warm          event handed out → its response posted, for the events after the first
+  peak RSS      VmHWM of the process once it has served them all
+
+Usage:
+  scripts/cold-start.py BINARY...                      cold start only (no DynamoDB needed)
+  scripts/cold-start.py --endpoint URL --messages-table T --jobs-table J --job ID \\
+      --clear-job ID [--json] BINARY...                all of the above on DynamoDB Local
+
+Each function gets its own route's event from events/ (aimed at --job; the clear function's at
+--clear-job, so the others keep their messages); a binary named `bare` (bench/src/bin/bare.rs)
+gets the list event, `fallback` the list event too (it answers unknown routes), `sweep` a
+scheduled event. Rounds interleave the binaries, so machine noise hits them alike. `make bench`
+runs it through target/release/table, which seeds the jobs and prints the one table.
+"""
+import argparse
 import http.server
+import json
 import os
 import socketserver
 import statistics
@@ -10,59 +30,214 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 
-RUNS = 15
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEMO_JOB = "5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42"
+RUNS = int(os.environ.get("COLD_START_RUNS", "9"))
+WARM = 5  # events after the first, per process
+# SAM's logical ids, for the arm64 bootstraps `make build` leaves in .aws-sam/build.
+SAM_NAMES = {
+    "list": "ListFunction",
+    "create": "CreateFunction",
+    "clear": "ClearFunction",
+    "patch": "PatchFunction",
+    "fallback": "FallbackFunction",
+    "sweep": "SweepFunction",
+}
+
+
+def event_for(name, args):
+    """The event a function serves, as API Gateway (or EventBridge) would send it."""
+    if name == "sweep":
+        return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
+                "source": "aws.events", "detail": {}}
+    route = {"bare": "list", "fallback": "list"}.get(name, name)
+    with open(os.path.join(ROOT, "events", f"{route}.json")) as f:
+        text = f.read()
+    job = args.clear_job if route == "clear" else args.job
+    event = json.loads(text.replace(DEMO_JOB, job))
+    # A warm PATCH names no version: each would otherwise meet the previous one's.
+    event.get("headers", {}).pop("if-match", None)
+    return event
 
 
 class RuntimeApi(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        if "/runtime/invocation/next" in self.path:
-            self.server.first_next = time.perf_counter()
-            self.server.asked.set()
-        # No event is ever handed out: the process is killed once it has asked.
-        self.send_response(503)
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real Runtime API
+
+    def answer(self, status, body=b"", headers=()):
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        server = self.server
+        if not self.path.endswith("/runtime/invocation/next"):
+            return self.answer(404)
+        now = time.perf_counter()
+        if server.first_next is None:
+            server.first_next = now
+        if not server.events:
+            server.done.set()
+            server.stop.wait()  # the process is killed; never answered
+            return self.answer(410)
+        event = server.events.pop(0)
+        request_id = str(uuid.uuid4())
+        deadline = int(time.time() * 1000) + 30_000
+        body = json.dumps(event).encode()
+        server.sent[request_id] = time.perf_counter()
+        self.answer(200, body, [
+            ("Lambda-Runtime-Aws-Request-Id", request_id),
+            ("Lambda-Runtime-Deadline-Ms", str(deadline)),
+            ("Lambda-Runtime-Invoked-Function-Arn",
+             f"arn:aws:lambda:us-east-1:123456789012:function:{server.name}"),
+            ("Lambda-Runtime-Trace-Id", "Root=1-65a50928-0123456789abcdef01234567;Sampled=0"),
+        ])
+
+    def do_POST(self):
+        now = time.perf_counter()
+        server = self.server
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = self.path.strip("/").split("/")
+        if len(parts) >= 5 and parts[-1] in ("response", "error"):
+            request_id = parts[-2]
+            took = now - server.sent.pop(request_id, now)
+            if server.first_answer is None:
+                server.first_answer = now
+            else:
+                server.warm.append(took * 1000)
+            try:
+                server.statuses.append(json.loads(body).get("statusCode", parts[-1]))
+            except (ValueError, AttributeError):
+                server.statuses.append(parts[-1])
+        elif parts[-1] == "error":
+            server.statuses.append("init error")
+            server.done.set()
+        self.answer(202, b'{"status":"OK"}')
 
     def log_message(self, *args):
         pass
 
 
-def once(binary):
+def peak_rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def once(binary, args):
+    """One process: its cold start, first answer, warm latencies and peak RSS."""
+    name = os.path.basename(binary)
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), RuntimeApi)
     server.daemon_threads = True
-    server.asked = threading.Event()
+    server.name = name
+    server.first_next = server.first_answer = None
+    server.warm, server.statuses, server.sent = [], [], {}
+    server.done, server.stop = threading.Event(), threading.Event()
+    server.events = [event_for(name, args) for _ in range(WARM + 1)] if args.endpoint else []
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = dict(
-        os.environ,
-        AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_address[1]}",
-        AWS_LAMBDA_FUNCTION_NAME=os.path.basename(binary),
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256",
-        AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
-        AWS_REGION="us-east-1",
-        AWS_ACCESS_KEY_ID="cold-start",
-        AWS_SECRET_ACCESS_KEY="cold-start",
-        CURSOR_SECRET="cold-start-measurement-secret",
-        RUST_LOG="warn",
-    )
+    # A clean environment: the Lambda service's variables and the template's, nothing else.
+    env = {
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_address[1]}",
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        "AWS_LAMBDA_LOG_LEVEL": "INFO",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "coldstart",
+        "AWS_SECRET_ACCESS_KEY": "coldstart",
+        "CURSOR_SECRET": "cold-start-measurement-secret",
+    }
+    if args.endpoint:
+        env.update(DYNAMODB_ENDPOINT=args.endpoint, MESSAGES_TABLE=args.messages_table,
+                   JOBS_TABLE=args.jobs_table)
     started = time.perf_counter()
-    process = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # COLD_START_LOG=FILE keeps what the processes print (to see why one answers 500).
+    log = open(os.environ["COLD_START_LOG"], "ab") if os.environ.get("COLD_START_LOG") else None
+    process = subprocess.Popen([binary], env=env, stdout=log or subprocess.DEVNULL,
+                               stderr=log or subprocess.DEVNULL)
     try:
-        if not server.asked.wait(10):
-            raise SystemExit(f"{binary} never asked for an event")
-        return (server.first_next - started) * 1000
+        if not server.done.wait(30):
+            raise SystemExit(f"{name} did not serve its events within 30 s")
+        if server.first_next is None:
+            raise SystemExit(f"{name} never asked for an event")
+        rss = peak_rss_kib(process.pid)
+        first = (server.first_answer - started) * 1000 if server.first_answer else None
+        return (server.first_next - started) * 1000, first, server.warm, rss, server.statuses
     finally:
         process.kill()
         process.wait()
+        if log:
+            log.close()
+        server.stop.set()
         server.shutdown()
+        server.server_close()
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
 
 
 def main():
-    for binary in sys.argv[1:]:
-        times = [once(binary) for _ in range(RUNS)]
-        print(
-            f"cold start {os.path.basename(binary):9} median {statistics.median(times):6.1f} ms"
-            f"  min {min(times):6.1f}  max {max(times):6.1f}  ({RUNS} runs, {os.path.getsize(binary) // 1024} KiB)"
-        )
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--endpoint")
+    parser.add_argument("--messages-table", default="quote-chat-messages")
+    parser.add_argument("--jobs-table", default="jobs")
+    parser.add_argument("--job", default=DEMO_JOB)
+    parser.add_argument("--clear-job", default=DEMO_JOB)
+    parser.add_argument("--json", action="store_true", help="print JSON for bench's table")
+    parser.add_argument("binaries", nargs="+")
+    args = parser.parse_args()
+    results = {b: {"cold": [], "first": [], "warm": [], "rss": [], "statuses": set()}
+               for b in args.binaries}
+    for round_ in range(RUNS):
+        # Interleaved, and the order rotated, so no binary always follows the same one.
+        shift = round_ % len(args.binaries)
+        for binary in args.binaries[shift:] + args.binaries[:shift]:
+            cold, first, warm, rss, statuses = once(binary, args)
+            r = results[binary]
+            r["cold"].append(cold)
+            r["first"].append(first)
+            r["warm"].extend(warm)
+            r["rss"].append(rss)
+            r["statuses"].update(str(s) for s in statuses)
+    functions = []
+    for binary in args.binaries:
+        name = os.path.basename(binary)
+        r = results[binary]
+        arm64 = os.path.join(ROOT, ".aws-sam", "build", SAM_NAMES.get(name, "-"), "bootstrap")
+        rss = median(r["rss"])
+        functions.append({
+            "name": name,
+            "cold_ms": median(r["cold"]),
+            "first_answer_ms": median(r["first"]),
+            "warm_ms": median(r["warm"]),
+            "rss_kib": int(rss) if rss else None,
+            "bytes": os.path.getsize(binary),
+            "arm64_bytes": os.path.getsize(arm64) if os.path.isfile(arm64) else None,
+            "statuses": sorted(r["statuses"]),
+        })
+    for f in functions:
+        fmt = lambda v, unit="ms": "—" if v is None else f"{v:.1f} {unit}"
+        print(f"{f['name']:9} cold {fmt(f['cold_ms'])}  first answer {fmt(f['first_answer_ms'])}"
+              f"  warm {fmt(f['warm_ms'])}  peak RSS {fmt(f['rss_kib'] and f['rss_kib'] / 1024, 'MiB')}"
+              f"  {f['bytes'] / 1e6:.2f} MB  answers {','.join(f['statuses']) or '—'}"
+              f"  ({RUNS} runs)", file=sys.stderr if args.json else sys.stdout)
+    if args.json:
+        json.dump({"runs": RUNS, "functions": functions}, sys.stdout)
 
 
 if __name__ == "__main__":

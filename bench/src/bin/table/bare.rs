@@ -1,0 +1,358 @@
+//! The bare twin of each operation: the minimum requests our schema needs (docs/schema.md),
+//! sent with a plain SDK client (default retries, no interceptor) and nothing else — no
+//! validation, access rule, fingerprint, cursor, metrics or lost-race handling. The twins write
+//! chats of their own (same item shapes and sizes, fewer attributes) and read ours.
+//!
+//! Each answer's consumed capacity is kept by kind, because the proxy only sums it: the read
+//! units of a twin are the read units of our operation (same reads of same-sized items), which
+//! splits our total into reads and writes for the cost model.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConsumedCapacity, KeysAndAttributes, Put, ReturnConsumedCapacity, ReturnValue,
+    TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+use chrono::Utc;
+use shared::store::dynamo::DynamoStore;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Capacity units by what DynamoDB charges them as.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Units {
+    pub read: f64,
+    pub write: f64,
+    /// Writes inside `TransactWriteItems`: AWS charges them twice, DynamoDB Local once.
+    pub transactional: f64,
+}
+
+pub struct Bare {
+    client: Client,
+    messages: String,
+    jobs: String,
+    units: Mutex<Units>,
+}
+
+/// The head attributes the twins need.
+struct Head {
+    generation: u64,
+    visible_from: u64,
+    last_timestamp: Option<String>,
+    message_count: u64,
+    clear_id: Option<String>,
+    cleared_from: u64,
+    cleared_count: u64,
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn number(item: &Item, name: &str) -> u64 {
+    match item.get(name) {
+        Some(AttributeValue::N(text)) => text.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn text(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(text)) => Some(text.clone()),
+        _ => None,
+    }
+}
+
+fn units(consumed: Option<&[ConsumedCapacity]>) -> f64 {
+    consumed
+        .unwrap_or_default()
+        .iter()
+        .filter_map(ConsumedCapacity::capacity_units)
+        .sum()
+}
+
+impl Bare {
+    pub async fn new(endpoint: &str, ours: &DynamoStore) -> Bare {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::v2026_01_12())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(Credentials::new("bench", "bench", None, None, "bench"))
+            .build();
+        Bare {
+            client: Client::from_conf(config),
+            messages: ours.messages_table().to_owned(),
+            jobs: ours.jobs_table().to_owned(),
+            units: Mutex::new(Units::default()),
+        }
+    }
+
+    /// Units consumed since the last call, by kind.
+    pub fn take_units(&self) -> Units {
+        std::mem::take(&mut *self.units.lock().expect("units lock"))
+    }
+
+    fn add(&self, kind: fn(&mut Units) -> &mut f64, amount: f64) {
+        *kind(&mut self.units.lock().expect("units lock")) += amount;
+    }
+
+    fn key(&self, job: &str, sk: &str) -> Item {
+        HashMap::from([("job_id".to_owned(), s(job)), ("sk".to_owned(), s(sk))])
+    }
+
+    /// One `BatchGetItem`: the job (what the access rule needs), the head, and a lookup.
+    async fn open(&self, job: &str, lookup: Option<&str>) -> (Head, Option<Item>) {
+        let mut keys = vec![self.key(job, "#CHAT")];
+        if let Some(id) = lookup {
+            keys.push(self.key(job, &format!("I#{id}")));
+        }
+        let read = |keys| {
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .expect("keys given")
+        };
+        let out = self
+            .client
+            .batch_get_item()
+            .request_items(
+                &self.jobs,
+                read(vec![HashMap::from([("job_id".to_owned(), s(job))])]),
+            )
+            .request_items(&self.messages, read(keys))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .expect("bare BatchGetItem");
+        self.add(|u| &mut u.read, units(out.consumed_capacity.as_deref()));
+        let items = out
+            .responses
+            .unwrap_or_default()
+            .remove(&self.messages)
+            .unwrap_or_default();
+        let mut head = Item::new();
+        let mut found = None;
+        for item in items {
+            if text(&item, "sk").as_deref() == Some("#CHAT") {
+                head = item;
+            } else {
+                found = Some(item);
+            }
+        }
+        let head = Head {
+            generation: number(&head, "generation"),
+            visible_from: number(&head, "visible_from"),
+            last_timestamp: text(&head, "last_timestamp"),
+            message_count: number(&head, "message_count"),
+            clear_id: text(&head, "clear_id"),
+            cleared_from: number(&head, "cleared_from"),
+            cleared_count: number(&head, "cleared_count"),
+        };
+        (head, found)
+    }
+
+    /// The visible messages, one `Query` per 1 MB page (or `limit` of them, newest first).
+    async fn query(&self, job: &str, head: &Head, limit: Option<i32>) -> usize {
+        let mut start = None;
+        let mut count = 0;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.messages)
+                .key_condition_expression("job_id = :job AND sk BETWEEN :low AND :high")
+                .expression_attribute_values(":job", s(job))
+                .expression_attribute_values(":low", s(&format!("M#{:010}#", head.visible_from)))
+                .expression_attribute_values(":high", s(&format!("M#{:010}#~", head.generation)))
+                .consistent_read(true)
+                .set_limit(limit)
+                .scan_index_forward(limit.is_none())
+                .set_exclusive_start_key(start)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .expect("bare Query");
+            self.add(
+                |u| &mut u.read,
+                units(out.consumed_capacity.as_ref().map(std::slice::from_ref)),
+            );
+            count += out.items.map_or(0, |items| items.len());
+            start = out.last_evaluated_key;
+            if start.is_none() || limit.is_some() {
+                return count;
+            }
+        }
+    }
+
+    /// The whole visible history (list and export read the same pages).
+    pub async fn list(&self, job: &str) -> usize {
+        let (head, _) = self.open(job, None).await;
+        self.query(job, &head, None).await
+    }
+
+    /// The counters are on the head; the preview is the newest message.
+    pub async fn summary(&self, job: &str) -> u64 {
+        let (head, _) = self.open(job, None).await;
+        self.query(job, &head, Some(1)).await;
+        head.message_count
+    }
+
+    /// One `TransactWriteItems`: the head (timestamp, counter), the id lookup, the message.
+    pub async fn create(&self, job: &str, id: &str, content: &str) {
+        let (head, _) = self.open(job, None).await;
+        let timestamp = shared::chat::next_timestamp(head.last_timestamp.as_deref(), Utc::now());
+        let message_sk = format!("M#{:010}#{timestamp}#{id}", head.generation);
+        let head_update = Update::builder()
+            .table_name(&self.messages)
+            .set_key(Some(self.key(job, "#CHAT")))
+            .update_expression(
+                "SET last_timestamp = :ts, generation = if_not_exists(generation, :zero), \
+                 visible_from = if_not_exists(visible_from, :zero) ADD message_count :one",
+            )
+            .condition_expression("attribute_not_exists(last_timestamp) OR last_timestamp < :ts")
+            .expression_attribute_values(":ts", s(&timestamp))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .build()
+            .expect("head update");
+        let lookup = HashMap::from([
+            ("job_id".to_owned(), s(job)),
+            ("sk".to_owned(), s(&format!("I#{id}"))),
+            ("message_sk".to_owned(), s(&message_sk)),
+            ("generation".to_owned(), n(head.generation)),
+            ("timestamp".to_owned(), s(&timestamp)),
+        ]);
+        let message = HashMap::from([
+            ("job_id".to_owned(), s(job)),
+            ("sk".to_owned(), s(&message_sk)),
+            ("message_id".to_owned(), s(id)),
+            ("role".to_owned(), s("assistant")),
+            ("content".to_owned(), s(content)),
+            ("timestamp".to_owned(), s(&timestamp)),
+            ("version".to_owned(), n(1)),
+        ]);
+        let put = |item| {
+            Put::builder()
+                .table_name(&self.messages)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(sk)")
+                .build()
+                .expect("put")
+        };
+        let out = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(head_update).build())
+            .transact_items(TransactWriteItem::builder().put(put(lookup)).build())
+            .transact_items(TransactWriteItem::builder().put(put(message)).build())
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .expect("bare TransactWriteItems");
+        self.add(
+            |u| &mut u.transactional,
+            units(out.consumed_capacity.as_deref()),
+        );
+    }
+
+    /// The lookup says where the message is; one conditional `UpdateItem` returns it whole.
+    /// Returns the new version.
+    pub async fn patch(&self, job: &str, id: &str, content: &str, version: Option<u64>) -> u64 {
+        let (_, lookup) = self.open(job, Some(id)).await;
+        let lookup = lookup.expect("the twin's message exists");
+        let message_sk = text(&lookup, "message_sk").expect("lookup names its message");
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.messages)
+            .set_key(Some(self.key(job, &message_sk)))
+            .update_expression(
+                "SET content = :content, updated_at = :now, version = version + :one",
+            )
+            .expression_attribute_values(":content", s(content))
+            .expression_attribute_values(":now", s(&shared::chat::format_timestamp(Utc::now())))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        update = match version {
+            Some(version) => update
+                .condition_expression("version = :version")
+                .expression_attribute_values(":version", n(version)),
+            None => update.condition_expression("attribute_exists(sk)"),
+        };
+        let out = update.send().await.expect("bare UpdateItem");
+        self.add(
+            |u| &mut u.write,
+            units(out.consumed_capacity.as_ref().map(std::slice::from_ref)),
+        );
+        out.attributes
+            .as_ref()
+            .map_or(0, |item| number(item, "version"))
+    }
+
+    /// One conditional `UpdateItem` of the head moves the visible generations past the chat.
+    pub async fn clear(&self, job: &str) {
+        let (head, _) = self.open(job, None).await;
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.messages)
+            .set_key(Some(self.key(job, "#CHAT")))
+            .update_expression(
+                "SET generation = :next, visible_from = :next, cleared_from = :from, \
+                 cleared_to = :generation, cleared_count = :count, message_count = :zero, \
+                 clear_id = :id, sweep_due = :due",
+            )
+            .condition_expression("attribute_not_exists(generation) OR generation = :generation")
+            .expression_attribute_values(":next", n(head.generation + 1))
+            .expression_attribute_values(":generation", n(head.generation))
+            .expression_attribute_values(":from", n(head.visible_from))
+            .expression_attribute_values(":count", n(head.message_count))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":id", s(&uuid::Uuid::new_v4().simple().to_string()))
+            // Not the sweep's value: the twins' chats must stay out of the sweep's work.
+            .expression_attribute_values(":due", s("bare"))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .expect("bare clear");
+        self.add(
+            |u| &mut u.write,
+            units(out.consumed_capacity.as_ref().map(std::slice::from_ref)),
+        );
+    }
+
+    /// One conditional `UpdateItem` of the head shows the cleared generations again.
+    pub async fn restore(&self, job: &str) {
+        let (head, _) = self.open(job, None).await;
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.messages)
+            .set_key(Some(self.key(job, "#CHAT")))
+            .update_expression(
+                "SET visible_from = :from, message_count = :count, restored_clear = :id",
+            )
+            .condition_expression("generation = :generation AND clear_id = :id")
+            .expression_attribute_values(":from", n(head.cleared_from))
+            .expression_attribute_values(":count", n(head.cleared_count))
+            .expression_attribute_values(":generation", n(head.generation))
+            .expression_attribute_values(":id", s(head.clear_id.as_deref().unwrap_or_default()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .expect("bare restore");
+        self.add(
+            |u| &mut u.write,
+            units(out.consumed_capacity.as_ref().map(std::slice::from_ref)),
+        );
+    }
+}

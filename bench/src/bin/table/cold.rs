@@ -1,0 +1,98 @@
+//! Cold start, warm latency, peak memory and size of each function next to the bare one
+//! (src/bin/bare.rs), by scripts/cold-start.py: the binaries built beside this one, each a
+//! real process on an emulated Lambda Runtime API, serving events/ on DynamoDB Local.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::harness::{Harness, Via};
+
+/// The functions, in the order the script interleaves them; `bare` is the floor.
+pub const FUNCTIONS: [&str; 7] = [
+    "bare", "list", "create", "patch", "clear", "fallback", "sweep",
+];
+
+pub struct Function {
+    pub name: String,
+    pub cold_ms: f64,
+    pub first_answer_ms: Option<f64>,
+    pub warm_ms: Option<f64>,
+    pub rss_kib: Option<u64>,
+    pub bytes: u64,
+    pub arm64_bytes: Option<u64>,
+}
+
+/// The demo job of events/, with 40 messages, and a job for the clear function's event.
+async fn event_jobs(h: &Harness) -> String {
+    let deps = h.ours(Via::Direct);
+    let (client, jobs) = (deps.store.client(), deps.store.jobs_table());
+    let demo = local::setup::DEMO_JOB_ID;
+    local::setup::put_job(client, jobs, demo, testkit::OWNER, &[])
+        .await
+        .expect("demo job");
+    crate::seed::fill(deps, demo, 40, crate::seed::LISTED_BYTES).await;
+    // The events' caller; the messages stay.
+    local::setup::put_job(client, jobs, demo, local::setup::DEMO_OWNER, &[])
+        .await
+        .expect("demo job for its owner");
+    let cleared = uuid::Uuid::new_v4().to_string();
+    local::setup::put_job(client, jobs, &cleared, local::setup::DEMO_OWNER, &[])
+        .await
+        .expect("a job to clear");
+    cleared
+}
+
+/// The binaries are the ones built beside this one, or in `BENCH_BIN_DIR` (to compare
+/// release profiles); those missing there are left out.
+pub async fn run(h: &Harness) -> Result<Vec<Function>, String> {
+    let dir = match std::env::var_os("BENCH_BIN_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(Path::to_path_buf))
+            .ok_or("cannot tell where the binaries are")?,
+    };
+    let binaries: Vec<PathBuf> = FUNCTIONS
+        .iter()
+        .map(|name| dir.join(name))
+        .filter(|path| path.is_file())
+        .collect();
+    if binaries.len() < 2 {
+        return Err(format!("the functions are not built in {}", dir.display()));
+    }
+    let clear_job = event_jobs(h).await;
+    let store = &h.ours(Via::Direct).store;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/cold-start.py");
+    let output = Command::new("python3")
+        .arg(script)
+        .arg("--json")
+        .args(["--endpoint", &testkit::endpoint()])
+        .args(["--messages-table", store.messages_table()])
+        .args(["--jobs-table", store.jobs_table()])
+        .args(["--job", local::setup::DEMO_JOB_ID])
+        .args(["--clear-job", &clear_job])
+        .args(&binaries)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|err| format!("cannot run scripts/cold-start.py: {err}"))?;
+    if !output.status.success() {
+        return Err(format!("scripts/cold-start.py failed ({})", output.status));
+    }
+    let answer: Value = serde_json::from_slice(&output.stdout)
+        .map_err(|err| format!("scripts/cold-start.py printed no JSON: {err}"))?;
+    let functions = answer["functions"].as_array().cloned().unwrap_or_default();
+    Ok(functions
+        .iter()
+        .map(|f| Function {
+            name: f["name"].as_str().unwrap_or("?").to_owned(),
+            cold_ms: f["cold_ms"].as_f64().unwrap_or(f64::NAN),
+            first_answer_ms: f["first_answer_ms"].as_f64(),
+            warm_ms: f["warm_ms"].as_f64(),
+            rss_kib: f["rss_kib"].as_u64(),
+            bytes: f["bytes"].as_u64().unwrap_or(0),
+            arm64_bytes: f["arm64_bytes"].as_u64(),
+        })
+        .collect())
+}

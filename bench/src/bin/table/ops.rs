@@ -1,0 +1,102 @@
+//! Our operations, called as the handlers call them (`shared`'s chat and history functions,
+//! bodies validated as a request's would be), minus the HTTP envelope.
+
+use shared::export::Format;
+use shared::model::{NewMessage, Role, Status};
+use shared::store::dynamo::DynamoStore;
+use shared::testing::owner;
+use shared::validate::{self, ListQuery};
+use shared::{chat, history, Deps};
+
+type D = Deps<DynamoStore>;
+
+pub async fn list(deps: &D, job: &str) -> usize {
+    let page = history::list(deps, &owner(), job, ListQuery::default())
+        .await
+        .expect("list");
+    // What the function sends back is the page serialized; that is part of the work.
+    serde_json::to_string(&page).expect("page serializes");
+    page.messages.len()
+}
+
+pub async fn summary(deps: &D, job: &str) -> u64 {
+    let summary = history::summary(deps, &owner(), job)
+        .await
+        .expect("summary");
+    serde_json::to_string(&summary).expect("summary serializes");
+    summary.message_count
+}
+
+/// Every page of the export (each ~5 MB at most), as a client fetching all of it would.
+pub async fn export(deps: &D, job: &str) -> (usize, usize) {
+    let (mut messages, mut pages) = (0, 0);
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = history::export(deps, &owner(), job, Format::Json, cursor.as_deref())
+            .await
+            .expect("export");
+        messages += page.items.len();
+        pages += 1;
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            return (messages, pages);
+        }
+    }
+}
+
+pub fn new_message(id: &str, role: Role, content: &str, status: Status) -> NewMessage {
+    NewMessage {
+        message_id: id.to_owned(),
+        role,
+        content: content.to_owned(),
+        metadata: Default::default(),
+        status,
+    }
+}
+
+pub async fn create(deps: &D, job: &str, message: NewMessage) {
+    chat::create(deps, &owner(), job, message)
+        .await
+        .expect("create");
+}
+
+/// One PATCH of content (and the closing status); returns the new version.
+pub async fn patch(
+    deps: &D,
+    job: &str,
+    id: &str,
+    content: &str,
+    version: Option<u64>,
+    last: bool,
+) -> u64 {
+    let mut body = serde_json::json!({ "content": content });
+    if last {
+        body["status"] = "complete".into();
+    }
+    let patch = validate::message_patch(&body.to_string()).expect("valid PATCH body");
+    chat::patch(deps, &owner(), job, id, &patch, version.map(|v| vec![v]))
+        .await
+        .expect("patch")
+        .version
+}
+
+pub async fn clear(deps: &D, job: &str) -> u64 {
+    chat::clear(deps, &owner(), job)
+        .await
+        .expect("clear")
+        .deleted_count
+}
+
+pub async fn restore(deps: &D, job: &str) -> u64 {
+    chat::restore(deps, &owner(), job)
+        .await
+        .expect("restore")
+        .restored_count
+}
+
+/// A reply of `bytes` streamed in `patches` PATCHes, each sending the content so far with
+/// `If-Match` (as clients/typescript does), the last one marking it complete.
+pub fn stream_chunks(bytes: usize, patches: usize) -> impl Iterator<Item = String> {
+    let reply = "x".repeat(bytes);
+    (1..=patches).map(move |i| reply[..bytes * i / patches].to_owned())
+}
