@@ -61,16 +61,12 @@ pub(crate) async fn open<S: ChatStore>(
     job_id: &str,
     message_id: Option<&str>,
 ) -> Result<(Chat, Option<MessageRef>), ApiError> {
-    let (chat, target) = deps
-        .store
-        .open(job_id, message_id)
-        .await?
-        .ok_or(ApiError::JobNotFound)?;
-    if !caller.may_use(&chat.job, &deps.settings.staff_group) {
+    let job = deps.store.job(job_id).await?.ok_or(ApiError::JobNotFound)?;
+    if !caller.may_use(&job, &deps.settings.staff_group) {
         tracing::info!(job_id, "caller may not use this job");
         return Err(ApiError::JobNotFound);
     }
-    Ok((chat, target))
+    Ok(deps.store.open(job, message_id).await?)
 }
 
 /// A unique id for one request's write, so a retry whose answer was lost can recognise it.

@@ -116,7 +116,8 @@ pub async fn new_job(members: &[&str]) -> String {
     job_id
 }
 
-/// Counts the calls that touch message items, to prove a refused request touched none.
+/// Counts the calls that touch the messages table (the head included), to prove a refused
+/// request touched none.
 pub struct Counting<S> {
     pub inner: S,
     pub message_calls: AtomicUsize,
@@ -140,12 +141,16 @@ impl<S> Counting<S> {
 }
 
 impl<S: ChatStore> ChatStore for Counting<S> {
+    async fn job(&self, job_id: &str) -> Result<Option<Job>, StoreError> {
+        self.inner.job(job_id).await
+    }
     async fn open(
         &self,
-        job_id: &str,
+        job: Job,
         message_id: Option<&str>,
-    ) -> Result<Option<(Chat, Option<MessageRef>)>, StoreError> {
-        self.inner.open(job_id, message_id).await
+    ) -> Result<(Chat, Option<MessageRef>), StoreError> {
+        self.count();
+        self.inner.open(job, message_id).await
     }
     async fn page(
         &self,
@@ -334,4 +339,14 @@ pub fn event_for_job(name: &str, job_id: &str) -> String {
         local::setup::DEMO_JOB_ID
     );
     text.replace(local::setup::DEMO_JOB_ID, job_id)
+}
+
+/// The chat of an existing job, as an operation opens it (the job first, then its head).
+pub async fn open_chat<S: ChatStore>(store: &S, job_id: &str) -> Chat {
+    let job = store
+        .job(job_id)
+        .await
+        .expect("job read")
+        .expect("job exists");
+    store.open(job, None).await.expect("chat read").0
 }

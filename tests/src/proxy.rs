@@ -5,7 +5,7 @@
 //! answers, internal errors, slowness) and measure how many requests and how much capacity an
 //! operation really costs.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -82,6 +82,7 @@ struct State {
     faults: HashMap<String, VecDeque<Fault>>,
     requests: HashMap<String, usize>,
     operations: Vec<String>,
+    tables: BTreeSet<String>,
     capacity_units: f64,
 }
 
@@ -160,12 +161,19 @@ impl Proxy {
         self.shared.lock().operations.clone()
     }
 
+    /// The tables the requests named (`TableName`, `RequestItems`, `TransactItems`), to assert
+    /// e.g. that a request never reached the messages table.
+    pub fn tables(&self) -> BTreeSet<String> {
+        self.shared.lock().tables.clone()
+    }
+
     /// Zeroes the counters (not the queued faults), so a test measures only what follows its
     /// setup.
     pub fn reset_counts(&self) {
         let mut state = self.shared.lock();
         state.requests.clear();
         state.operations.clear();
+        state.tables.clear();
         state.capacity_units = 0.0;
     }
 }
@@ -211,6 +219,7 @@ async fn handle(
     };
     let (parts, body) = request.into_parts();
     let body = body.collect().await?.to_bytes();
+    shared.lock().tables.extend(tables_of(&body));
     match fault {
         Some(Fault::Throttle) => {
             return Ok(error_answer(
@@ -268,6 +277,27 @@ fn operation_of(request: &Request<Incoming>) -> String {
         .rsplit_once('.')
         .map_or(target, |(_, operation)| operation)
         .to_owned()
+}
+
+/// The tables a request names: its `TableName`, the keys of `RequestItems` (batches), the
+/// `TableName` of each entry of `TransactItems`.
+fn tables_of(body: &Bytes) -> Vec<String> {
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return Vec::new();
+    };
+    let mut tables: Vec<String> = request["TableName"]
+        .as_str()
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    if let Some(items) = request["RequestItems"].as_object() {
+        tables.extend(items.keys().cloned());
+    }
+    for entry in request["TransactItems"].as_array().into_iter().flatten() {
+        let actions = entry.as_object().into_iter().flat_map(|a| a.values());
+        tables.extend(actions.filter_map(|action| action["TableName"].as_str().map(str::to_owned)));
+    }
+    tables
 }
 
 /// Adds `"ReturnConsumedCapacity":"TOTAL"` unless the request chose otherwise. Changing the

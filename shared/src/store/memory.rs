@@ -76,27 +76,24 @@ impl MemoryStore {
 }
 
 impl ChatStore for MemoryStore {
+    async fn job(&self, job_id: &str) -> Result<Option<Job>, StoreError> {
+        self.check()?;
+        Ok(self.lock().jobs.get(job_id).cloned())
+    }
+
     async fn open(
         &self,
-        job_id: &str,
+        job: Job,
         message_id: Option<&str>,
-    ) -> Result<Option<(Chat, Option<MessageRef>)>, StoreError> {
+    ) -> Result<(Chat, Option<MessageRef>), StoreError> {
         self.check()?;
         let state = self.lock();
-        let Some(job) = state.jobs.get(job_id) else {
-            return Ok(None);
-        };
-        let chat = state.chats.get(job_id);
+        let chat = state.chats.get(&job.job_id);
         let target = chat
             .zip(message_id)
             .and_then(|(chat, id)| chat.lookups.get(id).cloned());
-        Ok(Some((
-            Chat {
-                job: job.clone(),
-                head: chat.map(|c| c.head.clone()).unwrap_or_default(),
-            },
-            target,
-        )))
+        let head = chat.map(|c| c.head.clone()).unwrap_or_default();
+        Ok((Chat { job, head }, target))
     }
 
     async fn page(

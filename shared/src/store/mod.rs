@@ -174,13 +174,17 @@ pub enum PatchOutcome {
 
 /// What the chat operations need from storage. Every method is atomic on its own.
 pub trait ChatStore: Send + Sync {
-    /// The job and its chat, or `None` when the job does not exist; with `message_id`, also
-    /// where that message lives (if it ever existed), read in the same round trip.
+    /// The job, or `None` when it does not exist. Reads the jobs table only: a caller who may
+    /// not use the job causes no read of the messages table at all.
+    fn job(&self, job_id: &str) -> impl Future<Output = Result<Option<Job>, StoreError>> + Send;
+
+    /// The chat of `job` (which the caller may use); with `message_id`, also where that
+    /// message lives (if it ever existed), read in the same round trip.
     fn open(
         &self,
-        job_id: &str,
+        job: Job,
         message_id: Option<&str>,
-    ) -> impl Future<Output = Result<Option<(Chat, Option<MessageRef>)>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<(Chat, Option<MessageRef>), StoreError>> + Send;
 
     /// Visible messages after the sort key `after` (exclusive), in the given order.
     fn page(

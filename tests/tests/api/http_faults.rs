@@ -2,7 +2,8 @@
 //! production DynamoDB client talks to DynamoDB Local through the fault-injecting proxy:
 //! throttling answers 503 with `Retry-After` and writes nothing; a slow DynamoDB is cut off by
 //! the configured timeouts, which sit below every function's Lambda timeout in template.yaml;
-//! a stranger's request makes no request beyond the one that reads the job.
+//! a stranger's request makes no request beyond the one that reads the job: none reaches the
+//! messages table.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -229,7 +230,7 @@ fn the_production_timeouts_fit_under_every_function_timeout_of_template_yaml() {
 }
 
 #[tokio::test]
-async fn a_strangers_request_makes_no_request_beyond_reading_the_job() {
+async fn a_strangers_request_reads_the_job_and_never_the_messages_table() {
     let api = Api::start().await;
     for (name, method, path, body) in routes() {
         api.proxy.reset_counts();
@@ -239,6 +240,19 @@ async fn a_strangers_request_makes_no_request_beyond_reading_the_job() {
             (404, &json!("JOB_NOT_FOUND")),
             "{name}"
         );
-        assert_eq!(api.proxy.operations(), ["BatchGetItem"], "{name}");
+        assert_eq!(api.proxy.operations(), ["GetItem"], "{name}");
+        assert_eq!(
+            api.proxy.tables(),
+            [testkit::config().jobs_table].into(),
+            "{name}: the messages table is never read"
+        );
     }
+    // The same count for the owner shows the stranger's request was cut short, not cheap.
+    api.proxy.reset_counts();
+    api.call(OWNER, "GET", "", None).await;
+    assert_eq!(api.proxy.operations(), ["GetItem", "BatchGetItem", "Query"]);
+    assert!(api
+        .proxy
+        .tables()
+        .contains(&testkit::config().messages_table));
 }

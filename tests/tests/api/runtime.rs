@@ -714,7 +714,7 @@ async fn started_as_lambda_starts_it_a_function_writes_only_json_lines_without_c
             let fields = &value["fields"];
             assert_eq!(fields["route"], "create");
             assert_eq!(fields["status"], 201);
-            assert_eq!(fields["dynamodb_requests"], 2);
+            assert_eq!(fields["dynamodb_requests"], 3);
             assert!(
                 fields["capacity_units"].as_f64().unwrap_or_default() > 0.0,
                 "{line}"
@@ -728,7 +728,7 @@ async fn started_as_lambda_starts_it_a_function_writes_only_json_lines_without_c
         if value["_aws"]["CloudWatchMetrics"].is_array() {
             metric_lines += 1;
             assert_eq!(value["Route"], "create");
-            assert_eq!(value["DynamoDBRequests"], 2.0);
+            assert_eq!(value["DynamoDBRequests"], 3.0);
         }
         assert!(!line.contains(&job), "a raw job id in the logs: {line}");
         assert!(

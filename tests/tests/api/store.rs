@@ -22,7 +22,7 @@ fn message(id: &str, timestamp: &str) -> Message {
 async fn a_create_at_an_instant_already_taken_never_overwrites() {
     let deps = dynamo_deps().await;
     let job = new_job(&[]).await;
-    let chat = deps.store.open(&job, None).await.unwrap().unwrap().0;
+    let chat = testkit::open_chat(&deps.store, &job).await;
     let instant = "2024-01-15T10:30:00.123456Z";
     assert_eq!(
         deps.store
@@ -40,7 +40,7 @@ async fn a_create_at_an_instant_already_taken_never_overwrites() {
             .unwrap(),
         CreateOutcome::ChatMoved
     );
-    let chat = deps.store.open(&job, None).await.unwrap().unwrap().0;
+    let chat = testkit::open_chat(&deps.store, &job).await;
     let page = deps.store.page(&chat, None, false, 10).await.unwrap();
     assert_eq!(page.messages.len(), 1);
     assert_eq!(page.messages[0].message.content, "content of b");
@@ -66,7 +66,7 @@ async fn unknown_jobs_open_as_none() {
     let deps = dynamo_deps().await;
     assert!(deps
         .store
-        .open(&uuid::Uuid::new_v4().to_string(), None)
+        .job(&uuid::Uuid::new_v4().to_string())
         .await
         .unwrap()
         .is_none());
@@ -95,21 +95,20 @@ async fn odd_attributes_of_the_existing_jobs_table_do_not_break_requests() {
     ])
     .await
     .unwrap();
-    let chat = deps
+    let read = deps
         .store
-        .open(&job, None)
+        .job(&job)
         .await
         .unwrap()
-        .expect("job readable despite odd attributes")
-        .0;
-    assert_eq!(chat.job.owner_id, testkit::OWNER);
+        .expect("job readable despite odd attributes");
+    assert_eq!(read.owner_id, testkit::OWNER);
 
     let orphan = uuid::Uuid::new_v4().to_string();
     put(vec![("job_id", AttributeValue::S(orphan.clone()))])
         .await
         .unwrap();
     assert!(
-        deps.store.open(&orphan, None).await.unwrap().is_none(),
+        deps.store.job(&orphan).await.unwrap().is_none(),
         "no owner: nobody may use it"
     );
 }

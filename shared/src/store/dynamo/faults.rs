@@ -104,7 +104,7 @@ async fn throttling_that_outlasts_the_sdk_retries_is_unavailable() {
         .http_response(throttled)
         .times(SDK_ATTEMPTS as usize)
         .build();
-    let result = store(client(&[&rule])).open("job", None).await;
+    let result = store(client(&[&rule])).open(chat().job, None).await;
     assert!(
         matches!(result, Err(StoreError::Unavailable(_))),
         "{result:?}"
@@ -114,29 +114,33 @@ async fn throttling_that_outlasts_the_sdk_retries_is_unavailable() {
 
 #[tokio::test]
 async fn unprocessed_keys_of_batch_get_are_fetched_again() {
-    let job: Item = HashMap::from([("job_id".into(), s("job")), ("owner_id".into(), s("owner"))]);
+    let head: Item = HashMap::from([
+        ("job_id".into(), s("job")),
+        ("sk".into(), s(crate::store::keys::HEAD)),
+        ("generation".into(), n(7)),
+    ]);
     let first = mock!(Client::batch_get_item).then_output(|| {
         let keys = KeysAndAttributes::builder()
-            .keys(HashMap::from([("job_id".to_owned(), s("job"))]))
+            .keys(HashMap::from([
+                ("job_id".to_owned(), s("job")),
+                ("sk".to_owned(), s(crate::store::keys::HEAD)),
+            ]))
             .build()
             .unwrap();
         BatchGetItemOutput::builder()
-            .unprocessed_keys("jobs", keys)
+            .unprocessed_keys("messages", keys)
             .build()
     });
     let second = mock!(Client::batch_get_item).then_output(move || {
         BatchGetItemOutput::builder()
-            .responses("jobs", vec![job.clone()])
+            .responses("messages", vec![head.clone()])
             .build()
     });
-    let opened = store(client(&[&first, &second]))
-        .open("job", None)
+    let (opened, _) = store(client(&[&first, &second]))
+        .open(chat().job, None)
         .await
         .unwrap();
-    assert_eq!(
-        opened.map(|(c, _)| c.job.owner_id),
-        Some("owner".to_owned())
-    );
+    assert_eq!(opened.head.generation, 7);
     assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
 }
 

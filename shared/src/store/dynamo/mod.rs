@@ -10,7 +10,7 @@ use super::{
     StorePage,
 };
 use crate::error::StoreError;
-use crate::model::Message;
+use crate::model::{Job, Message};
 
 mod clear;
 mod create;
@@ -73,12 +73,16 @@ impl DynamoStore {
 }
 
 impl ChatStore for DynamoStore {
+    async fn job(&self, job_id: &str) -> Result<Option<Job>, StoreError> {
+        self.read_job(job_id).await
+    }
+
     async fn open(
         &self,
-        job_id: &str,
+        job: Job,
         message_id: Option<&str>,
-    ) -> Result<Option<(Chat, Option<MessageRef>)>, StoreError> {
-        self.read_chat(job_id, message_id).await
+    ) -> Result<(Chat, Option<MessageRef>), StoreError> {
+        self.read_chat(job, message_id).await
     }
 
     async fn page(

@@ -1,5 +1,6 @@
-//! Reading a chat: the job, the head and an id lookup in one `BatchGetItem`; pages of messages
-//! by one `Query` over the visible generations.
+//! Reading a chat: the job by one `GetItem` on the jobs table, then (for a caller who may use
+//! it) the head and an id lookup in one `BatchGetItem`; pages of messages by one `Query` over
+//! the visible generations.
 
 use std::collections::HashMap;
 
@@ -13,13 +14,9 @@ use crate::model::Job;
 use crate::store::retry::{backoff, CONTENTION_ATTEMPTS};
 use crate::store::{keys, Chat, MessageRef, StorePage};
 
-fn keys_and_attributes(
-    keys: Vec<Item>,
-    projection: Option<&str>,
-) -> Result<KeysAndAttributes, StoreError> {
+fn keys_and_attributes(keys: Vec<Item>) -> Result<KeysAndAttributes, StoreError> {
     KeysAndAttributes::builder()
         .set_keys(Some(keys))
-        .set_projection_expression(projection.map(str::to_owned))
         .consistent_read(true)
         .build()
         .map_err(|e| StoreError::Internal(e.to_string()))
@@ -33,30 +30,46 @@ fn sort_key(item: &Item) -> Option<&str> {
 }
 
 impl DynamoStore {
+    /// The job's item: only what the access rule needs, so that other attributes of the
+    /// existing jobs table, whatever their shape, cannot break a request.
+    pub(super) async fn read_job(&self, job_id: &str) -> Result<Option<Job>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.jobs_table)
+            .key("job_id", s(job_id))
+            .projection_expression("job_id, owner_id, member_ids")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        match from_item(item) {
+            Ok(job) => Ok(Some(job)),
+            Err(err) => {
+                // Nobody can be shown to own it; say so to operators, not to callers.
+                tracing::error!(job_id, error = %err, "job item is unreadable; answering not found");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The head of the job's chat and, with `message_id`, that message's lookup: one
+    /// `BatchGetItem` on the messages table.
     pub(super) async fn read_chat(
         &self,
-        job_id: &str,
+        job: Job,
         message_id: Option<&str>,
-    ) -> Result<Option<(Chat, Option<MessageRef>)>, StoreError> {
-        let job_key = HashMap::from([("job_id".to_owned(), s(job_id))]);
-        let mut message_keys = vec![self.key(job_id, keys::HEAD)];
+    ) -> Result<(Chat, Option<MessageRef>), StoreError> {
+        let mut wanted = vec![self.key(&job.job_id, keys::HEAD)];
         let lookup_sk = message_id.map(keys::lookup);
         if let Some(sk) = &lookup_sk {
-            message_keys.push(self.key(job_id, sk));
+            wanted.push(self.key(&job.job_id, sk));
         }
-        let mut request = HashMap::from([
-            // Only what the access rule needs: other attributes of the existing jobs table,
-            // whatever their shape, cannot break a request.
-            (
-                self.jobs_table.clone(),
-                keys_and_attributes(vec![job_key], Some("job_id, owner_id, member_ids"))?,
-            ),
-            (
-                self.messages_table.clone(),
-                keys_and_attributes(message_keys, None)?,
-            ),
-        ]);
-        let mut job: Option<Item> = None;
+        let mut request =
+            HashMap::from([(self.messages_table.clone(), keys_and_attributes(wanted)?)]);
         let mut head: Option<Item> = None;
         let mut lookup: Option<Item> = None;
         for attempt in 0..CONTENTION_ATTEMPTS {
@@ -67,57 +80,28 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(classify)?;
-            for (table, items) in out.responses.unwrap_or_default() {
-                for item in items {
-                    if table == self.jobs_table {
-                        job = Some(item);
-                    } else if sort_key(&item) == Some(keys::HEAD) {
-                        head = Some(item);
-                    } else if sort_key(&item).is_some() && sort_key(&item) == lookup_sk.as_deref() {
-                        lookup = Some(item);
-                    }
+            for item in out.responses.unwrap_or_default().into_values().flatten() {
+                if sort_key(&item) == Some(keys::HEAD) {
+                    head = Some(item);
+                } else if sort_key(&item).is_some() && sort_key(&item) == lookup_sk.as_deref() {
+                    lookup = Some(item);
                 }
             }
             request = out.unprocessed_keys.unwrap_or_default();
             if request.is_empty() {
-                return self.opened(job_id, message_id, job, head, lookup);
+                let head: HeadItem = head.map(from_item).transpose()?.unwrap_or_default();
+                let target = match (lookup, message_id) {
+                    (Some(item), Some(id)) => Some(from_item::<LookupItem>(item)?.into_ref(id)),
+                    _ => None,
+                };
+                let head = head.head();
+                return Ok((Chat { job, head }, target));
             }
             backoff(attempt).await;
         }
         Err(StoreError::Unavailable(
             "BatchGetItem left keys unprocessed after every retry".into(),
         ))
-    }
-
-    fn opened(
-        &self,
-        job_id: &str,
-        message_id: Option<&str>,
-        job: Option<Item>,
-        head: Option<Item>,
-        lookup: Option<Item>,
-    ) -> Result<Option<(Chat, Option<MessageRef>)>, StoreError> {
-        let Some(job) = job else { return Ok(None) };
-        let job: Job = match from_item(job) {
-            Ok(job) => job,
-            Err(err) => {
-                // Nobody can be shown to own it; say so to operators, not to callers.
-                tracing::error!(job_id, error = %err, "job item is unreadable; answering not found");
-                return Ok(None);
-            }
-        };
-        let head: HeadItem = head.map(from_item).transpose()?.unwrap_or_default();
-        let target = match (lookup, message_id) {
-            (Some(item), Some(id)) => Some(from_item::<LookupItem>(item)?.into_ref(id)),
-            _ => None,
-        };
-        Ok(Some((
-            Chat {
-                job,
-                head: head.head(),
-            },
-            target,
-        )))
     }
 
     pub(super) async fn read_page(
