@@ -107,27 +107,37 @@ impl Bare {
         HashMap::from([("job_id".to_owned(), s(job)), ("sk".to_owned(), s(sk))])
     }
 
-    /// One `BatchGetItem`: the job (what the access rule needs), the head, and a lookup.
+    /// The job alone (`GetItem`: a stranger must cause no read of the messages table), then
+    /// one `BatchGetItem` of the head and a lookup.
     async fn open(&self, job: &str, lookup: Option<&str>) -> (Head, Option<Item>) {
+        let read_job = self
+            .client
+            .get_item()
+            .table_name(&self.jobs)
+            .key("job_id", s(job))
+            .projection_expression("job_id, owner_id, member_ids")
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .expect("bare GetItem");
+        self.add(
+            |u| &mut u.read,
+            units(Some(read_job.consumed_capacity.as_slice())),
+        );
         let mut keys = vec![self.key(job, "#CHAT")];
         if let Some(id) = lookup {
             keys.push(self.key(job, &format!("I#{id}")));
         }
-        let read = |keys| {
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .build()
-                .expect("keys given")
-        };
+        let read = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .build()
+            .expect("keys given");
         let out = self
             .client
             .batch_get_item()
-            .request_items(
-                &self.jobs,
-                read(vec![HashMap::from([("job_id".to_owned(), s(job))])]),
-            )
-            .request_items(&self.messages, read(keys))
+            .request_items(&self.messages, read)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
