@@ -136,6 +136,11 @@ async fn concurrent_creates_of_different_ids_are_all_kept_in_one_order() {
     );
 }
 
+/// A create of `m` whose body also holds `field` (raw JSON text: what `json!` cannot build).
+fn hostile(field: &str) -> String {
+    format!(r#"{{"message_id":"m","role":"user","content":"",{field}}}"#)
+}
+
 #[tokio::test]
 async fn refused_bodies_write_nothing() {
     let deps = dynamo_deps().await;
@@ -147,6 +152,13 @@ async fn refused_bodies_write_nothing() {
         (call().json(json!({"message_id": "m", "role": "user", "content": "x".repeat(256 * 1024 + 1)})), 413, "PAYLOAD_TOO_LARGE"),
         (call().json(json!({"message_id": "m", "role": "user", "content": "", "metadata": {"k": "v".repeat(16 * 1024)}})), 413, "PAYLOAD_TOO_LARGE"),
         (call().header("content-type", "text/plain").raw_body(message_body("m", "x")), 415, "UNSUPPORTED_MEDIA_TYPE"),
+        // Hostile metadata and strings: each named, none stored.
+        (call().json(hostile(&format!(r#""metadata":{{"a":{}0{}}}"#, "[".repeat(32), "]".repeat(32)))), 400, "VALIDATION_ERROR"),
+        (call().json(hostile(r#""metadata":{"n":1e400}"#)), 400, "VALIDATION_ERROR"),
+        (call().json(hostile(r#""metadata":{"a":[{"b":1,"b":2}]}"#)), 400, "VALIDATION_ERROR"),
+        (call().json(hostile(r#""metadata":{"s":"\ud800"}"#)), 400, "VALIDATION_ERROR"),
+        (call().json(r#"{"message_id":"m","role":"user","content":"\udc00"}"#), 400, "VALIDATION_ERROR"),
+        (call().json(r#"{"message_id":"m","message_id":"n","role":"user","content":""}"#), 400, "VALIDATION_ERROR"),
     ];
     for (req, status, code) in cases {
         let (got, body) = parts(&create::handler(&deps, req.build()).await);

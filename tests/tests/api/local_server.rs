@@ -1,6 +1,9 @@
 //! Real HTTP against the local server: routing, local JWTs, CORS, limits.
 
+use base64::Engine;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use local::jwt::LocalJwt;
+use serde_json::{json, Map, Value};
 use testkit::{http, new_job, start_local_server, OWNER};
 
 const ORIGIN: &str = "http://localhost:5173";
@@ -79,6 +82,96 @@ async fn missing_expired_forged_and_foreign_tokens_are_401() {
         reply.status, 200,
         "a staff token's groups reach the handler as API Gateway passes them"
     );
+}
+
+/// A token signed with the server's key (HS256 unless `algorithm` says otherwise) whose
+/// claims are a valid owner's, changed by `change`.
+fn crafted(algorithm: Algorithm, change: impl FnOnce(&mut Map<String, Value>)) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = Map::new();
+    claims.insert("sub".into(), OWNER.into());
+    claims.insert("iss".into(), local::jwt::ISSUER.into());
+    claims.insert("aud".into(), local::jwt::AUDIENCE.into());
+    claims.insert("iat".into(), now.into());
+    claims.insert("exp".into(), (now + 60).into());
+    change(&mut claims);
+    let key = EncodingKey::from_secret(b"test-jwt-secret");
+    jsonwebtoken::encode(&Header::new(algorithm), &claims, &key).expect("token signed")
+}
+
+#[tokio::test]
+async fn hostile_tokens_are_401_over_http_and_a_well_formed_one_is_not() {
+    let (addr, _api) = start_local_server(ORIGIN).await;
+    let job = new_job(&[]).await;
+    let path = format!("/api/jobs/{job}/quote-chat/");
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let now = chrono::Utc::now().timestamp();
+    let valid = crafted(Algorithm::HS256, |_| {});
+    let payload = valid.split('.').nth(1).unwrap_or_default().to_owned();
+    let cases = [
+        (
+            "nbf in the future",
+            bearer(&crafted(Algorithm::HS256, |c| {
+                c.insert("nbf".into(), (now + 300).into());
+            })),
+        ),
+        (
+            "another issuer",
+            bearer(&crafted(Algorithm::HS256, |c| {
+                c.insert("iss".into(), "https://evil.example".into());
+            })),
+        ),
+        (
+            "another audience",
+            bearer(&crafted(Algorithm::HS256, |c| {
+                c.insert("aud".into(), "someone-else".into());
+            })),
+        ),
+        (
+            "no sub",
+            bearer(&crafted(Algorithm::HS256, |c| {
+                c.remove("sub");
+            })),
+        ),
+        (
+            "HS512 with the same key",
+            bearer(&crafted(Algorithm::HS512, |_| {})),
+        ),
+        (
+            "alg none, unsigned",
+            bearer(&format!(
+                "{}.{payload}.",
+                b64.encode(r#"{"alg":"none","typ":"JWT"}"#)
+            )),
+        ),
+        ("RS256 header on an HMAC signature", {
+            let signature = valid.rsplit('.').next().unwrap_or_default();
+            bearer(&format!(
+                "{}.{payload}.{signature}",
+                b64.encode(r#"{"alg":"RS256","typ":"JWT"}"#)
+            ))
+        }),
+        ("huge", bearer(&"a".repeat(64 * 1024))),
+        ("empty", "Bearer ".to_owned()),
+        ("empty parts", bearer("..")),
+    ];
+    for (what, auth) in &cases {
+        let reply = http(addr, "GET", &path, &[("authorization", auth.as_str())], b"").await;
+        assert_eq!(
+            (reply.status, &reply.json()["code"]),
+            (401, &json!("UNAUTHENTICATED")),
+            "{what}"
+        );
+    }
+    let reply = http(
+        addr,
+        "GET",
+        &path,
+        &[("authorization", bearer(&valid).as_str())],
+        b"",
+    )
+    .await;
+    assert_eq!(reply.status, 200, "the crafted token itself is good");
 }
 
 #[tokio::test]

@@ -452,7 +452,10 @@ async fn restores_racing_creates_clears_and_restores_leave_the_chat_consistent()
         // there is nothing to restore, so no restore may win after it.
         let wins = restored.iter().filter(|(s, _)| *s == 200).count();
         let possible = if racing_cleared == 0 { 0..=1 } else { 1..=2 };
-        assert!(possible.contains(&wins), "{racing_cleared} cleared: {restored:?}");
+        assert!(
+            possible.contains(&wins),
+            "{racing_cleared} cleared: {restored:?}"
+        );
         for (status, body) in &restored {
             assert!(
                 *status == 200 || body["code"] == "NOTHING_TO_RESTORE",

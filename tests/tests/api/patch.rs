@@ -163,8 +163,59 @@ async fn read_only_fields_and_bad_patches_are_refused_without_a_write() {
             "{body}"
         );
     }
+    // What `json!` cannot build: hostile metadata and strings, refused before any write.
+    let deep = format!(
+        r#"{{"metadata":{{"a":{}0{}}}}}"#,
+        "[".repeat(32),
+        "]".repeat(32)
+    );
+    for raw in [
+        deep.as_str(),
+        r#"{"metadata":{"n":-1e400}}"#,
+        r#"{"metadata":{"a":{"b":{"c":1,"c":1}}}}"#,
+        r#"{"metadata":{"s":"\udfff"}}"#,
+        r#"{"content":"\ud800x"}"#,
+        r#"{"content":"a","content":"b"}"#,
+    ] {
+        let call = Call::new(Method::PATCH, &job).message("a1").json(raw);
+        let (status, reply) = parts(&patch::handler(&deps, call.build()).await);
+        assert_eq!(
+            (status, reply["code"].as_str()),
+            (400, Some("VALIDATION_ERROR")),
+            "{raw}"
+        );
+    }
     let (status, _) = send_patch(&deps, &job, "a1", Some("\"1\""), json!({"content": "ok"})).await;
     assert_eq!(status, 200, "still at version 1");
+}
+
+#[tokio::test]
+async fn if_match_star_matches_any_version_of_an_existing_message_only() {
+    let deps = dynamo_deps().await;
+    let job = new_job(&[]).await;
+    create_assistant(&deps, &job, "a1").await;
+    for (version, star) in [(2, "*"), (3, " * ")] {
+        let (status, body) =
+            send_patch(&deps, &job, "a1", Some(star), json!({"content": "x"})).await;
+        assert_eq!(
+            (status, &body["data"]["version"]),
+            (200, &json!(version)),
+            "{star:?}"
+        );
+    }
+    // RFC 9110 13.2.1: a request that would fail without its precondition (404) ignores it.
+    let (status, body) = send_patch(&deps, &job, "nope", Some("*"), json!({"content": "x"})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("MESSAGE_NOT_FOUND"))
+    );
+    let (status, body) =
+        send_patch(&deps, &job, "a1", Some("*, \"1\""), json!({"content": "x"})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("VALIDATION_ERROR")),
+        "* stands alone"
+    );
 }
 
 #[tokio::test]
