@@ -86,13 +86,15 @@ async fn throttling_past_the_retries_answers_503_with_retry_after_on_every_route
 ) {
     let api = Api::start().await;
     let before = api.visible().await;
-    for (name, method, path, body) in routes() {
-        // The first request of every route reads the job and the chat head.
-        api.proxy.inject("BatchGetItem", Fault::Throttle, 3);
-        let reply = api.call(OWNER, method, path, body.clone()).await;
-        assert_eq!(reply.status, 503, "{name}: {}", reply.body);
-        assert_eq!(reply.json()["code"], "SERVICE_UNAVAILABLE", "{name}");
-        assert_eq!(reply.header("retry-after"), Some("1"), "{name}");
+    // Every route reads the job (GetItem), then the chat's head (BatchGetItem).
+    for read in ["GetItem", "BatchGetItem"] {
+        for (name, method, path, body) in routes() {
+            api.proxy.inject(read, Fault::Throttle, 3);
+            let reply = api.call(OWNER, method, path, body.clone()).await;
+            assert_eq!(reply.status, 503, "{name} ({read}): {}", reply.body);
+            assert_eq!(reply.json()["code"], "SERVICE_UNAVAILABLE", "{name}");
+            assert_eq!(reply.header("retry-after"), Some("1"), "{name}");
+        }
     }
     for (name, op, method, path, body) in [
         (
@@ -118,26 +120,74 @@ async fn throttling_past_the_retries_answers_503_with_retry_after_on_every_route
     api.proxy.inject("UpdateItem", Fault::Throttle, 3);
     let reply = api.call(OWNER, "DELETE", "", None).await;
     assert_eq!(reply.status, 503, "clear: {}", reply.body);
+    assert_eq!(reply.header("retry-after"), Some("1"));
     assert_eq!(
         api.visible().await,
         before,
         "nothing half-written by any refused request"
     );
+    // A restore needs a clear to undo; its write throttled, the chat stays cleared.
+    assert_eq!(api.call(OWNER, "DELETE", "", None).await.status, 200);
+    api.proxy.inject("UpdateItem", Fault::Throttle, 3);
+    let reply = api.call(OWNER, "POST", "restore/", None).await;
+    assert_eq!(reply.status, 503, "restore: {}", reply.body);
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    assert_eq!(
+        api.visible().await,
+        Vec::<Value>::new(),
+        "restore wrote nothing"
+    );
+    assert_eq!(api.call(OWNER, "POST", "restore/", None).await.status, 200);
+    assert_eq!(
+        api.visible().await,
+        before,
+        "the clear is still whole to restore"
+    );
 }
 
-#[tokio::test]
-async fn a_slow_dynamodb_is_cut_off_by_the_configured_timeouts_with_a_503() {
-    let api = Api::start().await;
-    // Longer than an attempt may take: the SDK gives up each attempt, retries, and the
-    // operation's own timeout ends it.
-    api.proxy
-        .inject("BatchGetItem", Fault::Delay(Duration::from_secs(3)), 10);
-    let reply = api.call(OWNER, "GET", "", None).await;
-    assert_eq!(reply.status, 503, "{}", reply.body);
-    assert_eq!(reply.header("retry-after"), Some("1"));
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_dynamodb_is_cut_off_by_the_operation_timeout_on_every_route() {
+    // The production client with an attempt timeout close to the operation's: a slow first
+    // read is cut after 3 s, retried, and the operation timeout (4 s) ends the retry. Without
+    // it, three 3 s attempts would take 9 s. Each route is timed from the client's side.
+    let proxy = Proxy::start(&testkit::endpoint()).await;
+    testkit::dynamo_deps().await;
+    let mut config = testkit::config();
+    config.dynamodb_endpoint = Some(proxy.url());
+    config.attempt_timeout = Duration::from_secs(3);
+    config.operation_timeout = Duration::from_secs(4);
+    let (addr, _) = start_local_server_with(config.deps().await, "*").await;
+    let api = Api {
+        addr,
+        proxy,
+        job: new_job(&[]).await,
+    };
+    let routes = routes();
+    api.proxy.inject(
+        "GetItem",
+        Fault::Delay(Duration::from_secs(30)),
+        3 * routes.len(),
+    );
+    let timed = futures::future::join_all(routes.into_iter().map(|(name, method, path, body)| {
+        let api = &api;
+        async move {
+            let started = std::time::Instant::now();
+            let reply = api.call(OWNER, method, path, body).await;
+            (name, reply, started.elapsed())
+        }
+    }))
+    .await;
+    for (name, reply, took) in timed {
+        assert_eq!(reply.status, 503, "{name}: {}", reply.body);
+        assert_eq!(reply.header("retry-after"), Some("1"), "{name}");
+        assert!(
+            took >= Duration::from_secs(3) && took < Duration::from_secs(7),
+            "{name}: answered after {took:?}, not when the 4 s operation timeout fired"
+        );
+    }
     assert!(
-        api.proxy.requests("BatchGetItem") >= 2,
-        "the SDK retried a slow attempt"
+        api.proxy.requests("GetItem") >= 2 * 7,
+        "the SDK retried each slow attempt"
     );
 }
 
@@ -195,6 +245,9 @@ fn template_timeouts() -> TemplateTimeouts {
     }
 }
 
+/// The DynamoDB calls an API request makes in a row before it can answer (one page).
+const SEQUENTIAL_CALLS: u32 = 3;
+
 #[test]
 fn the_production_timeouts_fit_under_every_function_timeout_of_template_yaml() {
     let TemplateTimeouts {
@@ -212,9 +265,10 @@ fn the_production_timeouts_fit_under_every_function_timeout_of_template_yaml() {
         "the template sets both DynamoDB timeouts: {env:?}"
     );
     assert!(config.attempt_timeout < config.operation_timeout);
-    // A request makes at most a few sequential calls; two slow ones plus the answer must still
-    // beat the deadline (the handler answers 503 half a second before it anyway).
-    // The fallback function calls no database.
+    // A request makes its calls one after the other: the job, the chat, then a write (list,
+    // summary and export: a Query). Three that each take the whole operation timeout must still
+    // beat the deadline; pages beyond the first are the deadline guard's (the handler answers
+    // 503 half a second before it). The fallback function calls no database.
     let shortest = functions
         .iter()
         .filter(|(name, _)| name != "FallbackFunction")
@@ -223,7 +277,7 @@ fn the_production_timeouts_fit_under_every_function_timeout_of_template_yaml() {
         .min()
         .unwrap_or(global);
     assert!(
-        config.operation_timeout * 2 < Duration::from_secs(shortest),
+        config.operation_timeout * SEQUENTIAL_CALLS < Duration::from_secs(shortest),
         "{:?} per call vs a {shortest} s function timeout ({functions:?})",
         config.operation_timeout
     );
