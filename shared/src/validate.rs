@@ -101,7 +101,8 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Object<V> {
 type Fields<'a> = IndexMap<String, &'a RawValue>;
 
 /// Parses a body into its top-level fields: malformed JSON is `INVALID_JSON`, a body that is
-/// valid JSON but not an object is a `VALIDATION_ERROR`.
+/// valid JSON but not an object is a `VALIDATION_ERROR`. Every field's value, ignored ones
+/// included, must be [`sound`]; those that are not are named, whatever else is wrong.
 fn object_fields(body: &str) -> Result<Fields<'_>, ApiError> {
     if body.trim().is_empty() {
         return Err(ApiError::InvalidJson {
@@ -122,13 +123,16 @@ fn object_fields(body: &str) -> Result<Fields<'_>, ApiError> {
             details: Some(details),
         }
     })?;
-    if !object.repeated.is_empty() {
-        let mut problems = Problems::default();
-        for key in &object.repeated {
-            problems.add(key, "appears more than once");
-        }
-        problems.finish()?;
+    let mut problems = Problems::default();
+    for key in &object.repeated {
+        problems.add(key, "appears more than once");
     }
+    for (key, raw) in &object.fields {
+        if let Err(problem) = sound(raw) {
+            problems.add(key, problem);
+        }
+    }
+    problems.finish()?;
     Ok(object.fields)
 }
 
@@ -262,17 +266,22 @@ pub fn new_message(body: &str) -> Result<NewMessage, ApiError> {
     }
 }
 
-/// Metadata: a JSON object without repeated keys at any depth, nested at most
-/// [`MAX_METADATA_DEPTH`] deep, with finite numbers and valid Unicode strings — what every JSON
-/// client can read back. Nested values are kept as sent, minus insignificant whitespace, so a
-/// retry that only differs in spacing is still identical.
+/// A field's value is sound when every JSON client can read it back: no repeated key in any
+/// object, nested at most [`MAX_METADATA_DEPTH`] deep (the value itself is level 1), finite
+/// numbers, valid Unicode strings.
+fn sound(raw: &RawValue) -> Result<(), &'static str> {
+    let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+    serde::de::DeserializeSeed::deserialize(Sound { depth: 1 }, &mut deserializer)
+        .map_err(|err| readable(&err))
+}
+
+/// Metadata: a JSON object, [`sound`] as every field is (checked by [`object_fields`]). Nested
+/// values are kept as sent, minus insignificant whitespace, so a retry that only differs in
+/// spacing is still identical.
 fn metadata_object(raw: &RawValue) -> Result<Metadata, &'static str> {
     if !raw.get().starts_with('{') {
         return Err("must be a JSON object");
     }
-    let mut deserializer = serde_json::Deserializer::from_str(raw.get());
-    serde::de::DeserializeSeed::deserialize(Sound { depth: 1 }, &mut deserializer)
-        .map_err(|err| readable(&err))?;
     let object: Object<&RawValue> =
         serde_json::from_str(raw.get()).map_err(|_| "must be a JSON object")?;
     object
@@ -760,6 +769,38 @@ mod tests {
         assert!(details(lone).contains_key("content"));
         let patch = message_patch(r#"{"content":"\udfff"}"#).unwrap_err();
         assert!(details(patch).contains_key("content"));
+    }
+
+    #[test]
+    fn every_field_ignored_ones_included_is_held_to_the_same_rules() {
+        let post = |extra: &str| {
+            details(
+                new_message(&format!(
+                    r#"{{"message_id":"m","role":"user","content":"",{extra}}}"#
+                ))
+                .unwrap_err(),
+            )
+        };
+        let deep = format!("{}{}", "[".repeat(33), "]".repeat(33));
+        assert_eq!(post(r#""extra":{"a":1,"a":2}"#)["extra"], REPEATED_KEY);
+        assert_eq!(post(r#""timestamp":1e400"#)["timestamp"], OUT_OF_RANGE);
+        assert_eq!(post(r#""version":"\ud800""#)["version"], BAD_UNICODE);
+        assert_eq!(post(&format!(r#""x":{deep}"#))["x"], TOO_DEEP);
+        // In a top-level name it is not a field at all: the body is not JSON we can read.
+        let nameless = r#"{"message_id":"m","role":"user","content":"","\udc00":1}"#;
+        assert!(matches!(
+            new_message(nameless),
+            Err(ApiError::InvalidJson { .. })
+        ));
+        let patch = |body: &str| details(message_patch(body).unwrap_err());
+        assert_eq!(patch(r#"{"content":"\ud800"}"#)["content"], BAD_UNICODE);
+        assert_eq!(
+            patch(&format!(r#"{{"content":"x","x":{deep}}}"#))["x"],
+            TOO_DEEP
+        );
+        // The same value one level less deep is accepted, as an ignored field.
+        let shallower = format!("{}{}", "[".repeat(32), "]".repeat(32));
+        assert!(message_patch(&format!(r#"{{"content":"x","x":{shallower}}}"#)).is_ok());
     }
 
     #[test]

@@ -311,8 +311,10 @@ export interface components {
         Status: "streaming" | "complete" | "error";
         /**
          * @description The POST body. The server ignores unknown fields and the server-owned `timestamp`,
-         *     `job_id` and `version`, but this schema is closed (`additionalProperties: false`) so
-         *     that a generated client refuses them, and any misspelt field, when it compiles.
+         *     `job_id` and `version` (though any field's value, as `metadata`'s, must nest at most 32
+         *     deep, repeat no key, hold finite numbers and no lone surrogate: else 400 naming it), but
+         *     this schema is closed (`additionalProperties: false`) so that a generated client refuses
+         *     them, and any misspelt field, when it compiles.
          */
         NewMessage: {
             message_id: components["schemas"]["MessageId"];
@@ -342,9 +344,9 @@ export interface components {
         MessagePatch: WithRequired<components["schemas"]["MessagePatchFields"], "content"> | WithRequired<components["schemas"]["MessagePatchFields"], "metadata"> | WithRequired<components["schemas"]["MessagePatchFields"], "status">;
         /**
          * @description Every field a PATCH body may carry. The server ignores unknown fields, `version`,
-         *     `updated_at` and `job_id`, but this schema is closed (`additionalProperties: false`) so
-         *     that a generated client refuses them, and any misspelt field (`metdata`), when it
-         *     compiles.
+         *     `updated_at` and `job_id` (their values held to the rules of `Metadata` all the same), but
+         *     this schema is closed (`additionalProperties: false`) so that a generated client refuses
+         *     them, and any misspelt field (`metdata`), when it compiles.
          */
         MessagePatchFields: {
             status?: components["schemas"]["Status"];
