@@ -82,7 +82,8 @@ struct State {
     faults: HashMap<String, VecDeque<Fault>>,
     requests: HashMap<String, usize>,
     operations: Vec<String>,
-    tables: BTreeSet<String>,
+    /// Each request's operation and what it asked of which table, in order.
+    calls: Vec<(String, Vec<Access>)>,
     capacity_units: f64,
 }
 
@@ -164,7 +165,16 @@ impl Proxy {
     /// The tables the requests named (`TableName`, `RequestItems`, `TransactItems`), to assert
     /// e.g. that a request never reached the messages table.
     pub fn tables(&self) -> BTreeSet<String> {
-        self.shared.lock().tables.clone()
+        let calls = self.calls();
+        calls
+            .into_iter()
+            .flat_map(|(_, accesses)| accesses.into_iter().map(|access| access.table))
+            .collect()
+    }
+
+    /// Each request since the last reset: its operation and what it asked of which table.
+    pub fn calls(&self) -> Vec<(String, Vec<Access>)> {
+        self.shared.lock().calls.clone()
     }
 
     /// Zeroes the counters (not the queued faults), so a test measures only what follows its
@@ -173,7 +183,7 @@ impl Proxy {
         let mut state = self.shared.lock();
         state.requests.clear();
         state.operations.clear();
-        state.tables.clear();
+        state.calls.clear();
         state.capacity_units = 0.0;
     }
 }
@@ -219,7 +229,10 @@ async fn handle(
     };
     let (parts, body) = request.into_parts();
     let body = body.collect().await?.to_bytes();
-    shared.lock().tables.extend(tables_of(&body));
+    shared
+        .lock()
+        .calls
+        .push((operation.clone(), accesses(&operation, &body)));
     match fault {
         Some(Fault::Throttle) => {
             return Ok(error_answer(
@@ -279,25 +292,45 @@ fn operation_of(request: &Request<Incoming>) -> String {
         .to_owned()
 }
 
-/// The tables a request names: its `TableName`, the keys of `RequestItems` (batches), the
-/// `TableName` of each entry of `TransactItems`.
-fn tables_of(body: &Bytes) -> Vec<String> {
+/// What one request asks of one table, as IAM authorizes it: the operation itself, or for a
+/// transaction each of its entries (`Put` is `PutItem`, `ConditionCheck` is
+/// `ConditionCheckItem`, ...).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Access {
+    pub action: String,
+    pub table: String,
+}
+
+/// The accesses of a request: its `TableName`, the tables of `RequestItems` (batches), each
+/// entry of `TransactItems`.
+fn accesses(operation: &str, body: &Bytes) -> Vec<Access> {
     let Ok(request) = serde_json::from_slice::<Value>(body) else {
         return Vec::new();
     };
-    let mut tables: Vec<String> = request["TableName"]
+    let access = |action: &str, table: &str| Access {
+        action: action.to_owned(),
+        table: table.to_owned(),
+    };
+    let mut found: Vec<Access> = request["TableName"]
         .as_str()
-        .map(str::to_owned)
+        .map(|table| access(operation, table))
         .into_iter()
         .collect();
     if let Some(items) = request["RequestItems"].as_object() {
-        tables.extend(items.keys().cloned());
+        found.extend(items.keys().map(|table| access(operation, table)));
     }
     for entry in request["TransactItems"].as_array().into_iter().flatten() {
-        let actions = entry.as_object().into_iter().flat_map(|a| a.values());
-        tables.extend(actions.filter_map(|action| action["TableName"].as_str().map(str::to_owned)));
+        for (kind, action) in entry.as_object().into_iter().flatten() {
+            let name = match kind.as_str() {
+                "ConditionCheck" => "ConditionCheckItem".to_owned(),
+                other => format!("{other}Item"),
+            };
+            if let Some(table) = action["TableName"].as_str() {
+                found.push(access(&name, table));
+            }
+        }
     }
-    tables
+    found
 }
 
 /// Adds `"ReturnConsumedCapacity":"TOTAL"` unless the request chose otherwise. Changing the

@@ -5,11 +5,13 @@
 //! a stranger's request makes no request beyond the one that reads the job: none reaches the
 //! messages table.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use local::jwt::LocalJwt;
 use serde_json::{json, Value};
+use shared::routes::ROUTES;
 use shared::Config;
 use testkit::proxy::{Fault, Proxy};
 use testkit::{http, new_job, proxied_deps, start_local_server_with, HttpReply, OWNER};
@@ -309,4 +311,111 @@ async fn a_strangers_request_reads_the_job_and_never_the_messages_table() {
         .proxy
         .tables()
         .contains(&testkit::config().messages_table));
+}
+
+/// Per template.yaml resource, the DynamoDB actions its policy allows on each table, read line
+/// by line as `template_timeouts` does: a statement starts at `- Sid:`, lists its actions after
+/// `Action:`, and names its table in `Resource` (`${JobsTableName}`, or the messages table).
+fn template_permissions() -> BTreeMap<String, BTreeSet<(String, &'static str)>> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    let text = std::fs::read_to_string(path).expect("template.yaml");
+    let mut allowed: BTreeMap<String, BTreeSet<(String, &'static str)>> = BTreeMap::new();
+    let mut resource = String::new();
+    let mut statement: (Vec<String>, Option<&'static str>) = (Vec::new(), None);
+    let mut flush = |resource: &str, statement: &mut (Vec<String>, Option<&'static str>)| {
+        if let (actions, Some(table)) = std::mem::take(statement) {
+            let entry = allowed.entry(resource.to_owned()).or_default();
+            entry.extend(actions.into_iter().map(|action| (action, table)));
+        }
+    };
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':')) {
+            if !name.starts_with(' ') {
+                flush(&resource, &mut statement);
+                resource = name.to_owned();
+            }
+        }
+        let trimmed = line.trim();
+        if trimmed.starts_with("- Sid:") {
+            flush(&resource, &mut statement);
+        }
+        let action = trimmed
+            .strip_prefix("Action: dynamodb:")
+            .or_else(|| trimmed.strip_prefix("- dynamodb:"));
+        if let Some(action) = action {
+            statement.0.push(action.to_owned());
+        }
+        if trimmed.contains("${JobsTableName}") {
+            statement.1 = Some("jobs");
+        } else if trimmed.contains("MessagesTable") {
+            statement.1 = Some("messages");
+        }
+    }
+    flush(&resource, &mut statement);
+    allowed
+}
+
+/// The calls since the last reset as (IAM action, "jobs" | "messages").
+fn made(proxy: &Proxy) -> BTreeSet<(String, &'static str)> {
+    let config = testkit::config();
+    let mut made = BTreeSet::new();
+    for (operation, accesses) in proxy.calls() {
+        for access in accesses {
+            let kind = if access.table == config.jobs_table {
+                "jobs"
+            } else if access.table == config.messages_table {
+                "messages"
+            } else {
+                panic!("{operation} on an unknown table {}", access.table)
+            };
+            made.insert((access.action, kind));
+        }
+    }
+    made
+}
+
+#[tokio::test]
+async fn every_dynamodb_call_of_a_route_is_one_its_function_may_make_in_template_yaml() {
+    let allowed = template_permissions();
+    let api = Api::start().await;
+    let mut checked = BTreeSet::new();
+    for (name, method, path, body) in routes() {
+        let target = ROUTES
+            .iter()
+            .find(|route| route.target.name() == name)
+            .unwrap_or_else(|| panic!("{name} is in the route table"))
+            .target;
+        let function = target.function().name();
+        let resource = format!("{}{}Function", function[..1].to_uppercase(), &function[1..]);
+        api.proxy.reset_counts();
+        let reply = api.call(OWNER, method, path, body).await;
+        assert!(reply.status < 300, "{name}: {}", reply.body);
+        let calls = made(&api.proxy);
+        assert!(!calls.is_empty(), "{name} calls DynamoDB");
+        let policy = allowed.get(&resource).cloned().unwrap_or_default();
+        let missing: Vec<_> = calls.difference(&policy).collect();
+        assert!(
+            missing.is_empty(),
+            "{resource} may not make {missing:?} ({name})"
+        );
+        checked.insert(resource);
+    }
+    assert_eq!(
+        checked.len(),
+        4,
+        "list, create, patch and clear: {checked:?}"
+    );
+    // The sweep stamps what the clear above hid.
+    let deps = testkit::proxied_deps(&api.proxy).await;
+    api.proxy.reset_counts();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    deps.store.sweep(deadline).await.expect("sweep");
+    let calls = made(&api.proxy);
+    assert!(
+        calls.iter().any(|(action, _)| action == "UpdateItem"),
+        "{calls:?}"
+    );
+    let policy = allowed.get("SweepFunction").cloned().unwrap_or_default();
+    let missing: Vec<_> = calls.difference(&policy).collect();
+    assert!(missing.is_empty(), "SweepFunction may not make {missing:?}");
 }
