@@ -215,10 +215,14 @@ def main():
             r["rss"].append(rss)
             r["statuses"].update(str(s) for s in statuses)
     functions = []
+    names = [os.path.basename(b) for b in args.binaries]
     for binary in args.binaries:
         name = os.path.basename(binary)
+        if names.count(name) > 1:  # variants of one function: named by their directory
+            name = f"{os.path.basename(os.path.dirname(binary))}/{name}"
         r = results[binary]
-        arm64 = os.path.join(ROOT, ".aws-sam", "build", SAM_NAMES.get(name, "-"), "bootstrap")
+        sam_name = SAM_NAMES.get(os.path.basename(binary), "-")
+        arm64 = os.path.join(ROOT, ".aws-sam", "build", sam_name, "bootstrap")
         rss = median(r["rss"])
         functions.append({
             "name": name,

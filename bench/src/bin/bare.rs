@@ -1,13 +1,13 @@
 //! The floor the functions are held against in `make bench` (scripts/cold-start.py): a Lambda
 //! that answers the list route's event with the least DynamoDB work a list of our table needs —
-//! one `BatchGetItem` (the job and the chat head), one strongly consistent `Query` per 1 MB
-//! page of the visible generations — and nothing of ours: no validation, access rule, cursor,
+//! the job, the chat head, one strongly consistent `Query` per 1 MB page of the visible
+//! generations — and nothing of ours: no validation, access rule, cursor,
 //! logging, metrics or retry policy beyond the SDK's defaults. Same SDK, same HTTP stack and
 //! the same release profile as the functions, so the difference is our code alone.
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
@@ -59,35 +59,36 @@ async fn list(tables: &Tables, event: Value) -> Result<Value, Error> {
     let job = event["pathParameters"]["job_id"]
         .as_str()
         .ok_or("the event has no job_id path parameter")?;
-    let read = |keys: Vec<Item>| {
-        KeysAndAttributes::builder()
-            .set_keys(Some(keys))
-            .consistent_read(true)
-            .build()
+    // The job alone first, as the store reads it (a stranger must cause no read of the
+    // messages table), then the head.
+    let key = |sk: Option<&str>| {
+        let mut key = HashMap::from([("job_id".to_owned(), s(job))]);
+        if let Some(sk) = sk {
+            key.insert("sk".to_owned(), s(sk));
+        }
+        key
     };
-    let opened = tables
+    let found = tables
         .client
-        .batch_get_item()
-        .request_items(
-            &tables.jobs,
-            read(vec![HashMap::from([("job_id".to_owned(), s(job))])])?,
-        )
-        .request_items(
-            &tables.messages,
-            read(vec![HashMap::from([
-                ("job_id".to_owned(), s(job)),
-                ("sk".to_owned(), s("#CHAT")),
-            ])])?,
-        )
+        .get_item()
+        .table_name(&tables.jobs)
+        .set_key(Some(key(None)))
+        .projection_expression("job_id, owner_id, member_ids")
+        .consistent_read(true)
         .send()
         .await?;
-    let mut responses = opened.responses.unwrap_or_default();
-    if responses.get(&tables.jobs).is_none_or(Vec::is_empty) {
+    if found.item.is_none() {
         return Ok(json!({"statusCode": 404, "body": ""}));
     }
-    let head = responses
-        .remove(&tables.messages)
-        .and_then(|mut items| items.pop())
+    let head = tables
+        .client
+        .get_item()
+        .table_name(&tables.messages)
+        .set_key(Some(key(Some("#CHAT"))))
+        .consistent_read(true)
+        .send()
+        .await?
+        .item
         .unwrap_or_default();
     let (first, last) = (number(&head, "visible_from"), number(&head, "generation"));
     let mut messages = Vec::new();

@@ -44,23 +44,26 @@ async fn event_jobs(h: &Harness) -> String {
     cleared
 }
 
-/// The binaries are the ones built beside this one, or in `BENCH_BIN_DIR` (to compare
-/// release profiles); those missing there are left out.
+/// The binaries are the ones built beside this one, or in `BENCH_BIN_DIR`; those missing are
+/// left out. `BENCH_BINARIES` (paths separated by `:`) names them instead, e.g. one function
+/// built with several release profiles, next to `bare`.
 pub async fn run(h: &Harness) -> Result<Vec<Function>, String> {
-    let dir = match std::env::var_os("BENCH_BIN_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => std::env::current_exe()
-            .ok()
-            .and_then(|exe| exe.parent().map(Path::to_path_buf))
-            .ok_or("cannot tell where the binaries are")?,
+    let binaries: Vec<PathBuf> = match std::env::var("BENCH_BINARIES") {
+        Ok(list) => list.split(':').map(PathBuf::from).collect(),
+        Err(_) => {
+            let dir = match std::env::var_os("BENCH_BIN_DIR") {
+                Some(dir) => PathBuf::from(dir),
+                None => std::env::current_exe()
+                    .ok()
+                    .and_then(|exe| exe.parent().map(Path::to_path_buf))
+                    .ok_or("cannot tell where the binaries are")?,
+            };
+            FUNCTIONS.iter().map(|name| dir.join(name)).collect()
+        }
     };
-    let binaries: Vec<PathBuf> = FUNCTIONS
-        .iter()
-        .map(|name| dir.join(name))
-        .filter(|path| path.is_file())
-        .collect();
+    let binaries: Vec<PathBuf> = binaries.into_iter().filter(|p| p.is_file()).collect();
     if binaries.len() < 2 {
-        return Err(format!("the functions are not built in {}", dir.display()));
+        return Err("the functions are not built".into());
     }
     let clear_job = event_jobs(h).await;
     let store = &h.ours(Via::Direct).store;

@@ -2,8 +2,9 @@
 //! the functions' cold starts next to a bare function's, and what replies and chats cost.
 //! Runs on the DynamoDB Local that `scripts/dynamodb-local.sh with` started
 //! (`DYNAMODB_ENDPOINT`); `BENCH_RUNS` timed runs per side (default 15). Progress goes to
-//! stderr, the table to stdout. `BENCH_ONLY=functions` (with `BENCH_BIN_DIR`) runs the
-//! functions' rows alone. docs/PERFORMANCE.md says what the numbers mean.
+//! stderr, the table to stdout. `BENCH_ONLY=functions` runs the functions' rows alone
+//! (`BENCH_BIN_DIR` or `BENCH_BINARIES` name other binaries: see cold.rs).
+//! docs/PERFORMANCE.md says what the numbers mean.
 
 mod bare;
 mod cold;
