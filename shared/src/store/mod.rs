@@ -83,7 +83,7 @@ impl Head {
     }
 }
 
-/// A job together with the state of its chat, read in one round trip.
+/// A job together with the state of its chat (the job read first, then the chat's head).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Chat {
     pub job: Job,
