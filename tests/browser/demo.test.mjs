@@ -145,25 +145,35 @@ function listed(page) {
   })));
 }
 
-/** Waits until the page lists a message with this id (or the last one) matching `want`. */
+/**
+ * Waits until the page lists a message matching `want`: the one with `want.id`, any message
+ * when `want.anywhere`, otherwise the last one.
+ */
 async function waitMessage(page, want) {
   await page.waitForFunction((w) => {
     const items = [...document.querySelectorAll('[data-testid=message]')];
+    const matches = (li) => {
+      const content = li.querySelector('.content').textContent;
+      return (!w.role || li.dataset.role === w.role)
+        && (!w.status || li.dataset.status === w.status)
+        && (w.content === undefined || content === w.content)
+        && (!w.partial || (content.length > 0 && content.length < w.partial))
+        && (w.interrupted === undefined || (li.dataset.interrupted === 'true') === w.interrupted);
+    };
+    if (w.anywhere) return items.some(matches);
     const li = w.id ? items.find((e) => e.dataset.id === w.id) : items[items.length - 1];
-    if (!li) return false;
-    const content = li.querySelector('.content').textContent;
-    return (!w.role || li.dataset.role === w.role)
-      && (!w.status || li.dataset.status === w.status)
-      && (w.content === undefined || content === w.content)
-      && (!w.partial || (content.length > 0 && content.length < w.partial))
-      && (w.interrupted === undefined || (li.dataset.interrupted === 'true') === w.interrupted);
+    return li !== undefined && matches(li);
   }, want);
 }
 
 async function sendFromPage(page, text) {
   await page.getByTestId('draft').fill(text);
   await page.getByTestId('send').click();
-  await waitMessage(page, { role: 'user', content: text });
+  // Anywhere, not last: in page mode the reply's create may already follow it.
+  await waitMessage(page, { role: 'user', content: text, anywhere: true });
+  // The page shows it at once; the draft empties once the server has stored it. A writer
+  // started before that could store its reply first, before the message it answers.
+  await page.waitForFunction(() => document.querySelector('[data-testid=draft]').value === '');
 }
 
 test('a typed message is listed, and the page streams its own reply to completion', { timeout: 20_000 }, async () => {
