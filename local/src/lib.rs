@@ -4,4 +4,3 @@
 pub mod cors;
 pub mod jwt;
 pub mod server;
-pub mod setup;

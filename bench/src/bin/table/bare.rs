@@ -1,9 +1,9 @@
 //! The bare twin of each operation: the minimum requests our schema needs (docs/schema.md),
-//! sent with a plain SDK client (default retries, no interceptor) and nothing else — no
+//! sent with a plain SDK client (default retries, no interceptor but the meter when counted) and nothing else — no
 //! validation, access rule, fingerprint, cursor, metrics or lost-race handling. The twins write
 //! chats of their own (same item shapes and sizes, fewer attributes) and read ours.
 //!
-//! Each answer's consumed capacity is kept by kind, because the proxy only sums it: the read
+//! Each answer's consumed capacity is kept by kind, because the meter only sums it: the read
 //! units of a twin are the read units of our operation (same reads of same-sized items), which
 //! splits our total into reads and writes for the cost model.
 
@@ -79,15 +79,19 @@ fn units(consumed: Option<&[ConsumedCapacity]>) -> f64 {
 }
 
 impl Bare {
-    pub async fn new(endpoint: &str, ours: &DynamoStore) -> Bare {
-        let config = aws_sdk_dynamodb::Config::builder()
+    /// A plain client on `ours`'s tables; `metered`, it carries the meter our client carries,
+    /// to count what the twin asks of DynamoDB (it changes nothing the twin sends).
+    pub async fn new(endpoint: &str, ours: &DynamoStore, metered: bool) -> Bare {
+        let mut config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::v2026_01_12())
             .region(Region::new("us-east-1"))
             .endpoint_url(endpoint)
-            .credentials_provider(Credentials::new("bench", "bench", None, None, "bench"))
-            .build();
+            .credentials_provider(Credentials::new("bench", "bench", None, None, "bench"));
+        if metered {
+            config = config.interceptor(shared::metrics::DynamoMeter);
+        }
         Bare {
-            client: Client::from_conf(config),
+            client: Client::from_conf(config.build()),
             messages: ours.messages_table().to_owned(),
             jobs: ours.jobs_table().to_owned(),
             units: Mutex::new(Units::default()),

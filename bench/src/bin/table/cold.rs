@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::harness::{Harness, Via};
+use crate::harness::Harness;
 
 /// The functions, in the order the script interleaves them; `bare` is the floor.
 pub const FUNCTIONS: [&str; 7] = [
@@ -26,19 +26,19 @@ pub struct Function {
 
 /// The demo job of events/, with 40 messages, and a job for the clear function's event.
 async fn event_jobs(h: &Harness) -> String {
-    let deps = h.ours(Via::Direct);
+    let deps = h.ours();
     let (client, jobs) = (deps.store.client(), deps.store.jobs_table());
-    let demo = local::setup::DEMO_JOB_ID;
-    local::setup::put_job(client, jobs, demo, testkit::OWNER, &[])
+    let demo = shared::setup::DEMO_JOB_ID;
+    shared::setup::put_job(client, jobs, demo, shared::testing::OWNER, &[])
         .await
         .expect("demo job");
     crate::seed::fill(deps, demo, 40, crate::seed::LISTED_BYTES).await;
     // The events' caller; the messages stay.
-    local::setup::put_job(client, jobs, demo, local::setup::DEMO_OWNER, &[])
+    shared::setup::put_job(client, jobs, demo, shared::setup::DEMO_OWNER, &[])
         .await
         .expect("demo job for its owner");
     let cleared = uuid::Uuid::new_v4().to_string();
-    local::setup::put_job(client, jobs, &cleared, local::setup::DEMO_OWNER, &[])
+    shared::setup::put_job(client, jobs, &cleared, shared::setup::DEMO_OWNER, &[])
         .await
         .expect("a job to clear");
     cleared
@@ -66,15 +66,15 @@ pub async fn run(h: &Harness) -> Result<Vec<Function>, String> {
         return Err("the functions are not built".into());
     }
     let clear_job = event_jobs(h).await;
-    let store = &h.ours(Via::Direct).store;
+    let store = &h.ours().store;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/cold-start.py");
     let output = Command::new("python3")
         .arg(script)
         .arg("--json")
-        .args(["--endpoint", &testkit::endpoint()])
+        .args(["--endpoint", &crate::harness::endpoint()])
         .args(["--messages-table", store.messages_table()])
         .args(["--jobs-table", store.jobs_table()])
-        .args(["--job", local::setup::DEMO_JOB_ID])
+        .args(["--job", shared::setup::DEMO_JOB_ID])
         .args(["--clear-job", &clear_job])
         .args(&binaries)
         .stderr(Stdio::inherit())

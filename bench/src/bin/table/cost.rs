@@ -1,6 +1,6 @@
-//! What replies and chats cost at DynamoDB's on-demand prices. Units are counted by the proxy
+//! What replies and chats cost at DynamoDB's on-demand prices. Units are counted by the meter
 //! on DynamoDB Local; the twin of each operation (same reads, same item sizes) says which of
-//! them are reads and which are transactional writes, because the proxy only sums them.
+//! them are reads and which are transactional writes, because the meter only sums them.
 //! DynamoDB Local charges a transactional write once; AWS charges it twice, so the dollars
 //! double those.
 
@@ -52,10 +52,10 @@ fn split(local_units: f64, twin: Units) -> Units {
 
 /// A reply of `bytes`: its create and [`PATCHES`] PATCHes, ours counted, the twin's split.
 async fn reply(h: &Harness, job: &str, twin_job: &str, bytes: usize) -> (usize, f64, Units) {
-    let deps = h.ours(Via::Counted);
+    let deps = h.ours();
     let id = uuid::Uuid::new_v4().simple().to_string();
     let sample = h
-        .count("reply", async |_| {
+        .count("reply", async || {
             h.time(async {
                 let message = ops::new_message(&id, Role::Assistant, "", Status::Streaming);
                 ops::create(deps, job, message).await;
@@ -100,8 +100,8 @@ pub const CHAT_SHAPE: &str = "10 user messages of 200 B, 10 assistant replies of
 /// One chat of [`CHAT_SHAPE`], lived through on a fresh job; each step counted on its own and
 /// split by its twin's reads.
 pub async fn chat(h: &Harness, twin_job: &str) -> Cost {
-    let deps = h.ours(Via::Counted);
-    let job = testkit::new_job_for(deps).await;
+    let deps = h.ours();
+    let job = h.new_job().await;
     let twin = h.bare(Via::Direct);
     let mut total = Cost {
         name: "one chat".into(),
@@ -122,7 +122,7 @@ pub async fn chat(h: &Harness, twin_job: &str) -> Cost {
         let id = format!("user-{turn}");
         let message = ops::new_message(&id, Role::User, &user, Status::Complete);
         let sample = h
-            .count("chat", async |_| {
+            .count("chat", async || {
                 h.time(ops::create(deps, &job, message.clone())).await
             })
             .await;
@@ -140,26 +140,26 @@ pub async fn chat(h: &Harness, twin_job: &str) -> Cost {
     };
     for _ in 0..20 {
         let sample = h
-            .count("chat", async |_| {
+            .count("chat", async || {
                 h.time(ops::list(deps, &job)).await;
             })
             .await;
         add(sample.requests, sample.units, all_read(sample.units));
     }
     let sample = h
-        .count("chat", async |_| {
+        .count("chat", async || {
             h.time(ops::summary(deps, &job)).await;
         })
         .await;
     add(sample.requests, sample.units, all_read(sample.units));
     let sample = h
-        .count("chat", async |_| {
+        .count("chat", async || {
             h.time(ops::export(deps, &job)).await;
         })
         .await;
     add(sample.requests, sample.units, all_read(sample.units));
     let sample = h
-        .count("chat", async |_| {
+        .count("chat", async || {
             h.time(ops::clear(deps, &job)).await;
         })
         .await;

@@ -1,24 +1,29 @@
-//! Runs an operation of ours and its bare twin side by side. Latency is timed straight against
-//! DynamoDB Local (the proxy would add its own hop to every request); requests and capacity
-//! units are counted in one extra run of each through the counting proxy. Timed runs alternate
+//! Runs an operation of ours and its bare twin side by side, both straight to DynamoDB Local.
+//! Requests and capacity units are counted by the production client's own meter
+//! (`shared::metrics::DynamoMeter`, which every response's `ConsumedCapacity` passes through):
+//! ours always carries it, as deployed; the twin's timed client is a plain one, and one extra
+//! run of the twin goes through a client that carries the meter too. Timed runs alternate
 //! which side goes first, so whatever the machine does meanwhile hits both alike.
 
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use shared::config::Config;
+use shared::metrics;
+use shared::setup::{ensure_tables, put_job};
 use shared::store::dynamo::DynamoStore;
+use shared::testing::OWNER;
 use shared::Deps;
-use testkit::proxy::Proxy;
 
 use crate::bare::Bare;
 
-/// Which path an operation takes to DynamoDB Local.
+/// Which client the bare twin uses (ours always has the production one, meter included).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Via {
-    /// Straight to DynamoDB Local: timed.
+    /// A plain SDK client: timed.
     Direct,
-    /// Through the counting proxy: requests and capacity units.
+    /// A client carrying the meter: requests and capacity units.
     Counted,
 }
 
@@ -48,37 +53,63 @@ pub struct Row {
 
 pub struct Harness {
     pub runs: usize,
-    pub proxy: Proxy,
-    direct: Deps<DynamoStore>,
-    counted: Deps<DynamoStore>,
+    ours: Deps<DynamoStore>,
     bare_direct: Bare,
     bare_counted: Bare,
     last: Mutex<Option<Sample>>,
 }
 
+/// The DynamoDB Local that `scripts/dynamodb-local.sh with` started.
+pub fn endpoint() -> String {
+    std::env::var("DYNAMODB_ENDPOINT")
+        .expect("DYNAMODB_ENDPOINT is not set: run `make bench`, which starts DynamoDB Local")
+}
+
+/// The production configuration on tables of this process's own.
+async fn own_tables() -> Deps<DynamoStore> {
+    let pid = std::process::id();
+    let mut config = Config::from_lookup(|_| None).expect("defaults are valid");
+    config.messages_table = format!("bench-messages-{pid}");
+    config.jobs_table = format!("bench-jobs-{pid}");
+    config.dynamodb_endpoint = Some(endpoint());
+    let deps = config.deps().await;
+    ensure_tables(
+        deps.store.client(),
+        &config.messages_table,
+        &config.jobs_table,
+    )
+    .await
+    .expect("tables on DynamoDB Local");
+    deps
+}
+
 impl Harness {
     pub async fn start(runs: usize) -> Harness {
-        let proxy = Proxy::start(&testkit::endpoint()).await;
-        let direct = testkit::own_tables("bench", None).await;
-        let counted = testkit::own_tables("bench", Some(&proxy)).await;
-        let bare_direct = Bare::new(&testkit::endpoint(), &direct.store).await;
-        let bare_counted = Bare::new(&proxy.url(), &direct.store).await;
+        let ours = own_tables().await;
+        let bare_direct = Bare::new(&endpoint(), &ours.store, false).await;
+        let bare_counted = Bare::new(&endpoint(), &ours.store, true).await;
         Harness {
             runs,
-            proxy,
-            direct,
-            counted,
+            ours,
             bare_direct,
             bare_counted,
             last: Mutex::new(None),
         }
     }
 
-    pub fn ours(&self, via: Via) -> &Deps<DynamoStore> {
-        match via {
-            Via::Direct => &self.direct,
-            Via::Counted => &self.counted,
-        }
+    /// Our operations' dependencies: the production configuration and client.
+    pub fn ours(&self) -> &Deps<DynamoStore> {
+        &self.ours
+    }
+
+    /// A new job owned by the caller of our operations (`shared::testing::owner`).
+    pub async fn new_job(&self) -> String {
+        let job_id = uuid::Uuid::new_v4().to_string();
+        let store = &self.ours.store;
+        put_job(store.client(), store.jobs_table(), &job_id, OWNER, &[])
+            .await
+            .expect("job written");
+        job_id
     }
 
     pub fn bare(&self, via: Via) -> &Bare {
@@ -89,15 +120,14 @@ impl Harness {
     }
 
     /// Times `work` (the part of a run that counts; set-up stays outside) and takes the
-    /// proxy's counts of it.
+    /// meter's counts of it (none for the twin's plain client).
     pub async fn time<T>(&self, work: impl Future<Output = T>) -> T {
-        self.proxy.reset_counts();
         let started = Instant::now();
-        let out = work.await;
+        let (out, cost) = metrics::measured(work).await;
         let sample = Sample {
             time: started.elapsed(),
-            requests: self.proxy.total_requests(),
-            units: self.proxy.capacity_units(),
+            requests: (cost.dynamodb_calls + cost.dynamodb_retries) as usize,
+            units: cost.capacity_units,
         };
         *self.last.lock().expect("sample lock") = Some(sample);
         out
@@ -111,9 +141,9 @@ impl Harness {
             .unwrap_or_else(|| panic!("{what} never called Harness::time"))
     }
 
-    /// Runs `side` once through the proxy: what it asks of DynamoDB.
-    pub async fn count(&self, what: &str, mut side: impl AsyncFnMut(Via)) -> Sample {
-        side(Via::Counted).await;
+    /// Runs `side` once, counted: what it asks of DynamoDB.
+    pub async fn count(&self, what: &str, mut side: impl AsyncFnMut()) -> Sample {
+        side().await;
         self.take(what)
     }
 
@@ -121,26 +151,26 @@ impl Harness {
     pub async fn compare(
         &self,
         name: &str,
-        mut ours: impl AsyncFnMut(Via),
+        mut ours: impl AsyncFnMut(),
         mut bare: impl AsyncFnMut(Via),
     ) -> Row {
         eprintln!("  {name}");
         let counted_ours = self.count(name, &mut ours).await;
-        let counted_bare = self.count(name, &mut bare).await;
+        let counted_bare = self.count(name, async || bare(Via::Counted).await).await;
         // A first direct run of each, untimed: connections and caches warm for both.
-        ours(Via::Direct).await;
+        ours().await;
         bare(Via::Direct).await;
         let (mut ours_times, mut bare_times) = (Vec::new(), Vec::new());
         for run in 0..self.runs {
             if run % 2 == 0 {
-                ours(Via::Direct).await;
+                ours().await;
                 ours_times.push(self.take(name).time);
                 bare(Via::Direct).await;
                 bare_times.push(self.take(name).time);
             } else {
                 bare(Via::Direct).await;
                 bare_times.push(self.take(name).time);
-                ours(Via::Direct).await;
+                ours().await;
                 ours_times.push(self.take(name).time);
             }
         }
@@ -153,12 +183,12 @@ impl Harness {
     }
 
     /// An operation with no bare twin (the background sweep), run `runs` times.
-    pub async fn alone(&self, name: &str, runs: usize, mut ours: impl AsyncFnMut(Via)) -> Row {
+    pub async fn alone(&self, name: &str, runs: usize, mut ours: impl AsyncFnMut()) -> Row {
         eprintln!("  {name}");
         let mut times = Vec::new();
         let mut counted = Sample::default();
         for _ in 0..runs {
-            ours(Via::Counted).await;
+            ours().await;
             counted = self.take(name);
             times.push(counted.time);
         }

@@ -173,7 +173,7 @@ pub fn print(rows: &[Row], functions: &Result<Vec<Function>, String>, runs: usiz
     println!();
     println!(
         "Targets met: {met_count} of {total}. Medians of {runs} timed runs per side, ours and bare \
-         alternating; requests and units from one run through the counting proxy."
+         alternating; requests and units from one more run, counted by the production client's meter."
     );
 }
 

@@ -25,7 +25,7 @@ pub async fn reads(h: &Harness, chats: &Chats) -> Vec<Row> {
         rows.push(
             h.compare(
                 name,
-                async |via| assert_eq!(h.time(ops::list(h.ours(via), job)).await, count),
+                async || assert_eq!(h.time(ops::list(h.ours(), job)).await, count),
                 async |via| assert_eq!(h.time(h.bare(via).list(job)).await, count),
             )
             .await,
@@ -34,12 +34,7 @@ pub async fn reads(h: &Harness, chats: &Chats) -> Vec<Row> {
     rows.push(
         h.compare(
             "summary (1,000 messages)",
-            async |via| {
-                assert_eq!(
-                    h.time(ops::summary(h.ours(via), &chats.list_1000)).await,
-                    1000
-                )
-            },
+            async || assert_eq!(h.time(ops::summary(h.ours(), &chats.list_1000)).await, 1000),
             async |via| assert_eq!(h.time(h.bare(via).summary(&chats.list_1000)).await, 1000),
         )
         .await,
@@ -48,8 +43,8 @@ pub async fn reads(h: &Harness, chats: &Chats) -> Vec<Row> {
     rows.push(
         h.compare(
             "export 5 MB (1,220 × 4 KiB, JSON)",
-            async |via| {
-                let (messages, _pages) = h.time(ops::export(h.ours(via), job)).await;
+            async || {
+                let (messages, _pages) = h.time(ops::export(h.ours(), job)).await;
                 assert_eq!(messages, EXPORTED.0);
             },
             async |via| assert_eq!(h.time(h.bare(via).list(job)).await, EXPORTED.0),
@@ -65,17 +60,17 @@ pub async fn writes(h: &Harness, chats: &Chats) -> Vec<Row> {
     let mut rows = vec![
         h.compare(
             "create",
-            async |via| {
+            async || {
                 let message = ops::new_message(&fresh_id(), Role::User, small, Status::Complete);
-                h.time(ops::create(h.ours(via), ours, message)).await
+                h.time(ops::create(h.ours(), ours, message)).await
             },
             async |via| h.time(h.bare(via).create(twin, &fresh_id(), small)).await,
         )
         .await,
         h.compare(
             "PATCH",
-            async |via| {
-                h.time(ops::patch(h.ours(via), ours, "p", small, None, false))
+            async || {
+                h.time(ops::patch(h.ours(), ours, "p", small, None, false))
                     .await;
             },
             async |via| {
@@ -87,9 +82,9 @@ pub async fn writes(h: &Harness, chats: &Chats) -> Vec<Row> {
     rows.push(
         h.compare(
             "4 KiB reply streamed in 50 PATCHes",
-            async |via| {
+            async || {
                 let id = fresh_id();
-                let deps = h.ours(via);
+                let deps = h.ours();
                 let message = ops::new_message(&id, Role::Assistant, "", Status::Streaming);
                 ops::create(deps, ours, message).await;
                 h.time(async {
@@ -140,8 +135,8 @@ pub async fn clears(h: &Harness, chats: &Chats) -> Vec<Row> {
         rows.push(
             h.compare(
                 name,
-                async |via| {
-                    let deps = h.ours(via);
+                async || {
+                    let deps = h.ours();
                     if cleared.get() {
                         ops::restore(deps, job).await;
                     }
@@ -176,8 +171,8 @@ async fn restore(
     let job = &chats.clear_100;
     h.compare(
         "restore 100 messages",
-        async |via| {
-            let deps = h.ours(via);
+        async || {
+            let deps = h.ours();
             if !cleared.get() {
                 ops::clear(deps, job).await;
             }
@@ -197,18 +192,18 @@ async fn restore(
 }
 
 /// The background sweep that gives the 10,000 cleared messages (and their id lookups) their
-/// expiry; it runs once, through the counting proxy, after the clears.
+/// expiry; it runs once, after the clears.
 pub async fn sweep(h: &Harness) -> Row {
     let mut stamped = 0;
     let mut row = h
-        .alone("sweep of the 10,000 cleared (background)", 1, async |via| {
-            let store = &h.ours(via).store;
+        .alone("sweep of the 10,000 cleared (background)", 1, async || {
+            let store = &h.ours().store;
             let deadline = Instant::now() + std::time::Duration::from_secs(300);
             let report = h.time(store.sweep(deadline)).await.expect("sweep");
             assert_eq!(report.chats_left, 0, "the sweep finished: {report:?}");
             stamped = report.items_stamped;
         })
         .await;
-    row.note = format!("{stamped} items stamped, through the proxy");
+    row.note = format!("{stamped} items stamped");
     row
 }

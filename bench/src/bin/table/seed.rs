@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
+use futures::stream::{self, StreamExt};
 use shared::model::{Role, Status};
 use shared::store::dynamo::DynamoStore;
 use shared::Deps;
@@ -17,6 +18,9 @@ use crate::harness::{Harness, Via};
 use crate::ops;
 
 type Item = HashMap<String, AttributeValue>;
+
+/// `BatchWriteItem`s in flight while seeding.
+const SEEDING_BATCHES: usize = 4;
 
 pub const LISTED_BYTES: usize = 1000;
 /// Messages of the cleared chats: their size does not matter to a clear.
@@ -123,9 +127,12 @@ pub async fn bulk(deps: &Deps<DynamoStore>, job: &str, count: usize, bytes: usiz
         items.push(id_lookup);
         last = at;
     }
-    for batch in items.chunks(25) {
-        write(client, store.messages_table(), batch).await;
-    }
+    // Several batches in flight: DynamoDB Local serves them on several threads.
+    stream::iter(items.chunks(25))
+        .for_each_concurrent(SEEDING_BATCHES, |batch| {
+            write(client, store.messages_table(), batch)
+        })
+        .await;
     let n = |v: u64| AttributeValue::N(v.to_string());
     let added = count as u64 - 1;
     client
@@ -171,8 +178,8 @@ async fn write(client: &Client, table: &str, items: &[Item]) {
 }
 
 pub async fn chats(harness: &Harness) -> Chats {
-    let deps = harness.ours(Via::Direct);
-    let job = || testkit::new_job_for(deps);
+    let deps = harness.ours();
+    let job = || harness.new_job();
     let chats = Chats {
         list_40: job().await,
         list_1000: job().await,
