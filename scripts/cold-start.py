@@ -47,6 +47,19 @@ SAM_NAMES = {
 }
 
 
+def arm64_state():
+    """Whether `make build`'s arm64 bootstraps are of the code as it is now: "current",
+    "stale" (built from other sources) or "missing" (scripts/source-stamp.sh says)."""
+    stamp_file = os.path.join(ROOT, ".aws-sam", "build", "source-stamp")
+    if not os.path.isfile(stamp_file):
+        return "missing"
+    with open(stamp_file) as f:
+        built_from = f.read().strip()
+    now = subprocess.run([os.path.join(ROOT, "scripts", "source-stamp.sh")], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    return "current" if built_from == now else "stale"
+
+
 def event_for(name, args):
     """The event a function serves, as API Gateway (or EventBridge) would send it."""
     if name == "sweep":
@@ -83,8 +96,10 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
             server.first_next = now
         if not server.events:
             server.done.set()
-            server.stop.wait()  # the process is killed; never answered
-            return self.answer(410)
+            server.stop.wait()
+            # The process was killed while it waited: there is no one left to answer.
+            self.close_connection = True
+            return None
         event = server.events.pop(0)
         request_id = str(uuid.uuid4())
         deadline = int(time.time() * 1000) + 30_000
@@ -215,6 +230,7 @@ def main():
             r["rss"].append(rss)
             r["statuses"].update(str(s) for s in statuses)
     functions = []
+    arm64 = arm64_state()
     names = [os.path.basename(b) for b in args.binaries]
     for binary in args.binaries:
         name = os.path.basename(binary)
@@ -222,7 +238,7 @@ def main():
             name = f"{os.path.basename(os.path.dirname(binary))}/{name}"
         r = results[binary]
         sam_name = SAM_NAMES.get(os.path.basename(binary), "-")
-        arm64 = os.path.join(ROOT, ".aws-sam", "build", sam_name, "bootstrap")
+        bootstrap = os.path.join(ROOT, ".aws-sam", "build", sam_name, "bootstrap")
         rss = median(r["rss"])
         functions.append({
             "name": name,
@@ -231,7 +247,8 @@ def main():
             "warm_ms": median(r["warm"]),
             "rss_kib": int(rss) if rss else None,
             "bytes": os.path.getsize(binary),
-            "arm64_bytes": os.path.getsize(arm64) if os.path.isfile(arm64) else None,
+            "arm64_bytes": (os.path.getsize(bootstrap)
+                            if arm64 == "current" and os.path.isfile(bootstrap) else None),
             "statuses": sorted(r["statuses"]),
         })
     for f in functions:
@@ -241,7 +258,7 @@ def main():
               f"  {f['bytes'] / 1e6:.2f} MB  answers {','.join(f['statuses']) or '—'}"
               f"  ({RUNS} runs)", file=sys.stderr if args.json else sys.stdout)
     if args.json:
-        json.dump({"runs": RUNS, "functions": functions}, sys.stdout)
+        json.dump({"runs": RUNS, "arm64": arm64, "functions": functions}, sys.stdout)
 
 
 if __name__ == "__main__":

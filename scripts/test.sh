@@ -4,27 +4,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${DYNAMODB_ENDPOINT:?run through make test}"
 # No Lambda may be able to accept a local token: the JWT crate stays out of their builds.
-for function in list create clear patch fallback sweep; do
-  tree=$(cargo tree --locked -e normal -p "quote-chat-$function")
+for function in $(scripts/functions.sh); do
+  tree=$(cargo tree --locked -e normal -p "$function")
   if grep -q jsonwebtoken <<<"$tree"; then
-    echo "quote-chat-$function links jsonwebtoken: local auth must never reach a Lambda" >&2
+    echo "$function links jsonwebtoken: local auth must never reach a Lambda" >&2
     exit 1
   fi
 done
-# `make bench` builds the bench crate after the functions, reusing what they built: a feature
-# it added to a dependency they share would build that dependency again, and all above it (the
-# SDK: minutes). Only `shared` (its `testing` and `setup`) may differ.
+# `make bench` builds the functions and the bench crate in one cargo command, so a feature the
+# bench added to a dependency they share would reach the functions' binaries it measures.
 features() {
   cargo tree --locked -e normal,build -f '{p} {f}' --prefix none "$@" | sed 's/ (\*)$//' | sort -u
 }
 functions=()
-for function in list create clear patch fallback sweep; do functions+=(-p "quote-chat-$function"); done
+while read -r function; do functions+=(-p "$function"); done < <(scripts/functions.sh)
 theirs=$(features "${functions[@]}")
 differing=$(comm -13 <(echo "$theirs") <(features -p quote-chat-bench) |
   while read -r name version features; do
-    if [ "$name" != quote-chat-shared ] && grep -qE "^$name $version( |$)" <<<"$theirs"; then
-      echo "$name $version: $features"
-    fi
+    if grep -qE "^$name $version( |$)" <<<"$theirs"; then echo "$name $version: $features"; fi
   done)
 if [ -n "$differing" ]; then
   echo "the bench crate adds features to dependencies the functions share (its features shown):" >&2

@@ -5,9 +5,7 @@ use std::sync::Arc;
 use local::cors::{Cors, DEFAULT_ORIGINS};
 use local::jwt::{LocalJwt, DEFAULT_SECRET};
 use local::server::{serve, LocalApi};
-use shared::setup::{
-    check_dynamodb, ensure_tables, names, put_job, Unusable, DEMO_JOB_ID, DEMO_OWNER,
-};
+use setup::{check_dynamodb, ensure_tables, names, put_job, Unusable, DEMO_JOB_ID, DEMO_OWNER};
 use shared::store::dynamo::sweep::SweepReport;
 use shared::store::dynamo::DynamoStore;
 use shared::Config;

@@ -5,8 +5,7 @@
 //! - [`store`]: the storage port with its DynamoDB and in-memory adapters.
 //! - [`http`]: reading API Gateway requests, writing the envelope of API.md.
 //! - [`auth`], [`cursor`], [`config`], [`error`], [`limits`], [`telemetry`].
-//! - `setup` (feature `setup`): the tables as template.yaml makes them, on DynamoDB Local, and
-//!   jobs to use them with; `testing` (feature `testing`): the in-memory store, test builders.
+//! - `testing` (feature `testing`): the in-memory store and the builders of handler tests.
 
 pub mod apigw;
 pub mod auth;
@@ -23,8 +22,6 @@ pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod routes;
-#[cfg(any(test, feature = "setup"))]
-pub mod setup;
 pub mod store;
 pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]

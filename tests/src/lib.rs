@@ -39,7 +39,7 @@ pub fn config() -> Config {
 pub async fn dynamo_deps() -> Deps<DynamoStore> {
     let config = config();
     let deps = config.deps().await;
-    shared::setup::ensure_tables(
+    setup::ensure_tables(
         deps.store.client(),
         &config.messages_table,
         &config.jobs_table,
@@ -73,7 +73,7 @@ pub async fn own_tables(name: &str, proxy: Option<&proxy::Proxy>) -> Deps<Dynamo
     config.messages_table = format!("{}-{name}", config.messages_table);
     config.jobs_table = format!("{}-{name}", config.jobs_table);
     let direct = config.deps().await;
-    shared::setup::ensure_tables(
+    setup::ensure_tables(
         direct.store.client(),
         &config.messages_table,
         &config.jobs_table,
@@ -92,7 +92,7 @@ pub async fn own_tables(name: &str, proxy: Option<&proxy::Proxy>) -> Deps<Dynamo
 /// A new job owned by [`OWNER`] in the jobs table of `deps`.
 pub async fn new_job_for(deps: &Deps<DynamoStore>) -> String {
     let job_id = uuid::Uuid::new_v4().to_string();
-    shared::setup::put_job(
+    setup::put_job(
         deps.store.client(),
         deps.store.jobs_table(),
         &job_id,
@@ -110,7 +110,7 @@ pub async fn new_job(members: &[&str]) -> String {
     let client = config.dynamodb_client().await;
     let job_id = uuid::Uuid::new_v4().to_string();
     let members: Vec<String> = members.iter().map(|m| m.to_string()).collect();
-    shared::setup::put_job(&client, &config.jobs_table, &job_id, OWNER, &members)
+    setup::put_job(&client, &config.jobs_table, &job_id, OWNER, &members)
         .await
         .expect("job written");
     job_id
@@ -303,7 +303,7 @@ pub async fn start_local_server_with(
 pub async fn put_job_owned_by(job_id: &str, owner: &str) {
     let config = config();
     let client = config.dynamodb_client().await;
-    shared::setup::put_job(&client, &config.jobs_table, job_id, owner, &[])
+    setup::put_job(&client, &config.jobs_table, job_id, owner, &[])
         .await
         .expect("job written");
 }
@@ -334,11 +334,11 @@ pub fn event_text(name: &str) -> String {
 pub fn event_for_job(name: &str, job_id: &str) -> String {
     let text = event_text(name);
     assert!(
-        text.contains(shared::setup::DEMO_JOB_ID),
+        text.contains(setup::DEMO_JOB_ID),
         "events/{name}.json is expected to use the demo job {}",
-        shared::setup::DEMO_JOB_ID
+        setup::DEMO_JOB_ID
     );
-    text.replace(shared::setup::DEMO_JOB_ID, job_id)
+    text.replace(setup::DEMO_JOB_ID, job_id)
 }
 
 /// The chat of an existing job, as an operation opens it (the job first, then its head).

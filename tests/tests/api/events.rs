@@ -75,10 +75,10 @@ fn sample_events_are_api_gateway_http_api_payload_2_0() {
                 "{name}: claim {claim} is a string"
             );
         }
-        assert_eq!(claims["sub"], shared::setup::DEMO_OWNER, "{name}");
+        assert_eq!(claims["sub"], setup::DEMO_OWNER, "{name}");
         assert_eq!(
             event["pathParameters"]["job_id"],
-            shared::setup::DEMO_JOB_ID,
+            setup::DEMO_JOB_ID,
             "{name}"
         );
         if let Some(body) = event["body"].as_str() {
@@ -95,14 +95,14 @@ fn sample_events_are_api_gateway_http_api_payload_2_0() {
         let req = parse(name, &event_text(name));
         assert_eq!(req.method().as_str(), method, "{name}");
         let caller = shared::http::caller(&req).expect("the JWT claims name a caller");
-        assert_eq!(caller.sub, shared::setup::DEMO_OWNER, "{name}");
+        assert_eq!(caller.sub, setup::DEMO_OWNER, "{name}");
         assert!(
             !caller.groups.iter().any(|g| g == "staff"),
             "{name}: the sample caller is the owner, not staff, so the owner rule is what admits it"
         );
         assert_eq!(
             shared::http::job_id(&req).ok().as_deref(),
-            Some(shared::setup::DEMO_JOB_ID),
+            Some(setup::DEMO_JOB_ID),
             "{name}"
         );
         assert_eq!(
@@ -136,8 +136,8 @@ fn sample_events_are_api_gateway_http_api_payload_2_0() {
 #[tokio::test]
 async fn sample_events_drive_create_list_patch_clear_through_the_handlers() {
     let deps = dynamo_deps().await;
-    let job = shared::setup::DEMO_JOB_ID;
-    put_job_owned_by(job, shared::setup::DEMO_OWNER).await;
+    let job = setup::DEMO_JOB_ID;
+    put_job_owned_by(job, setup::DEMO_OWNER).await;
     let event = |name: &str| parse(name, &event_text(name));
 
     // Start from an empty chat, whatever an earlier run on these tables left.

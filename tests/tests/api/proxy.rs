@@ -25,7 +25,7 @@ struct Setup {
 async fn setup() -> Setup {
     let mut config = testkit::config();
     let direct = config.dynamodb_client().await;
-    shared::setup::ensure_tables(&direct, &config.messages_table, &config.jobs_table)
+    setup::ensure_tables(&direct, &config.messages_table, &config.jobs_table)
         .await
         .expect("tables on DynamoDB Local");
     let proxy = Proxy::start(&testkit::endpoint()).await;

@@ -449,7 +449,7 @@ fn event_body(name: &str) -> Value {
 #[tokio::test]
 async fn lambda_binaries_answer_the_sample_events_through_the_runtime_api() {
     dynamo_deps().await; // the tables the binaries are pointed at
-    let job = new_job_owned_by(shared::setup::DEMO_OWNER).await;
+    let job = new_job_owned_by(setup::DEMO_OWNER).await;
     let mut cold_starts = Vec::new();
 
     let created = event_body("create");
@@ -603,11 +603,11 @@ async fn the_sweep_binary_stamps_a_cleared_chat_on_a_scheduled_event() {
     let messages = format!("{}-sweep", config.messages_table);
     let jobs = format!("{}-sweep", config.jobs_table);
     let client = config.dynamodb_client().await;
-    shared::setup::ensure_tables(&client, &messages, &jobs)
+    setup::ensure_tables(&client, &messages, &jobs)
         .await
         .expect("tables on DynamoDB Local");
     let job = uuid::Uuid::new_v4().to_string();
-    shared::setup::put_job(&client, &jobs, &job, shared::setup::DEMO_OWNER, &[])
+    setup::put_job(&client, &jobs, &job, setup::DEMO_OWNER, &[])
         .await
         .expect("job written");
     let tables = [("MESSAGES_TABLE", messages.clone()), ("JOBS_TABLE", jobs)];
@@ -684,7 +684,7 @@ async fn the_sweep_binary_stamps_a_cleared_chat_on_a_scheduled_event() {
 #[tokio::test]
 async fn started_as_lambda_starts_it_a_function_writes_only_json_lines_without_content_or_tokens() {
     dynamo_deps().await;
-    let job = new_job_owned_by(shared::setup::DEMO_OWNER).await;
+    let job = new_job_owned_by(setup::DEMO_OWNER).await;
     // The sample create carries metadata {"model": "quote-llm-1", ...}: it must not be logged.
     let created = event_body("create");
     let model = created["metadata"]["model"]
@@ -747,7 +747,7 @@ async fn started_as_lambda_starts_it_a_function_writes_only_json_lines_without_c
 async fn a_raw_quote_in_the_query_string_still_gets_an_answer_in_the_envelope() {
     // curl sends `?a="` unencoded; lambda_http alone panics building such a request's URI.
     dynamo_deps().await;
-    let job = new_job_owned_by(shared::setup::DEMO_OWNER).await;
+    let job = new_job_owned_by(setup::DEMO_OWNER).await;
     let mut event: Value = serde_json::from_str(&event_for_job("list", &job)).expect("JSON");
     event["rawQueryString"] = json!(r#"order="desc"&<x>"#);
     let (_, response) = invoke_binary("list", event.to_string()).await;

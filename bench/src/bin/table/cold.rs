@@ -14,6 +14,13 @@ pub const FUNCTIONS: [&str; 7] = [
     "bare", "list", "create", "patch", "clear", "fallback", "sweep",
 ];
 
+/// What scripts/cold-start.py measured, and whether the arm64 sizes it read are of this code.
+pub struct ColdStarts {
+    pub functions: Vec<Function>,
+    /// "current", "stale" or "missing": `make build`'s bootstraps against this code.
+    pub arm64: String,
+}
+
 pub struct Function {
     pub name: String,
     pub cold_ms: f64,
@@ -24,30 +31,23 @@ pub struct Function {
     pub arm64_bytes: Option<u64>,
 }
 
-/// The demo job of events/, with 40 messages, and a job for the clear function's event.
+/// The demo job of events/, with 40 messages, and a job for the clear function's event; both
+/// owned by the events' caller, as the bench's other jobs are.
 async fn event_jobs(h: &Harness) -> String {
     let deps = h.ours();
     let (client, jobs) = (deps.store.client(), deps.store.jobs_table());
-    let demo = shared::setup::DEMO_JOB_ID;
-    shared::setup::put_job(client, jobs, demo, shared::testing::OWNER, &[])
+    let demo = setup::DEMO_JOB_ID;
+    setup::put_job(client, jobs, demo, setup::DEMO_OWNER, &[])
         .await
         .expect("demo job");
     crate::seed::fill(deps, demo, 40, crate::seed::LISTED_BYTES).await;
-    // The events' caller; the messages stay.
-    shared::setup::put_job(client, jobs, demo, shared::setup::DEMO_OWNER, &[])
-        .await
-        .expect("demo job for its owner");
-    let cleared = uuid::Uuid::new_v4().to_string();
-    shared::setup::put_job(client, jobs, &cleared, shared::setup::DEMO_OWNER, &[])
-        .await
-        .expect("a job to clear");
-    cleared
+    h.new_job().await
 }
 
 /// The binaries are the ones built beside this one, or in `BENCH_BIN_DIR`; those missing are
 /// left out. `BENCH_BINARIES` (paths separated by `:`) names them instead, e.g. one function
 /// built with several release profiles, next to `bare`.
-pub async fn run(h: &Harness) -> Result<Vec<Function>, String> {
+pub async fn run(h: &Harness) -> Result<ColdStarts, String> {
     let binaries: Vec<PathBuf> = match std::env::var("BENCH_BINARIES") {
         Ok(list) => list.split(':').map(PathBuf::from).collect(),
         Err(_) => {
@@ -74,7 +74,7 @@ pub async fn run(h: &Harness) -> Result<Vec<Function>, String> {
         .args(["--endpoint", &crate::harness::endpoint()])
         .args(["--messages-table", store.messages_table()])
         .args(["--jobs-table", store.jobs_table()])
-        .args(["--job", shared::setup::DEMO_JOB_ID])
+        .args(["--job", setup::DEMO_JOB_ID])
         .args(["--clear-job", &clear_job])
         .args(&binaries)
         .stderr(Stdio::inherit())
@@ -86,7 +86,7 @@ pub async fn run(h: &Harness) -> Result<Vec<Function>, String> {
     let answer: Value = serde_json::from_slice(&output.stdout)
         .map_err(|err| format!("scripts/cold-start.py printed no JSON: {err}"))?;
     let functions = answer["functions"].as_array().cloned().unwrap_or_default();
-    Ok(functions
+    let functions = functions
         .iter()
         .map(|f| Function {
             name: f["name"].as_str().unwrap_or("?").to_owned(),
@@ -97,5 +97,9 @@ pub async fn run(h: &Harness) -> Result<Vec<Function>, String> {
             bytes: f["bytes"].as_u64().unwrap_or(0),
             arm64_bytes: f["arm64_bytes"].as_u64(),
         })
-        .collect())
+        .collect();
+    Ok(ColdStarts {
+        functions,
+        arm64: answer["arm64"].as_str().unwrap_or("missing").to_owned(),
+    })
 }

@@ -9,11 +9,10 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use setup::{ensure_tables, put_job, DEMO_OWNER};
 use shared::config::Config;
 use shared::metrics;
-use shared::setup::{ensure_tables, put_job};
 use shared::store::dynamo::DynamoStore;
-use shared::testing::OWNER;
 use shared::Deps;
 
 use crate::bare::Bare;
@@ -102,11 +101,11 @@ impl Harness {
         &self.ours
     }
 
-    /// A new job owned by the caller of our operations (`shared::testing::owner`).
+    /// A new job owned by the caller of our operations ([`crate::ops::owner`]).
     pub async fn new_job(&self) -> String {
         let job_id = uuid::Uuid::new_v4().to_string();
         let store = &self.ours.store;
-        put_job(store.client(), store.jobs_table(), &job_id, OWNER, &[])
+        put_job(store.client(), store.jobs_table(), &job_id, DEMO_OWNER, &[])
             .await
             .expect("job written");
         job_id

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::cold::Function;
+use crate::cold::{ColdStarts, Function};
 use crate::cost::{Cost, CHAT_SHAPE, READ_PRICE, WRITE_PRICE};
 use crate::harness::{Row, Side};
 
@@ -80,7 +80,7 @@ fn counts(side: &Side) -> (String, String) {
     (side.requests.to_string(), format!("{:.1}", side.units))
 }
 
-pub fn print(rows: &[Row], functions: &Result<Vec<Function>, String>, runs: usize) {
+pub fn print(rows: &[Row], cold: &Result<ColdStarts, String>, runs: usize) {
     println!();
     println!(
         "| measure | ours | bare | ours / bare | requests ours (bare) | capacity units ours (bare) | targets |"
@@ -121,9 +121,9 @@ pub fn print(rows: &[Row], functions: &Result<Vec<Function>, String>, runs: usiz
             ms(bare.median),
         );
     }
-    match functions {
+    match cold {
         Err(why) => println!("| cold starts | {why} | | | | | |"),
-        Ok(functions) => {
+        Ok(ColdStarts { functions, .. }) => {
             let bare = functions.iter().find(|f| f.name == "bare");
             for f in functions.iter().filter(|f| f.name != "bare") {
                 let Some(bare) = bare else { break };
@@ -159,7 +159,7 @@ pub fn print(rows: &[Row], functions: &Result<Vec<Function>, String>, runs: usiz
                     f.name,
                     mib(f.rss_kib),
                     mb(Some(f.bytes)),
-                    mb(f.arm64_bytes),
+                    f.arm64_bytes.map_or("—".into(), |b| mb(Some(b))),
                     mib(bare.rss_kib),
                     mb(Some(bare.bytes)),
                     match (f.rss_kib, bare.rss_kib) {
@@ -175,6 +175,26 @@ pub fn print(rows: &[Row], functions: &Result<Vec<Function>, String>, runs: usiz
         "Targets met: {met_count} of {total}. Medians of {runs} timed runs per side, ours and bare \
          alternating; requests and units from one more run, counted by the production client's meter."
     );
+    if let Ok(cold) = cold {
+        println!();
+        println!("{}", arm64_note(&cold.arm64));
+    }
+}
+
+/// Where the arm64 sizes come from: building them here would be a second release build of the
+/// six functions for another target, longer than this whole command.
+fn arm64_note(state: &str) -> &'static str {
+    match state {
+        "current" => "arm64: the bootstraps `make build` made of this very code (.aws-sam/build).",
+        "stale" => {
+            "arm64: not shown: `make build`'s bootstraps are of other code; `make build bench` \
+             builds them anew first (about 11 minutes more here)."
+        }
+        _ => {
+            "arm64: not built; `make build bench` builds them first (about 11 minutes more \
+             here)."
+        }
+    }
 }
 
 pub fn print_costs(replies: &[Cost], chat: &Cost) {

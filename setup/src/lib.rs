@@ -1,6 +1,5 @@
 //! Creates the tables on DynamoDB Local as template.yaml creates them on AWS, and seeds the demo job.
 
-use crate::store::keys::SWEEP_INDEX;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::RequestId;
@@ -9,6 +8,7 @@ use aws_sdk_dynamodb::types::{
     KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
+use shared::store::keys::SWEEP_INDEX;
 
 /// The demo job `make run` seeds, owned by `demo-user`.
 pub const DEMO_JOB_ID: &str = "5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42";
@@ -106,7 +106,7 @@ fn described<E: std::error::Error + Send + Sync + 'static>(err: E) -> BoxError {
 
 /// Creates both tables unless they exist, and enables TTL on `expires_at`.
 pub async fn ensure_tables(client: &Client, messages: &str, jobs: &str) -> Result<(), BoxError> {
-    // The sparse index of chats the sweep must visit (see store::dynamo::sweep).
+    // The sparse index of chats the sweep must visit (see shared::store::dynamo::sweep).
     let sweep_index = GlobalSecondaryIndex::builder()
         .index_name(SWEEP_INDEX)
         .key_schema(key("sweep_due", KeyType::Hash)?)
