@@ -49,10 +49,13 @@ SAM_NAMES = {
 
 def arm64_state():
     """Whether `make build`'s arm64 bootstraps are of the code as it is now: "current",
-    "stale" (built from other sources) or "missing" (scripts/source-stamp.sh says)."""
-    stamp_file = os.path.join(ROOT, ".aws-sam", "build", "source-stamp")
+    "stale" (built from other sources, or unknown ones) or "missing", by
+    scripts/source-stamp.sh."""
+    build = os.path.join(ROOT, ".aws-sam", "build")
+    stamp_file = os.path.join(build, "source-stamp")
     if not os.path.isfile(stamp_file):
-        return "missing"
+        built = any(os.path.isfile(os.path.join(build, n, "bootstrap")) for n in SAM_NAMES.values())
+        return "stale" if built else "missing"  # built before stamps: of unknown code
     with open(stamp_file) as f:
         built_from = f.read().strip()
     now = subprocess.run([os.path.join(ROOT, "scripts", "source-stamp.sh")], check=True,
@@ -160,7 +163,8 @@ def once(binary, args):
     server.warm, server.statuses, server.sent = [], [], {}
     server.done, server.stop = threading.Event(), threading.Event()
     server.events = [event_for(name, args) for _ in range(WARM + 1)] if args.endpoint else []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # Polled often: shutdown() waits for the next poll, which would add up over the runs.
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     # A clean environment: the Lambda service's variables and the template's, nothing else.
     env = {
         "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_address[1]}",

@@ -18,6 +18,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use chrono::Utc;
 use shared::store::dynamo::DynamoStore;
+use shared::store::keys::HEAD;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -29,6 +30,11 @@ pub struct Units {
     /// Writes inside `TransactWriteItems`: AWS charges them twice, DynamoDB Local once.
     pub transactional: f64,
 }
+
+/// A head of the twin's own inside one of our cleared chats (a copy of ours): the twin clears
+/// and restores a chat of the same partition size as ours (DynamoDB Local's writes slow down as
+/// a partition grows) without touching our head, and no chat of its own is seeded.
+pub const TWIN_HEAD: &str = "#TWIN";
 
 pub struct Bare {
     client: Client,
@@ -112,8 +118,8 @@ impl Bare {
     }
 
     /// The job alone (`GetItem`: a stranger must cause no read of the messages table), then
-    /// one `BatchGetItem` of the head and a lookup.
-    async fn open(&self, job: &str, lookup: Option<&str>) -> (Head, Option<Item>) {
+    /// one `BatchGetItem` of the head (`head`: its sort key) and a lookup.
+    async fn open(&self, job: &str, head_sk: &str, lookup: Option<&str>) -> (Head, Option<Item>) {
         let read_job = self
             .client
             .get_item()
@@ -129,7 +135,7 @@ impl Bare {
             |u| &mut u.read,
             units(Some(read_job.consumed_capacity.as_slice())),
         );
-        let mut keys = vec![self.key(job, "#CHAT")];
+        let mut keys = vec![self.key(job, head_sk)];
         if let Some(id) = lookup {
             keys.push(self.key(job, &format!("I#{id}")));
         }
@@ -155,7 +161,7 @@ impl Bare {
         let mut head = Item::new();
         let mut found = None;
         for item in items {
-            if text(&item, "sk").as_deref() == Some("#CHAT") {
+            if text(&item, "sk").as_deref() == Some(head_sk) {
                 head = item;
             } else {
                 found = Some(item);
@@ -208,25 +214,25 @@ impl Bare {
 
     /// The whole visible history (list and export read the same pages).
     pub async fn list(&self, job: &str) -> usize {
-        let (head, _) = self.open(job, None).await;
+        let (head, _) = self.open(job, HEAD, None).await;
         self.query(job, &head, None).await
     }
 
     /// The counters are on the head; the preview is the newest message.
     pub async fn summary(&self, job: &str) -> u64 {
-        let (head, _) = self.open(job, None).await;
+        let (head, _) = self.open(job, HEAD, None).await;
         self.query(job, &head, Some(1)).await;
         head.message_count
     }
 
     /// One `TransactWriteItems`: the head (timestamp, counter), the id lookup, the message.
     pub async fn create(&self, job: &str, id: &str, content: &str) {
-        let (head, _) = self.open(job, None).await;
+        let (head, _) = self.open(job, HEAD, None).await;
         let timestamp = shared::chat::next_timestamp(head.last_timestamp.as_deref(), Utc::now());
         let message_sk = format!("M#{:010}#{timestamp}#{id}", head.generation);
         let head_update = Update::builder()
             .table_name(&self.messages)
-            .set_key(Some(self.key(job, "#CHAT")))
+            .set_key(Some(self.key(job, HEAD)))
             .update_expression(
                 "SET last_timestamp = :ts, generation = if_not_exists(generation, :zero), \
                  visible_from = if_not_exists(visible_from, :zero) ADD message_count :one",
@@ -280,7 +286,7 @@ impl Bare {
     /// The lookup says where the message is; one conditional `UpdateItem` returns it whole.
     /// Returns the new version.
     pub async fn patch(&self, job: &str, id: &str, content: &str, version: Option<u64>) -> u64 {
-        let (_, lookup) = self.open(job, Some(id)).await;
+        let (_, lookup) = self.open(job, HEAD, Some(id)).await;
         let lookup = lookup.expect("the twin's message exists");
         let message_sk = text(&lookup, "message_sk").expect("lookup names its message");
         let mut update = self
@@ -313,13 +319,14 @@ impl Bare {
     }
 
     /// One conditional `UpdateItem` of the head moves the visible generations past the chat.
-    pub async fn clear(&self, job: &str) {
-        let (head, _) = self.open(job, None).await;
+    /// Clears the chat whose head is the item `head_sk` of `job` (see [`TWIN_HEAD`]).
+    pub async fn clear(&self, job: &str, head_sk: &str) {
+        let (head, _) = self.open(job, head_sk, None).await;
         let out = self
             .client
             .update_item()
             .table_name(&self.messages)
-            .set_key(Some(self.key(job, "#CHAT")))
+            .set_key(Some(self.key(job, head_sk)))
             .update_expression(
                 "SET generation = :next, visible_from = :next, cleared_from = :from, \
                  cleared_to = :generation, cleared_count = :count, message_count = :zero, \
@@ -332,7 +339,7 @@ impl Bare {
             .expression_attribute_values(":count", n(head.message_count))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":id", s(&uuid::Uuid::new_v4().simple().to_string()))
-            // Not the sweep's value: the twins' chats must stay out of the sweep's work.
+            // Not the sweep's value: what the twins clear must stay out of the sweep's work.
             .expression_attribute_values(":due", s("bare"))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
@@ -345,13 +352,13 @@ impl Bare {
     }
 
     /// One conditional `UpdateItem` of the head shows the cleared generations again.
-    pub async fn restore(&self, job: &str) {
-        let (head, _) = self.open(job, None).await;
+    pub async fn restore(&self, job: &str, head_sk: &str) {
+        let (head, _) = self.open(job, head_sk, None).await;
         let out = self
             .client
             .update_item()
             .table_name(&self.messages)
-            .set_key(Some(self.key(job, "#CHAT")))
+            .set_key(Some(self.key(job, head_sk)))
             .update_expression(
                 "SET visible_from = :from, message_count = :count, restored_clear = :id",
             )

@@ -5,6 +5,7 @@
 //! double those.
 
 use shared::model::{Role, Status};
+use shared::store::keys::HEAD;
 
 use crate::bare::Units;
 use crate::harness::{Harness, Via};
@@ -164,7 +165,7 @@ pub async fn chat(h: &Harness, twin_job: &str) -> Cost {
         })
         .await;
     twin.take_units();
-    twin.clear(twin_job).await;
+    twin.clear(twin_job, HEAD).await;
     add(sample.requests, sample.units, twin.take_units());
     total
 }

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use shared::model::{Role, Status};
 
+use crate::bare::TWIN_HEAD;
 use crate::harness::{Harness, Row};
 use crate::ops;
 use crate::seed::{Chats, EXPORTED};
@@ -117,19 +118,9 @@ pub async fn writes(h: &Harness, chats: &Chats) -> Vec<Row> {
 /// again, so 10,000 messages are written once.
 pub async fn clears(h: &Harness, chats: &Chats) -> Vec<Row> {
     let mut rows = Vec::new();
-    for (name, job, twin, count) in [
-        (
-            "clear 100 messages",
-            &chats.clear_100,
-            &chats.twin_clear_100,
-            100,
-        ),
-        (
-            "clear 10,000 messages",
-            &chats.clear_10k,
-            &chats.twin_clear_10k,
-            10_000,
-        ),
+    for (name, job, count) in [
+        ("clear 100 messages", &chats.clear_100, 100),
+        ("clear 10,000 messages", &chats.clear_10k, 10_000),
     ] {
         let (cleared, twin_cleared) = (Cell::new(false), Cell::new(false));
         rows.push(
@@ -146,9 +137,9 @@ pub async fn clears(h: &Harness, chats: &Chats) -> Vec<Row> {
                 async |via| {
                     let bare = h.bare(via);
                     if twin_cleared.get() {
-                        bare.restore(twin).await;
+                        bare.restore(job, TWIN_HEAD).await;
                     }
-                    h.time(bare.clear(twin)).await;
+                    h.time(bare.clear(job, TWIN_HEAD)).await;
                     twin_cleared.set(true);
                 },
             )
@@ -182,9 +173,9 @@ async fn restore(
         async |via| {
             let bare = h.bare(via);
             if !twin_cleared.get() {
-                bare.clear(&chats.twin_clear_100).await;
+                bare.clear(job, TWIN_HEAD).await;
             }
-            h.time(bare.restore(&chats.twin_clear_100)).await;
+            h.time(bare.restore(job, TWIN_HEAD)).await;
             twin_cleared.set(false);
         },
     )

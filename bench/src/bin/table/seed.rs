@@ -12,8 +12,10 @@ use chrono::{DateTime, Duration, Utc};
 use futures::stream::{self, StreamExt};
 use shared::model::{Role, Status};
 use shared::store::dynamo::DynamoStore;
+use shared::store::keys::HEAD;
 use shared::Deps;
 
+use crate::bare::TWIN_HEAD;
 use crate::harness::{Harness, Via};
 use crate::ops;
 
@@ -38,12 +40,9 @@ pub struct Chats {
     pub export_5mb: String,
     /// Where our creates, PATCHes and streams write.
     pub writes: String,
-    /// The bare twins' own chats: one to write messages to, and copies of the cleared ones
-    /// (DynamoDB Local's writes slow down as a partition grows: a twin must clear a chat of
-    /// the same size).
+    /// The bare twins' own chat to write messages to (they clear and restore a head of their
+    /// own in ours: `bare::TWIN_HEAD`).
     pub twin_writes: String,
-    pub twin_clear_100: String,
-    pub twin_clear_10k: String,
 }
 
 /// User and assistant messages in turn, `m00000`, `m00001`, …, each created by our code.
@@ -153,6 +152,24 @@ pub async fn bulk(deps: &Deps<DynamoStore>, job: &str, count: usize, bytes: usiz
         .expect("seeded head counted");
 }
 
+/// A copy of the chat's head as [`TWIN_HEAD`], for the twin to clear and restore.
+async fn twin_head(deps: &Deps<DynamoStore>, job: &str) {
+    let (client, table) = (deps.store.client(), deps.store.messages_table());
+    let mut head = client
+        .get_item()
+        .table_name(table)
+        .key("job_id", AttributeValue::S(job.to_owned()))
+        .key("sk", AttributeValue::S(HEAD.to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("seeded head read")
+        .item
+        .expect("seeded chat has a head");
+    head.insert("sk".to_owned(), AttributeValue::S(TWIN_HEAD.to_owned()));
+    write(client, table, &[head]).await;
+}
+
 async fn write(client: &Client, table: &str, items: &[Item]) {
     let mut requests: Vec<WriteRequest> = items
         .iter()
@@ -189,18 +206,17 @@ pub async fn chats(harness: &Harness) -> Chats {
         export_5mb: job().await,
         writes: job().await,
         twin_writes: job().await,
-        twin_clear_100: job().await,
-        twin_clear_10k: job().await,
     };
     let started = std::time::Instant::now();
-    eprintln!("seeding 22,460 messages…");
+    eprintln!("seeding 12,360 messages…");
     fill(deps, &chats.list_40, 40, LISTED_BYTES).await;
     fill(deps, &chats.clear_100, 100, CLEARED_BYTES).await;
-    fill(deps, &chats.twin_clear_100, 100, CLEARED_BYTES).await;
     bulk(deps, &chats.list_1000, 1000, LISTED_BYTES).await;
     bulk(deps, &chats.clear_10k, 10_000, CLEARED_BYTES).await;
-    bulk(deps, &chats.twin_clear_10k, 10_000, CLEARED_BYTES).await;
     bulk(deps, &chats.export_5mb, EXPORTED.0, EXPORTED.1).await;
+    for job in [&chats.clear_100, &chats.clear_10k] {
+        twin_head(deps, job).await;
+    }
     // The twin writes to a chat whose head it wrote itself.
     harness
         .bare(Via::Direct)
