@@ -125,7 +125,6 @@ function chat(client: QuoteChatClient, jobId: string, options: UseQuoteChatOptio
     if (autoResume) void resume();
   }
 
-  /** Saves a user message and appends it once the server has it. */
   /**
    * Shows the user's message at once (optimistically, with this machine's time), then stores
    * it and takes the server's timestamp; if storing fails, the message is taken back out and

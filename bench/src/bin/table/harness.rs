@@ -17,6 +17,10 @@ use shared::Deps;
 
 use crate::bare::Bare;
 
+/// Time a row may take for timed runs beyond [`Harness::runs`], up to this many times them.
+pub const ROW_BUDGET: Duration = Duration::from_millis(1500);
+pub const MAX_RUNS_FACTOR: usize = 4;
+
 /// Which client the bare twin uses (ours always has the production one, meter included).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Via {
@@ -146,6 +150,13 @@ impl Harness {
         self.take(what)
     }
 
+    /// Timed runs of a row whose pair of runs takes `pair`: `runs`, or more for a fast
+    /// operation, whose median is steadier over more runs that cost little.
+    fn runs_for(&self, pair: Duration) -> usize {
+        let fit = ROW_BUDGET.as_secs_f64() / pair.as_secs_f64().max(1e-6);
+        (fit as usize).clamp(self.runs, self.runs * MAX_RUNS_FACTOR)
+    }
+
     /// Our operation next to its bare twin.
     pub async fn compare(
         &self,
@@ -158,9 +169,11 @@ impl Harness {
         let counted_bare = self.count(name, async || bare(Via::Counted).await).await;
         // A first direct run of each, untimed: connections and caches warm for both.
         ours().await;
+        let pair = self.take(name).time;
         bare(Via::Direct).await;
+        let runs = self.runs_for(pair + self.take(name).time);
         let (mut ours_times, mut bare_times) = (Vec::new(), Vec::new());
-        for run in 0..self.runs {
+        for run in 0..runs {
             if run % 2 == 0 {
                 ours().await;
                 ours_times.push(self.take(name).time);
