@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConsumedCapacity, KeysAndAttributes, Put, ReturnConsumedCapacity, ReturnValue,
     TransactWriteItem, Update,
@@ -184,32 +185,73 @@ impl Bare {
         let mut start = None;
         let mut count = 0;
         loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.messages)
-                .key_condition_expression("job_id = :job AND sk BETWEEN :low AND :high")
-                .expression_attribute_values(":job", s(job))
-                .expression_attribute_values(":low", s(&format!("M#{:010}#", head.visible_from)))
-                .expression_attribute_values(":high", s(&format!("M#{:010}#~", head.generation)))
-                .consistent_read(true)
-                .set_limit(limit)
-                .scan_index_forward(limit.is_none())
-                .set_exclusive_start_key(start)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .expect("bare Query");
-            self.add(
-                |u| &mut u.read,
-                units(out.consumed_capacity.as_ref().map(std::slice::from_ref)),
-            );
+            let out = self.query_page(job, head, limit, start).await;
             count += out.items.map_or(0, |items| items.len());
             start = out.last_evaluated_key;
             if start.is_none() || limit.is_some() {
                 return count;
             }
         }
+    }
+
+    /// One `Query` page of the visible messages from `start`.
+    async fn query_page(
+        &self,
+        job: &str,
+        head: &Head,
+        limit: Option<i32>,
+        start: Option<Item>,
+    ) -> QueryOutput {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.messages)
+            .key_condition_expression("job_id = :job AND sk BETWEEN :low AND :high")
+            .expression_attribute_values(":job", s(job))
+            .expression_attribute_values(":low", s(&format!("M#{:010}#", head.visible_from)))
+            .expression_attribute_values(":high", s(&format!("M#{:010}#~", head.generation)))
+            .consistent_read(true)
+            .set_limit(limit)
+            .scan_index_forward(limit.is_none())
+            .set_exclusive_start_key(start)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .expect("bare Query");
+        self.add(
+            |u| &mut u.read,
+            units(out.consumed_capacity.as_ref().map(std::slice::from_ref)),
+        );
+        out
+    }
+
+    /// The whole visible history in the responses an export must give (the API caps one at
+    /// 5 MB): each of `responses` messages (ours' split, so both do the same work) reads the
+    /// job and the head again, then pages on after the last message the previous one sent.
+    pub async fn export(&self, job: &str, responses: &[usize]) -> usize {
+        let mut after: Option<Item> = None;
+        let mut count = 0;
+        for &wanted in responses {
+            let (head, _) = self.open(job, HEAD, None).await;
+            let mut sent = 0;
+            let mut start = after.take();
+            while sent < wanted {
+                let out = self.query_page(job, &head, None, start).await;
+                start = out.last_evaluated_key;
+                for item in out.items.unwrap_or_default() {
+                    if sent == wanted {
+                        break;
+                    }
+                    sent += 1;
+                    after = Some(self.key(job, &text(&item, "sk").unwrap_or_default()));
+                }
+                if start.is_none() {
+                    break;
+                }
+            }
+            count += sent;
+        }
+        count
     }
 
     /// The whole visible history (list and export read the same pages).

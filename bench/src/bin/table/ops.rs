@@ -37,19 +37,19 @@ pub async fn summary(deps: &D, job: &str) -> u64 {
     summary.message_count
 }
 
-/// Every page of the export (each ~5 MB at most), as a client fetching all of it would.
-pub async fn export(deps: &D, job: &str) -> (usize, usize) {
-    let (mut messages, mut pages) = (0, 0);
+/// Every page of the export (each ~5 MB at most), as a client fetching all of it would: the
+/// messages of each.
+pub async fn export(deps: &D, job: &str) -> Vec<usize> {
+    let mut pages = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let page = history::export(deps, &owner(), job, Format::Json, cursor.as_deref())
             .await
             .expect("export");
-        messages += page.items.len();
-        pages += 1;
+        pages.push(page.items.len());
         cursor = page.next_cursor;
         if cursor.is_none() {
-            return (messages, pages);
+            return pages;
         }
     }
 }

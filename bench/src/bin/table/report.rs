@@ -191,10 +191,10 @@ fn arm64_note(state: &str) -> &'static str {
         "current" => "arm64: the bootstraps `make build` made of this very code (.aws-sam/build).",
         "stale" => {
             "arm64: not shown: `make build`'s bootstraps are of other code; `make build bench` \
-             builds them anew first (about 11 minutes more here)."
+             builds them anew first (7 to 11 minutes more here)."
         }
         _ => {
-            "arm64: not built; `make build bench` builds them first (about 11 minutes more \
+            "arm64: not built; `make build bench` builds them first (7 to 11 minutes more \
              here)."
         }
     }
