@@ -1,31 +1,80 @@
 //! What every answer of the API must look like (API.md, openapi.yaml): a documented status, the
 //! JSON envelope with `success` and, on errors, a documented `code` that fits the status.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::OnceLock;
+
 use lambda_http::http::header::{ALLOW, CONTENT_DISPOSITION, CONTENT_TYPE, ETAG, RETRY_AFTER};
 use lambda_http::{Body, Response};
 use serde_json::Value;
+use serde_norway::Value as Yaml;
 
-/// Every status the API documents.
-pub const STATUSES: [u16; 12] = [200, 201, 304, 400, 401, 404, 405, 409, 412, 413, 415, 503];
+/// What openapi.yaml documents, which every answer is held to: read from the document, not
+/// from the code, so that the code drifting from it fails here.
+pub struct Documented {
+    /// Every status of a documented response but 500: no input may cause one.
+    pub statuses: BTreeSet<u16>,
+    /// Every error code with its status (the `Error<status>` schemas).
+    pub codes: BTreeMap<String, u16>,
+}
 
-/// Every documented error code with its status.
-pub const CODES: [(&str, u16); 15] = [
-    ("INVALID_JSON", 400),
-    ("VALIDATION_ERROR", 400),
-    ("INVALID_JOB_ID", 400),
-    ("INVALID_CURSOR", 400),
-    ("UNAUTHENTICATED", 401),
-    ("JOB_NOT_FOUND", 404),
-    ("MESSAGE_NOT_FOUND", 404),
-    ("NOT_FOUND", 404),
-    ("NOTHING_TO_RESTORE", 404),
-    ("METHOD_NOT_ALLOWED", 405),
-    ("MESSAGE_ID_CONFLICT", 409),
-    ("PRECONDITION_FAILED", 412),
-    ("PAYLOAD_TOO_LARGE", 413),
-    ("UNSUPPORTED_MEDIA_TYPE", 415),
-    ("SERVICE_UNAVAILABLE", 503),
-];
+/// openapi.yaml's statuses and error codes, read once.
+pub fn documented() -> &'static Documented {
+    static DOCUMENTED: OnceLock<Documented> = OnceLock::new();
+    DOCUMENTED.get_or_init(|| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.yaml");
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let spec: Yaml =
+            serde_norway::from_str(&text).unwrap_or_else(|e| panic!("openapi.yaml: {e}"));
+        let status = |key: &Yaml| -> Option<u16> {
+            match key {
+                Yaml::String(text) => text.parse().ok(),
+                Yaml::Number(number) => number.as_u64().and_then(|n| u16::try_from(n).ok()),
+                _ => None,
+            }
+        };
+        let mut statuses = BTreeSet::new();
+        for operations in spec["paths"]
+            .as_mapping()
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
+            for operation in operations.as_mapping().into_iter().flat_map(|m| m.values()) {
+                let responses = operation["responses"].as_mapping();
+                statuses.extend(
+                    responses
+                        .into_iter()
+                        .flat_map(|m| m.keys())
+                        .filter_map(status),
+                );
+            }
+        }
+        statuses.remove(&500);
+        let mut codes = BTreeMap::new();
+        let schemas = spec["components"]["schemas"].as_mapping();
+        for (name, schema) in schemas.into_iter().flatten() {
+            let Some(status) = name.as_str().and_then(|n| n.strip_prefix("Error")) else {
+                continue;
+            };
+            let Ok(status) = status.parse::<u16>() else {
+                continue;
+            };
+            let parts = schema["allOf"].as_sequence().into_iter().flatten();
+            for code in parts.filter_map(|part| part["properties"]["code"]["enum"].as_sequence()) {
+                for code in code.iter().filter_map(Yaml::as_str) {
+                    codes.insert(code.to_owned(), status);
+                }
+            }
+        }
+        assert!(
+            statuses.contains(&200) && codes.contains_key("VALIDATION_ERROR"),
+            "openapi.yaml no longer has the shape this reads"
+        );
+        Documented { statuses, codes }
+    })
+}
 
 /// Content types of the export downloads (`format=jsonl|markdown`), the only answers that are
 /// not the JSON envelope.
@@ -50,7 +99,7 @@ fn header(
 /// Checks a response against the envelope; `Err` says what is wrong.
 pub fn check(response: &Response<Body>, request_id: Option<&str>) -> Result<Answer, String> {
     let status = response.status().as_u16();
-    if !STATUSES.contains(&status) {
+    if !documented().statuses.contains(&status) {
         return Err(format!(
             "undocumented status {status}, body {:?}",
             text(response)
@@ -122,9 +171,9 @@ pub fn check(response: &Response<Body>, request_id: Option<&str>) -> Result<Answ
             "status {status}: error without a string `code`: {body}"
         ));
     };
-    match CODES.iter().find(|(c, _)| *c == code) {
+    match documented().codes.get(code) {
         None => return Err(format!("undocumented code {code}: {body}")),
-        Some((_, expected)) if *expected != status => {
+        Some(expected) if *expected != status => {
             return Err(format!(
                 "code {code} with status {status} (documented: {expected})"
             ))
@@ -166,5 +215,19 @@ fn text(response: &Response<Body>) -> Option<String> {
         Body::Binary(bytes) => String::from_utf8(bytes.clone()).ok(),
         Body::Empty => Some(String::new()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_yaml_gives_every_status_and_code_with_its_status() {
+        let documented = documented();
+        assert_eq!(documented.codes.get("PAYLOAD_TOO_LARGE"), Some(&413));
+        assert_eq!(documented.codes.get("SERVICE_UNAVAILABLE"), Some(&503));
+        assert!(documented.statuses.contains(&304));
+        assert!(!documented.statuses.contains(&500));
     }
 }
