@@ -8,7 +8,9 @@ use aws_sdk_dynamodb::types::{
     KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
+use shared::store::dynamo::DynamoStore;
 use shared::store::keys::SWEEP_INDEX;
+use shared::{Config, Deps};
 
 /// The demo job `make run` seeds, owned by `demo-user`.
 pub const DEMO_JOB_ID: &str = "5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42";
@@ -160,6 +162,18 @@ pub async fn ensure_tables(client: &Client, messages: &str, jobs: &str) -> Resul
         Err(err) if err.code() == Some("ResourceInUseException") => Ok(()),
         Err(err) => Err(described(err)),
     }
+}
+
+/// The production dependencies on `config`'s tables, created first unless they exist.
+pub async fn deps_on_own_tables(config: &Config) -> Result<Deps<DynamoStore>, BoxError> {
+    let deps = config.deps().await;
+    ensure_tables(
+        deps.store.client(),
+        &config.messages_table,
+        &config.jobs_table,
+    )
+    .await?;
+    Ok(deps)
 }
 
 /// Writes a job item in the shape of the existing jobs table.

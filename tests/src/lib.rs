@@ -37,16 +37,9 @@ pub fn config() -> Config {
 
 /// Deps on DynamoDB Local, tables created if needed.
 pub async fn dynamo_deps() -> Deps<DynamoStore> {
-    let config = config();
-    let deps = config.deps().await;
-    setup::ensure_tables(
-        deps.store.client(),
-        &config.messages_table,
-        &config.jobs_table,
-    )
-    .await
-    .expect("tables on DynamoDB Local");
-    deps
+    setup::deps_on_own_tables(&config())
+        .await
+        .expect("tables on DynamoDB Local")
 }
 
 /// Deps whose production DynamoDB client (its timeouts and retry policy) goes through `proxy`;
@@ -72,14 +65,9 @@ pub async fn own_tables(name: &str, proxy: Option<&proxy::Proxy>) -> Deps<Dynamo
     let mut config = config();
     config.messages_table = format!("{}-{name}", config.messages_table);
     config.jobs_table = format!("{}-{name}", config.jobs_table);
-    let direct = config.deps().await;
-    setup::ensure_tables(
-        direct.store.client(),
-        &config.messages_table,
-        &config.jobs_table,
-    )
-    .await
-    .expect("tables on DynamoDB Local");
+    let direct = setup::deps_on_own_tables(&config)
+        .await
+        .expect("tables on DynamoDB Local");
     match proxy {
         Some(proxy) => {
             config.dynamodb_endpoint = Some(proxy.url());

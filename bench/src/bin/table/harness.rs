@@ -9,7 +9,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use setup::{ensure_tables, put_job, DEMO_OWNER};
+use setup::{deps_on_own_tables, put_job, DEMO_OWNER};
 use shared::config::Config;
 use shared::metrics;
 use shared::store::dynamo::DynamoStore;
@@ -75,15 +75,9 @@ async fn own_tables() -> Deps<DynamoStore> {
     config.messages_table = format!("bench-messages-{pid}");
     config.jobs_table = format!("bench-jobs-{pid}");
     config.dynamodb_endpoint = Some(endpoint());
-    let deps = config.deps().await;
-    ensure_tables(
-        deps.store.client(),
-        &config.messages_table,
-        &config.jobs_table,
-    )
-    .await
-    .expect("tables on DynamoDB Local");
-    deps
+    deps_on_own_tables(&config)
+        .await
+        .expect("tables on DynamoDB Local")
 }
 
 impl Harness {
