@@ -94,7 +94,8 @@ deploy: build ## sam deploy to a stage: make deploy STAGE=dev|prod
 	scripts/deploy.sh "$(STAGE)"
 
 bench: deps ## one table: each operation next to its bare DynamoDB work, cold starts, costs (docs/PERFORMANCE.md)
-	cargo build --release --locked --bins -p quote-chat-bench $$(scripts/functions.sh | sed 's/^/-p /')
+	functions=$$(scripts/functions.sh) && \
+	  cargo build --release --locked --bins -p quote-chat-bench $$(printf -- '-p %s ' $$functions)
 	scripts/dynamodb-local.sh with $${CARGO_TARGET_DIR:-target}/release/table
 
 # The fuzz/ directory exists, so the target must be phony to run at all.
