@@ -1,6 +1,7 @@
 //! The bare twin of each operation: the minimum requests our schema needs (docs/schema.md),
-//! sent with a plain SDK client (default retries, no interceptor but the meter when counted) and nothing else — no
-//! validation, access rule, fingerprint, cursor, metrics or lost-race handling. The twins write
+//! sent with a plain SDK client (default retries; no interceptor, but the meter when counted)
+//! and nothing else — no validation, access rule, fingerprint, cursor, metrics or lost-race
+//! handling. The twins write
 //! chats of their own (same item shapes and sizes, fewer attributes) and read ours.
 //!
 //! Each answer's consumed capacity is kept by kind, because the meter only sums it: the read
@@ -238,12 +239,11 @@ impl Bare {
             while sent < wanted {
                 let out = self.query_page(job, &head, None, start).await;
                 start = out.last_evaluated_key;
-                for item in out.items.unwrap_or_default() {
-                    if sent == wanted {
-                        break;
-                    }
-                    sent += 1;
-                    after = Some(self.key(job, &text(&item, "sk").unwrap_or_default()));
+                let items = out.items.unwrap_or_default();
+                let taken = items.len().min(wanted - sent);
+                sent += taken;
+                if let Some(last) = taken.checked_sub(1).and_then(|i| text(&items[i], "sk")) {
+                    after = Some(self.key(job, &last));
                 }
                 if start.is_none() {
                     break;

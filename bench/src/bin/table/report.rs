@@ -35,8 +35,8 @@ fn mib(kib: Option<u64>) -> String {
     })
 }
 
-fn mb(bytes: Option<u64>) -> String {
-    bytes.map_or("missing".into(), |b| format!("{:.2} MB", b as f64 / 1e6))
+fn mb(bytes: u64) -> String {
+    format!("{:.2} MB", bytes as f64 / 1e6)
 }
 
 /// What a row must meet beyond the ratio, from the rows around it.
@@ -158,10 +158,10 @@ pub fn print(rows: &[Row], cold: &Result<ColdStarts, String>, runs: usize) {
                     "| {} peak RSS · stripped size x86_64 · arm64 | {} · {} · {} | {} · {} · — | {} | | | |",
                     f.name,
                     mib(f.rss_kib),
-                    mb(Some(f.bytes)),
-                    f.arm64_bytes.map_or("—".into(), |b| mb(Some(b))),
+                    mb(f.bytes),
+                    f.arm64_bytes.map_or("—".into(), mb),
                     mib(bare.rss_kib),
-                    mb(Some(bare.bytes)),
+                    mb(bare.bytes),
                     match (f.rss_kib, bare.rss_kib) {
                         (Some(ours), Some(floor)) => format!("{:.2}", ours as f64 / floor as f64),
                         _ => "—".into(),
