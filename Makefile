@@ -14,6 +14,10 @@ CHROMIUM_STAMP := .tools/.chromium
 CLIENT_STAMP := clients/typescript/node_modules/.installed
 DEMO_STAMP := examples/vue-demo/node_modules/.installed
 DEMO_JOB := 5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42
+DEMO_PORT ?= 5173
+# The demo installs the kit as an app does, a copy built from these (install-links, not a link).
+KIT_FILES := $(shell find clients/typescript/src clients/typescript/scripts -type f 2>/dev/null) \
+  $(wildcard clients/typescript/tsconfig*.json)
 
 .PHONY: help deps tools run reset demo test token job fmt clippy lint build deploy bench check clean
 
@@ -49,24 +53,42 @@ run: deps ## the local API on http://127.0.0.1:$(PORT) over DynamoDB Local (data
 reset: ## delete the data of make run (.local/dynamodb; make run must be stopped)
 	@scripts/run-local.sh reset
 
+# npm ci here also builds the kit's dist/ (its prepare script).
 $(CLIENT_STAMP): clients/typescript/package.json clients/typescript/package-lock.json $(NPM_STAMP)
 	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(DEMO_STAMP): examples/vue-demo/package.json examples/vue-demo/package-lock.json $(CLIENT_STAMP)
-	cd examples/vue-demo && npm ci --no-audit --no-fund --loglevel=error
+# --install-links (also in the demo's .npmrc): npm packs clients/typescript (running its prepare,
+# the build) and installs that copy, so the demo uses the kit exactly as an app does.
+$(DEMO_STAMP): examples/vue-demo/package.json examples/vue-demo/package-lock.json examples/vue-demo/.npmrc \
+    $(CLIENT_STAMP) $(KIT_FILES)
+	cd examples/vue-demo && npm ci --install-links --no-audit --no-fund --loglevel=error
 	@touch $@
 
-demo: $(DEMO_STAMP) ## the Vue demo (examples/vue-demo) on http://localhost:5173, against make run's API
-	@echo "The demo calls the API of 'make run' (start it in another terminal) on http://127.0.0.1:$(PORT)."
+# The port is checked before Vite starts (does anything answer on 127.0.0.1 or localhost?);
+# Vite then keeps to it (strictPort): the API's CORS allows the page's origin, port included.
+DEMO_ORIGIN := http://localhost:$(DEMO_PORT)
+DEMO_API := http://127.0.0.1:$(PORT)
+DEMO_RUN := $(if $(filter 3000,$(PORT)),,PORT=$(PORT) )$(if $(filter 5173,$(DEMO_PORT)),,ALLOWED_ORIGINS=$(DEMO_ORIGIN) )make run
+
+demo: $(DEMO_STAMP) ## the Vue demo (examples/vue-demo) on http://localhost:5173 (or DEMO_PORT), against make run's API (PORT)
+	@port='$(DEMO_PORT)'; \
+	  case $$port in ''|*[!0-9]*) echo "DEMO_PORT=$$port is not a port number, e.g. DEMO_PORT=5174 make demo" >&2; exit 2;; esac; \
+	  taken() { (exec 3<>"/dev/tcp/127.0.0.1/$$1") 2>/dev/null || (exec 3<>"/dev/tcp/localhost/$$1") 2>/dev/null; }; \
+	  if taken "$$port"; then \
+	    next=$$((port + 1)); while taken "$$next"; do next=$$((next + 1)); done; \
+	    echo "port $$port is taken (another make demo or Vite?): DEMO_PORT=$$next make demo" >&2; exit 1; \
+	  fi
+	@echo "The demo calls the API of 'make run' on $(DEMO_API); start it in another terminal:"
+	@echo "  $(DEMO_RUN)"
 	@echo "Open it with a token for the owner of the demo job (make -s token USER=demo-user):"
 	@token=$$(cargo run --locked -q -p quote-chat-local -- token demo-user 2>/dev/null) || token='<make -s token USER=demo-user>'; \
-	  echo "  http://localhost:5173/?api=http://127.0.0.1:$(PORT)&job=$(DEMO_JOB)&token=$$token"
+	  echo "  $(DEMO_ORIGIN)/?api=$(DEMO_API)&job=$(DEMO_JOB)&token=$$token"
 	@echo "Wiring (b), a server-side writer: choose 'a server-side writer' on the page, then"
-	@echo "  cd examples/vue-demo && QUOTE_CHAT_TOKEN=\$$(make -s -C ../.. token USER=demo-user) node writer.mjs"
-	cd examples/vue-demo && exec node_modules/.bin/vite
+	@echo "  cd examples/vue-demo && QUOTE_CHAT_TOKEN=\$$(make -s -C ../.. token USER=demo-user) node writer.mjs --api $(DEMO_API)"
+	cd examples/vue-demo && DEMO_PORT=$(DEMO_PORT) exec node_modules/.bin/vite
 
-test: deps $(CLIENT_STAMP) $(DEMO_STAMP) $(CHROMIUM_STAMP) ## every test, against its own in-memory DynamoDB Local on a free port
+test: deps tools $(CLIENT_STAMP) $(DEMO_STAMP) $(CHROMIUM_STAMP) ## every test, against its own in-memory DynamoDB Local on a free port
 	scripts/dynamodb-local.sh with scripts/test.sh
 
 token: ## print a local JWT: make token USER=alice [GROUPS="staff admin"]

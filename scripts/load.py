@@ -529,7 +529,7 @@ class Clearer(threading.Thread):
                     order = list(self.world.jobs)
                     self.rng.shuffle(order)
                 job = order.pop()
-                # Never retried automatically (API.md): a 503 leaves the clear maybe done.
+                # Never retried automatically (docs/api.md): a 503 leaves the clear maybe done.
                 answer = self.http.call("clear", "DELETE", chat_path(job), retry_503=False)
                 expect(self.stats, "clear", answer, {200, 503})
                 count = None

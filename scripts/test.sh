@@ -33,6 +33,8 @@ cargo build --workspace --bins --locked
 cargo test --workspace --exclude quote-chat-bench --locked
 # The TypeScript client kit: generated types up to date with openapi.yaml, tsc --strict, vitest.
 (cd clients/typescript && npm run --silent ci)
+scripts/consumer-test.sh # a create-vite vue-ts app installs the packed kit: vue-tsc -b, vite build
+scripts/python-writer-test.sh   # the Python writer on a client generated from openapi.yaml (mypy --strict)
 if compgen -G "tests/browser/*.test.mjs" >/dev/null; then
   node --test tests/browser/
 fi

@@ -2,13 +2,16 @@
 // string templates, compiled in the browser by Vue's full build (vue.esm-bundler.js, which
 // includes the template compiler). `vue` is aliased to that file for every importer, the kit's
 // composable included, so the page and the kit share one Vue (one reactivity system).
+//
+// The kit is installed as a package would be: `.npmrc` has `install-links=true`, so npm copies
+// clients/typescript (its built dist/, see its README) into node_modules instead of linking it.
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
-const here = fileURLToPath(new URL('.', import.meta.url));
-// The kit is a linked package (file:../../clients/typescript): Vite serves its TypeScript
-// sources from there, outside this folder, so the dev server must be allowed to read them.
-const kit = fileURLToPath(new URL('../../clients/typescript/', import.meta.url));
+// `DEMO_PORT=5174 make demo`: the local API's default ALLOWED_ORIGINS has only
+// http://localhost:5173, so another port needs `ALLOWED_ORIGINS=http://localhost:5174 make run`.
+// strictPort: Vite fails rather than moving to a port the API does not allow.
+const port = Number(process.env.DEMO_PORT || 5173);
 
 export default defineConfig({
   resolve: {
@@ -24,8 +27,7 @@ export default defineConfig({
     __VUE_PROD_DEVTOOLS__: 'false',
     __VUE_PROD_HYDRATION_MISMATCH_DETAILS__: 'false',
   },
-  // http://localhost:5173 is in the local API's default ALLOWED_ORIGINS.
-  server: { host: 'localhost', port: 5173, strictPort: true, fs: { allow: [here, kit] } },
-  preview: { host: 'localhost', port: 5173, strictPort: true },
+  server: { host: 'localhost', port, strictPort: true },
+  preview: { host: 'localhost', port, strictPort: true },
   build: { chunkSizeWarningLimit: 1024 },
 });

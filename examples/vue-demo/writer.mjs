@@ -11,8 +11,11 @@
 // Without --prompt it answers the newest user message of the chat. Kill it with SIGKILL
 // mid-reply and a page shows the reply as interrupted once it is stale.
 //
-// The kit ships TypeScript sources; Node 20 cannot run them, so loadKit() bundles the kit's
-// client (and the fake LLM) with esbuild in memory and imports the result.
+// The page follows the reply live (useQuoteChat's follow: a GET `?after=` answered 304 while
+// nothing is created, plus a GET of the streaming reply revalidated by its version).
+//
+// The fake LLM is the demo's TypeScript (src/fakeLlm.ts), which Node 20 cannot run, so loadKit()
+// bundles it, with the kit's client, with esbuild in memory and imports the result.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';

@@ -1,4 +1,4 @@
-//! What every answer of the API must look like (API.md, openapi.yaml): a documented status, the
+//! What every answer of the API must look like (docs/api.md, openapi.yaml): a documented status, the
 //! JSON envelope with `success` and, on errors, a documented `code` that fits the status.
 
 use std::collections::{BTreeMap, BTreeSet};

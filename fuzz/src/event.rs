@@ -56,13 +56,11 @@ pub async fn deps(setup: Setup) -> Deps<MemoryStore> {
         job_id: JOB.into(),
         owner_id: OWNER.into(),
         member_ids: Some([MEMBER.to_owned()].into()),
-        archived: None,
     });
     store.put_job(Job {
         job_id: OTHER_JOB.into(),
         owner_id: "someone-else".into(),
         member_ids: None,
-        archived: Some(true),
     });
     let deps = Deps {
         store,

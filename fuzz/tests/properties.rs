@@ -232,7 +232,8 @@ fn headers_query_and_ids_never_panic() {
             );
 
             // Arbitrary query parameters.
-            match validate::list_query(limit.as_deref(), cursor.as_deref(), order.as_deref()) {
+            match validate::list_query(limit.as_deref(), cursor.as_deref(), order.as_deref(), None)
+            {
                 Ok(query) => {
                     let digits = limit
                         .as_deref()

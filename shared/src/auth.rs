@@ -101,7 +101,6 @@ mod tests {
             job_id: "j".into(),
             owner_id: "owner".into(),
             member_ids: Some(["member".to_string()].into()),
-            archived: Some(true),
         };
         let who = |sub: &str, groups: &[&str]| Caller {
             sub: sub.into(),

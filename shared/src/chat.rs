@@ -1,5 +1,5 @@
 //! The writes of the API (create, patch, clear, restore) over any [`ChatStore`]: access
-//! checks, lost races retried, and the rules of API.md that do not depend on the database.
+//! checks, lost races retried, and the rules of docs/api.md that do not depend on the database.
 //! Reading the history is in [`crate::history`].
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::fingerprint::fingerprint;
 use crate::limits::MAX_METADATA_BYTES;
 use crate::model::{Message, MessagePatch, NewMessage};
-use crate::store::retry::{backoff, CONTENTION_ATTEMPTS};
+use crate::store::retry::{contended, Attempt};
 use crate::store::{
     Change, Chat, ChatStore, ClearOutcome, CreateOutcome, MessageRef, PatchOutcome, RestoreOutcome,
 };
@@ -53,20 +53,26 @@ pub struct Restored {
 /// restored items well before DynamoDB TTL would purge them.
 const RESTORE_MARGIN_SECONDS: i64 = 3600;
 
-/// The chat of a job the caller may use (and where `message_id` lives, if asked). Others get
-/// the very answer an unknown job gets.
+/// The chat of a job the caller may use (and where `message_id` lives, if asked), in one
+/// round trip. Others get the very answer an unknown job gets, and nothing of the chat that
+/// was read with the job reaches them.
 pub(crate) async fn open<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
     job_id: &str,
     message_id: Option<&str>,
 ) -> Result<(Chat, Option<MessageRef>), ApiError> {
-    let job = deps.store.job(job_id).await?.ok_or(ApiError::JobNotFound)?;
+    let opened = deps.store.open(job_id, message_id).await?;
+    let job = opened.job.ok_or(ApiError::JobNotFound)?;
     if !caller.may_use(&job, &deps.settings.staff_group) {
-        tracing::info!(job_id, "caller may not use this job");
+        tracing::info!("caller may not use this job");
         return Err(ApiError::JobNotFound);
     }
-    Ok(deps.store.open(job, message_id).await?)
+    let chat = Chat {
+        job,
+        head: opened.head,
+    };
+    Ok((chat, opened.target))
 }
 
 /// A unique id for one request's write, so a retry whose answer was lost can recognise it.
@@ -98,7 +104,7 @@ pub async fn create<S: ChatStore>(
     new: NewMessage,
 ) -> Result<Created, ApiError> {
     let fingerprint = fingerprint(&new);
-    let mut message = Message {
+    let template = Message {
         message_id: new.message_id,
         role: new.role,
         content: new.content,
@@ -108,34 +114,38 @@ pub async fn create<S: ChatStore>(
         status: new.status,
         updated_at: String::new(),
     };
-    for attempt in 0..CONTENTION_ATTEMPTS {
-        let (chat, _) = open(deps, caller, job_id, None).await?;
-        message.timestamp = next_timestamp(chat.head.last_timestamp.as_deref(), Utc::now());
-        message.updated_at.clone_from(&message.timestamp);
-        match deps.store.create(&chat, &message, &fingerprint).await? {
-            CreateOutcome::Created => {
-                return Ok(Created {
-                    message_id: message.message_id,
-                    timestamp: message.timestamp,
-                    replayed: false,
-                })
-            }
-            CreateOutcome::Existing {
-                timestamp,
-                same: true,
-            } => {
-                return Ok(Created {
-                    message_id: message.message_id,
-                    timestamp,
-                    replayed: true,
-                })
-            }
-            CreateOutcome::Existing { same: false, .. } => return Err(ApiError::MessageIdConflict),
-            CreateOutcome::ChatMoved => backoff(attempt).await,
+    let fingerprint = &fingerprint;
+    let created = contended::<_, ApiError, _>(|| {
+        let mut message = template.clone();
+        async move {
+            let (chat, _) = open(deps, caller, job_id, None).await?;
+            message.timestamp = next_timestamp(chat.head.last_timestamp.as_deref(), Utc::now());
+            message.updated_at.clone_from(&message.timestamp);
+            Ok(
+                match deps.store.create(&chat, &message, fingerprint).await? {
+                    CreateOutcome::Created => Attempt::Done(Created {
+                        message_id: message.message_id,
+                        timestamp: message.timestamp,
+                        replayed: false,
+                    }),
+                    CreateOutcome::Existing {
+                        timestamp,
+                        same: true,
+                    } => Attempt::Done(Created {
+                        message_id: message.message_id,
+                        timestamp,
+                        replayed: true,
+                    }),
+                    CreateOutcome::Existing { same: false, .. } => {
+                        return Err(ApiError::MessageIdConflict)
+                    }
+                    CreateOutcome::ChatMoved => Attempt::Lost,
+                },
+            )
         }
-    }
-    tracing::warn!("create kept losing races; giving up");
-    Err(ApiError::ServiceUnavailable)
+    })
+    .await?;
+    created.ok_or_else(|| gave_up("create"))
 }
 
 #[instrument(skip_all, fields(job_id = %job_id))]
@@ -145,20 +155,20 @@ pub async fn clear<S: ChatStore>(
     job_id: &str,
 ) -> Result<Cleared, ApiError> {
     let clear_id = write_id();
-    for attempt in 0..CONTENTION_ATTEMPTS {
+    let clear_id = clear_id.as_str();
+    let cleared = contended::<_, ApiError, _>(|| async move {
         let (chat, _) = open(deps, caller, job_id, None).await?;
         let retention = i64::from(deps.settings.retention_days) * 86_400;
         let expires_at = Utc::now().timestamp() + retention;
-        match deps.store.clear(&chat, expires_at, &clear_id).await? {
-            ClearOutcome::Cleared(deleted_count) => {
-                crate::metrics::record("ClearedMessages", deleted_count as f64);
-                return Ok(Cleared { deleted_count });
-            }
-            ClearOutcome::ChatMoved => backoff(attempt).await,
-        }
-    }
-    tracing::warn!("clear kept losing races; giving up");
-    Err(ApiError::ServiceUnavailable)
+        Ok(match deps.store.clear(&chat, expires_at, clear_id).await? {
+            ClearOutcome::Cleared(deleted_count) => Attempt::Done(deleted_count),
+            ClearOutcome::ChatMoved => Attempt::Lost,
+        })
+    })
+    .await?;
+    let deleted_count = cleared.ok_or_else(|| gave_up("clear"))?;
+    crate::metrics::record("ClearedMessages", deleted_count as f64);
+    Ok(Cleared { deleted_count })
 }
 
 #[instrument(skip_all, fields(job_id = %job_id))]
@@ -168,7 +178,8 @@ pub async fn restore<S: ChatStore>(
     job_id: &str,
 ) -> Result<Restored, ApiError> {
     let restore_id = write_id();
-    for attempt in 0..CONTENTION_ATTEMPTS {
+    let restore_id = restore_id.as_str();
+    let restored = contended::<_, ApiError, _>(|| async move {
         let (chat, _) = open(deps, caller, job_id, None).await?;
         let clear = chat
             .head
@@ -180,13 +191,14 @@ pub async fn restore<S: ChatStore>(
         if clear.id_reused {
             return Err(ApiError::MessageIdConflict);
         }
-        match deps.store.restore(&chat, &restore_id).await? {
-            RestoreOutcome::Restored(restored_count) => return Ok(Restored { restored_count }),
-            RestoreOutcome::ChatMoved => backoff(attempt).await,
-        }
-    }
-    tracing::warn!("restore kept losing races; giving up");
-    Err(ApiError::ServiceUnavailable)
+        Ok(match deps.store.restore(&chat, restore_id).await? {
+            RestoreOutcome::Restored(restored_count) => Attempt::Done(restored_count),
+            RestoreOutcome::ChatMoved => Attempt::Lost,
+        })
+    })
+    .await?;
+    let restored_count = restored.ok_or_else(|| gave_up("restore"))?;
+    Ok(Restored { restored_count })
 }
 
 /// Read-only fields a PATCH body repeats must equal the stored ones.
@@ -233,7 +245,8 @@ pub async fn patch<S: ChatStore>(
     if_match: Option<Vec<u64>>,
 ) -> Result<Message, ApiError> {
     let write_id = write_id();
-    for attempt in 0..CONTENTION_ATTEMPTS {
+    let (write_id, if_match) = (write_id.as_str(), &if_match);
+    let patched = contended::<_, ApiError, _>(|| async move {
         let (chat, target) = open(deps, caller, job_id, Some(message_id)).await?;
         let target = target
             .filter(|t| chat.head.is_visible(t.generation))
@@ -243,25 +256,29 @@ pub async fn patch<S: ChatStore>(
             patch,
             expected_versions: if_match.clone(),
             now: format_timestamp(Utc::now()),
-            write_id: write_id.clone(),
+            write_id: write_id.to_owned(),
         };
         match deps.store.patch(&chat, &target, &change).await? {
-            PatchOutcome::Patched(message) => return Ok(message),
-            PatchOutcome::NotFound => return Err(ApiError::MessageNotFound),
+            PatchOutcome::Patched(message) => Ok(Attempt::Done(message)),
+            PatchOutcome::NotFound => Err(ApiError::MessageNotFound),
             PatchOutcome::VersionMismatch(current_version) => {
-                return Err(ApiError::PreconditionFailed { current_version })
+                Err(ApiError::PreconditionFailed { current_version })
             }
-            PatchOutcome::MetadataTooLarge => {
-                return Err(ApiError::PayloadTooLarge {
-                    field: "metadata",
-                    limit: MAX_METADATA_BYTES,
-                })
-            }
-            PatchOutcome::Contended => backoff(attempt).await,
+            PatchOutcome::MetadataTooLarge => Err(ApiError::PayloadTooLarge {
+                field: "metadata",
+                limit: MAX_METADATA_BYTES,
+            }),
+            PatchOutcome::Contended => Ok(Attempt::Lost),
         }
-    }
-    tracing::warn!("patch kept losing races; giving up");
-    Err(ApiError::ServiceUnavailable)
+    })
+    .await?;
+    patched.ok_or_else(|| gave_up("patch"))
+}
+
+/// Every attempt lost its race with other writers of the chat: the client may try later.
+fn gave_up(operation: &'static str) -> ApiError {
+    tracing::warn!(operation, "kept losing races with other writers; giving up");
+    ApiError::ServiceUnavailable
 }
 
 #[cfg(test)]

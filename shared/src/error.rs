@@ -17,7 +17,7 @@ pub enum StoreError {
     Internal(String),
 }
 
-/// Every expected failure of a request. Each maps to one status and one `code` of API.md.
+/// Every expected failure of a request. Each maps to one status and one `code` of docs/api.md.
 #[derive(Debug, Error)]
 pub enum ApiError {
     #[error("{message}")]

@@ -1,5 +1,6 @@
-//! Reading a chat's history: the list (paged by signed cursors), the summary a job overview
-//! shows, and the export a job export embeds. All read the visible messages only.
+//! Reading a chat's history: the list (paged by signed cursors, or only what follows a message
+//! the client holds), one message, the summary a job overview shows, and the export a job
+//! export embeds. All read the visible messages only.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,7 @@ use crate::auth::Caller;
 use crate::chat::{format_timestamp, open, Deps};
 use crate::cursor::Cursor;
 use crate::error::ApiError;
+use crate::etag::{self, IfNoneMatch};
 use crate::export::{self, escaped_size, Format};
 use crate::limits::{MAX_PAGE_BYTES, MAX_PAGE_MESSAGES};
 use crate::model::Message;
@@ -28,6 +30,18 @@ pub struct ListPage {
     pub job_id: String,
     pub messages: Vec<Box<RawValue>>,
     pub next_cursor: Option<String>,
+    /// Visible messages in the whole chat, from the head's counters: a follower that holds
+    /// fewer after applying a page knows it missed some (a restore) and reads the list again.
+    pub message_count: u64,
+}
+
+/// A read for a client that may hold a current copy already.
+#[derive(Debug)]
+pub enum Read<T> {
+    /// The client's copy, tagged `etag`, is current: nothing more was read.
+    Unchanged { etag: String },
+    /// The answer, with its tag when it is known before the body is (else the body's hash).
+    Fresh { body: T, etag: Option<String> },
 }
 
 #[derive(Debug, Serialize)]
@@ -150,26 +164,83 @@ pub async fn list<S: ChatStore>(
     caller: &Caller,
     job_id: &str,
     query: ListQuery,
-) -> Result<ListPage, ApiError> {
-    let (chat, _) = open(deps, caller, job_id, None).await?;
-    let start = start(
-        deps,
-        &chat,
-        job_id,
-        query.cursor.as_deref(),
-        query.descending,
-    )?;
+    known: Option<IfNoneMatch<'_>>,
+) -> Result<Read<ListPage>, ApiError> {
+    let (chat, after) = open(deps, caller, job_id, query.after.as_deref()).await?;
+    let (start, etag) = match (&query.after, after) {
+        (None, _) => {
+            let start = start(
+                deps,
+                &chat,
+                job_id,
+                query.cursor.as_deref(),
+                query.descending,
+            )?;
+            (start, None)
+        }
+        (Some(after_id), Some(after)) if chat.head.is_visible(after.generation) => {
+            let etag = etag::of_messages_after(&chat.head, after_id);
+            if known.is_some_and(|known| known.names(&etag)) {
+                return Ok(Read::Unchanged { etag });
+            }
+            let start = Start {
+                after: Some(after.sort_key),
+                descending: false,
+            };
+            (start, Some(etag))
+        }
+        // The client holds a message that is gone (a clear): it must read the list again.
+        (Some(_), _) => return Err(ApiError::MessageNotFound),
+    };
     let want = query.limit.unwrap_or(MAX_PAGE_MESSAGES);
-    let page = collect(deps, &chat, &start, want, MAX_PAGE_BYTES, |message| {
-        let raw = serde_json::value::to_raw_value(message).map_err(|_| ApiError::Internal)?;
-        let size = escaped_size(raw.get());
-        Ok((raw, size))
-    })
-    .await?;
-    Ok(ListPage {
+    let page = if chat.head.counts.total == 0 {
+        // The head says the chat is empty: no message to read.
+        Collected {
+            items: Vec::new(),
+            next: None,
+        }
+    } else {
+        collect(deps, &chat, &start, want, MAX_PAGE_BYTES, |message| {
+            let raw = serde_json::value::to_raw_value(message).map_err(|_| ApiError::Internal)?;
+            let size = escaped_size(raw.get());
+            Ok((raw, size))
+        })
+        .await?
+    };
+    let body = ListPage {
         job_id: job_id.to_owned(),
         messages: page.items,
         next_cursor: cursor(deps, &chat, &start, page.next),
+        message_count: chat.head.counts.total,
+    };
+    Ok(Read::Fresh { body, etag })
+}
+
+/// One visible message; its tag is its version.
+#[instrument(skip_all, fields(job_id = %job_id, message_id = %message_id))]
+pub async fn message<S: ChatStore>(
+    deps: &Deps<S>,
+    caller: &Caller,
+    job_id: &str,
+    message_id: &str,
+    known: Option<IfNoneMatch<'_>>,
+) -> Result<Read<Message>, ApiError> {
+    let (chat, target) = open(deps, caller, job_id, Some(message_id)).await?;
+    let target = target
+        .filter(|t| chat.head.is_visible(t.generation))
+        .ok_or(ApiError::MessageNotFound)?;
+    let message = deps
+        .store
+        .message(&chat, &target)
+        .await?
+        .ok_or(ApiError::MessageNotFound)?;
+    let etag = etag::of_version(message.version);
+    if known.is_some_and(|known| known.names(&etag)) {
+        return Ok(Read::Unchanged { etag });
+    }
+    Ok(Read::Fresh {
+        body: message,
+        etag: Some(etag),
     })
 }
 

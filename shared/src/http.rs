@@ -1,5 +1,5 @@
 //! HTTP plumbing shared by the handlers: reading requests as API Gateway delivers them and
-//! writing every answer in the envelope of API.md.
+//! writing every answer in the envelope of docs/api.md.
 
 use lambda_http::http::header::{
     HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
@@ -8,8 +8,6 @@ use lambda_http::http::header::{
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::engine::general_purpose::STANDARD_NO_PAD;
-use base64::Engine;
 use lambda_http::http::StatusCode;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -20,8 +18,9 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, RETRY_AFTER_SECONDS};
+use crate::etag::{self, IfNoneMatch};
 use crate::export::{self, Format};
-use crate::history::ExportPage;
+use crate::history::{ExportPage, Read};
 use crate::limits::MAX_BODY_BYTES;
 use crate::metrics;
 use crate::routes::{self, Target};
@@ -119,6 +118,7 @@ pub fn list_query(req: &Request) -> Result<validate::ListQuery, ApiError> {
         query(req, "limit"),
         query(req, "cursor"),
         query(req, "order"),
+        query(req, "after"),
     )
 }
 
@@ -230,28 +230,54 @@ pub fn success<T: Serialize>(status: u16, data: &T) -> Response<Body> {
     }
 }
 
-/// Gives a successful GET an `ETag` (a hash of its body) and answers `304 Not Modified` with no
-/// body when `If-None-Match` names it, so a page polling a reply in progress costs little.
-/// Browsers may keep the answer and must revalidate it (`no-cache`), which they do with the
-/// same header.
+/// The `If-None-Match` of a request.
+pub fn if_none_match(req: &Request) -> Option<IfNoneMatch<'_>> {
+    header(req, IF_NONE_MATCH.as_str()).map(IfNoneMatch)
+}
+
+/// The answer to a read: 200 with its tag, or 304 with no body when the client's copy is
+/// current.
+pub fn read<T: Serialize>(read: Read<T>) -> Response<Body> {
+    let (mut response, etag) = match read {
+        Read::Fresh { body, etag } => (success(200, &body), etag),
+        Read::Unchanged { etag } => (not_modified(), Some(etag)),
+    };
+    if let Some(value) = etag.and_then(|tag| HeaderValue::from_str(&tag).ok()) {
+        response.headers_mut().insert(ETAG, value);
+    }
+    response
+}
+
+fn not_modified() -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NOT_MODIFIED;
+    response
+}
+
+/// Gives a successful GET an `ETag` (a hash of its body, unless the read tagged it already) and
+/// answers `304 Not Modified` with no body when `If-None-Match` names it, so a page polling a
+/// chat costs little. Browsers may keep the answer and must revalidate it (`no-cache`), which
+/// they do with the same header.
 pub fn conditional_get(req: &Request, mut response: Response<Body>) -> Response<Body> {
-    if response.status() != StatusCode::OK {
+    let status = response.status();
+    if status != StatusCode::OK && status != StatusCode::NOT_MODIFIED {
+        return response;
+    }
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    if status == StatusCode::NOT_MODIFIED || response.headers().contains_key(ETAG) {
         return response;
     }
     let Body::Text(body) = response.body() else {
         return response;
     };
-    let tag = format!(
-        "\"{}\"",
-        STANDARD_NO_PAD.encode(&Sha256::digest(body.as_bytes())[..18])
-    );
+    let tag = etag::of_body(body.as_bytes());
     let Ok(value) = HeaderValue::from_str(&tag) else {
         return response;
     };
-    let headers = response.headers_mut();
-    headers.insert(ETAG, value.clone());
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
-    if header(req, IF_NONE_MATCH.as_str()).is_some_and(|h| none_match_names(h, &tag)) {
+    response.headers_mut().insert(ETAG, value);
+    if if_none_match(req).is_some_and(|known| known.names(&tag)) {
         *response.body_mut() = Body::Empty;
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         response.headers_mut().remove(CONTENT_TYPE);
@@ -259,16 +285,9 @@ pub fn conditional_get(req: &Request, mut response: Response<Body>) -> Response<
     response
 }
 
-/// `If-None-Match` uses weak comparison (RFC 9110 §13.1.2): `W/` is ignored; `*` matches.
-fn none_match_names(header: &str, tag: &str) -> bool {
-    header.split(',').map(str::trim).any(|candidate| {
-        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == tag
-    })
-}
-
 /// Adds `ETag: "<version>"`, the value a later `If-Match` takes.
 pub fn with_etag(mut response: Response<Body>, version: u64) -> Response<Body> {
-    if let Ok(value) = HeaderValue::from_str(&format!("\"{version}\"")) {
+    if let Ok(value) = HeaderValue::from_str(&etag::of_version(version)) {
         response.headers_mut().insert(ETAG, value);
     }
     response
@@ -404,15 +423,6 @@ fn job_hash(job_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn if_none_match_compares_weakly() {
-        assert!(none_match_names("\"a\"", "\"a\""));
-        assert!(none_match_names("W/\"a\"", "\"a\""));
-        assert!(none_match_names("\"b\", \"a\"", "\"a\""));
-        assert!(none_match_names("*", "\"a\""));
-        assert!(!none_match_names("\"b\"", "\"a\""));
-    }
 
     #[test]
     fn json_media_types() {

@@ -1,10 +1,16 @@
-//! The quote-chat library: everything the four Lambda functions and the local server share.
+//! The quote-chat library: everything the six Lambda functions (list, create, clear, patch, the
+//! fallback, the sweep) and the local server share.
 //!
-//! - [`model`]: the message and the validated requests; [`validate`]: parsing untrusted input.
-//! - [`chat`]: the four operations over any [`store::ChatStore`].
-//! - [`store`]: the storage port with its DynamoDB and in-memory adapters.
-//! - [`http`]: reading API Gateway requests, writing the envelope of API.md.
-//! - [`auth`], [`cursor`], [`config`], [`error`], [`limits`], [`telemetry`].
+//! - Domain: [`model`] (the message and the validated requests), [`chat`] (the writes over any
+//!   [`store::ChatStore`], with the access rule), [`history`] (the reads), [`export`] (its
+//!   formats), [`fingerprint`] (retry or conflict), [`cursor`] (signed paging), [`limits`].
+//! - Input: [`validate`] (untrusted text into domain values), [`auth`] (the caller).
+//! - Storage: [`store`], the port with its DynamoDB and in-memory adapters and its one retry
+//!   policy.
+//! - HTTP: [`routes`] (the one route table), [`http`] (requests in, the envelope out),
+//!   [`etag`] (tags and `If-None-Match`), [`error`] (the one error type), [`apigw`] and
+//!   [`lambda`] (API Gateway events and the Lambda runtime).
+//! - Running: [`config`], [`telemetry`] (logs), [`metrics`] (cost and EMF).
 //! - `testing` (feature `testing`): the in-memory store and the builders of handler tests.
 
 pub mod apigw;
@@ -13,6 +19,7 @@ pub mod chat;
 pub mod config;
 pub mod cursor;
 pub mod error;
+pub mod etag;
 pub mod export;
 pub mod fingerprint;
 pub mod history;

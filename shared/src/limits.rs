@@ -1,4 +1,4 @@
-//! The size limits of API.md, in bytes. They keep every item well under DynamoDB's 400 KB.
+//! The size limits of docs/api.md, in bytes. They keep every item well under DynamoDB's 400 KB.
 
 /// `content`: 256 KiB of UTF-8.
 pub const MAX_CONTENT_BYTES: usize = 256 * 1024;

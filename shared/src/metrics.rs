@@ -222,13 +222,9 @@ impl Intercept for DynamoMeter {
             // Throttling answers (and cancellations for throttling) name it; errors are rare,
             // so reading their text costs nothing on the hot path.
             let text = format!("{err:?}");
-            if [
-                "Throttling",
-                "ProvisionedThroughputExceeded",
-                "RequestLimitExceeded",
-            ]
-            .iter()
-            .any(|code| text.contains(code))
+            if crate::store::retry::THROTTLING
+                .iter()
+                .any(|name| text.contains(name))
             {
                 count(|m| &m.throttles, 1);
             }

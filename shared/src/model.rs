@@ -117,15 +117,14 @@ pub struct Echoed {
     pub timestamp: Option<String>,
 }
 
-/// A job from the jobs table: who may use its chat.
+/// A job from the jobs table: who may use its chat (all that is read of it; an archived job
+/// keeps its chat as it is).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Job {
     pub job_id: String,
     pub owner_id: String,
     #[serde(default)]
     pub member_ids: Option<std::collections::BTreeSet<String>>,
-    #[serde(default)]
-    pub archived: Option<bool>,
 }
 
 /// Serializes metadata compactly (top-level key order kept, nested values as sent).

@@ -1,4 +1,4 @@
-//! The routes of API.md: [`ROUTES`] is their one declaration. The local server and the
+//! The routes of docs/api.md: [`ROUTES`] is their one declaration. The local server and the
 //! functions route with it, matched the way API Gateway's HTTP API matches (trailing slash
 //! optional; a literal segment beats a `{parameter}`); the fallback Lambda uses it to answer
 //! unknown paths and wrong methods in the API's envelope; tests hold template.yaml,
@@ -16,6 +16,8 @@ pub enum Target {
     Create,
     Clear,
     Patch,
+    /// GET of one message.
+    Message,
     Summary,
     Export,
     Restore,
@@ -38,6 +40,7 @@ impl Target {
             Self::Create => "create",
             Self::Clear => "clear",
             Self::Patch => "patch",
+            Self::Message => "message",
             Self::Summary => "summary",
             Self::Export => "export",
             Self::Restore => "restore",
@@ -46,7 +49,7 @@ impl Target {
 
     pub fn function(self) -> Function {
         match self {
-            Self::List | Self::Summary | Self::Export => Function::List,
+            Self::List | Self::Message | Self::Summary | Self::Export => Function::List,
             Self::Create => Function::Create,
             Self::Clear | Self::Restore => Function::Clear,
             Self::Patch => Function::Patch,
@@ -90,6 +93,13 @@ pub const ROUTES: &[RouteDef] = &[
         "PATCH",
         "/api/jobs/{job_id}/quote-chat/{message_id}",
         Target::Patch,
+    ),
+    // A literal segment beats the parameter: GET of `summary` or `export` is that route, so
+    // messages of those two names are read through the list.
+    def(
+        "GET",
+        "/api/jobs/{job_id}/quote-chat/{message_id}",
+        Target::Message,
     ),
     def(
         "GET",
@@ -315,6 +325,23 @@ mod tests {
     }
 
     #[test]
+    fn a_message_is_read_by_get_unless_a_literal_route_has_its_name() {
+        assert_eq!(
+            route(&Method::GET, "/api/jobs/j/quote-chat/m-1/"),
+            found(Target::Message, Some("m-1"))
+        );
+        assert_eq!(
+            route(&Method::GET, "/api/jobs/j/quote-chat/restore"),
+            found(Target::Message, Some("restore")),
+            "only POST is the restore route"
+        );
+        assert_eq!(
+            route(&Method::GET, "/api/jobs/j/quote-chat/summary"),
+            found(Target::Summary, None)
+        );
+    }
+
+    #[test]
     fn wrong_methods_preflights_and_unknown_paths() {
         let wrong = |allow: &str| Route::WrongMethod {
             allow: allow.to_owned(),
@@ -324,16 +351,16 @@ mod tests {
             wrong("GET, POST, DELETE")
         );
         assert_eq!(
-            route(&Method::GET, "/api/jobs/j/quote-chat/m"),
-            wrong("PATCH")
+            route(&Method::PUT, "/api/jobs/j/quote-chat/m"),
+            wrong("PATCH, GET")
         );
         assert_eq!(
             route(&Method::POST, "/api/jobs/j/quote-chat/summary"),
             wrong("PATCH, GET")
         );
         assert_eq!(
-            route(&Method::GET, "/api/jobs/j/quote-chat/restore"),
-            wrong("PATCH, POST")
+            route(&Method::DELETE, "/api/jobs/j/quote-chat/restore"),
+            wrong("PATCH, GET, POST")
         );
         assert_eq!(
             route(&Method::OPTIONS, "/api/jobs/j/quote-chat/"),
@@ -357,6 +384,7 @@ mod tests {
             Target::Create,
             Target::Clear,
             Target::Patch,
+            Target::Message,
             Target::Summary,
             Target::Export,
             Target::Restore,

@@ -57,7 +57,6 @@ pub fn memory_deps() -> (Deps<MemoryStore>, String) {
         job_id: job_id.clone(),
         owner_id: OWNER.into(),
         member_ids: None,
-        archived: None,
     });
     (
         Deps {

@@ -16,13 +16,14 @@ use crate::model::{metadata_to_string, Echoed, MessagePatch, Metadata, NewMessag
 
 const MESSAGE_ID_RULE: &str = "must be 1 to 100 characters of A-Z a-z 0-9 . _ : -";
 
-/// A job id must be a UUID in its usual hyphenated form. It is used exactly as given, since the
-/// jobs table is keyed by the text its owner wrote.
+/// A job id must be a UUID in its usual hyphenated form, in any case (RFC 9562 reads UUIDs
+/// case-insensitively); it is used in its lowercase form everywhere, the form the jobs table
+/// holds, so both cases get the same answers.
 pub fn job_id(raw: &str) -> Result<String, ApiError> {
     if raw.len() != 36 || uuid::Uuid::try_parse(raw).is_err() {
         return Err(ApiError::InvalidJobId);
     }
-    Ok(raw.to_owned())
+    Ok(raw.to_ascii_lowercase())
 }
 
 pub fn is_valid_message_id(id: &str) -> bool {
@@ -160,7 +161,7 @@ fn role_field(raw: &RawValue) -> Option<Role> {
 
 const STATUS_RULE: &str = "must be \"streaming\", \"complete\" or \"error\"";
 
-/// `status`, when present: one of the three of API.md.
+/// `status`, when present: one of the three of docs/api.md.
 fn status_field(fields: &Fields<'_>, problems: &mut Problems) -> Option<Status> {
     let raw = fields.get("status").copied()?;
     let status = string_field(raw).and_then(|text| Status::parse(&text));
@@ -528,6 +529,8 @@ fn entity_tag(tag: &str) -> Option<&str> {
 pub struct ListQuery {
     pub limit: Option<usize>,
     pub cursor: Option<String>,
+    /// Only the messages after this one (ascending, without a cursor).
+    pub after: Option<String>,
     /// `None` when the client did not say: ascending, or the order of the cursor.
     pub descending: Option<bool>,
 }
@@ -536,6 +539,7 @@ pub fn list_query(
     limit: Option<&str>,
     cursor: Option<&str>,
     order: Option<&str>,
+    after: Option<&str>,
 ) -> Result<ListQuery, ApiError> {
     let mut problems = Problems::default();
     let limit = match limit {
@@ -562,10 +566,31 @@ pub fn list_query(
             None
         }
     };
+    let cursor = cursor.filter(|c| !c.is_empty()).map(str::to_owned);
+    let after = match after {
+        None => None,
+        Some(id) if !is_valid_message_id(id) => {
+            problems.add("after", MESSAGE_ID_RULE);
+            None
+        }
+        Some(_) if cursor.is_some() => {
+            problems.add(
+                "after",
+                "cannot be used with cursor (a cursor goes on by itself)",
+            );
+            None
+        }
+        Some(_) if descending == Some(true) => {
+            problems.add("after", "lists in ascending order only");
+            None
+        }
+        Some(id) => Some(id.to_owned()),
+    };
     problems.finish()?;
     Ok(ListQuery {
         limit,
-        cursor: cursor.filter(|c| !c.is_empty()).map(str::to_owned),
+        cursor,
+        after,
         descending,
     })
 }
@@ -582,12 +607,12 @@ mod tests {
     }
 
     #[test]
-    fn job_id_accepts_only_hyphenated_uuids_as_written() {
+    fn job_id_accepts_hyphenated_uuids_in_any_case_and_lowercases_them() {
         let upper = "0E8C5D3A-1B2C-4D5E-8F90-123456789ABC";
         assert_eq!(
             job_id(upper).unwrap(),
-            upper,
-            "used as the jobs table has it"
+            "0e8c5d3a-1b2c-4d5e-8f90-123456789abc",
+            "read in the form the jobs table holds"
         );
         for bad in [
             "",
@@ -828,16 +853,35 @@ mod tests {
     #[test]
     fn list_query_bounds() {
         assert_eq!(
-            list_query(Some("1000"), None, Some("desc")).unwrap().limit,
+            list_query(Some("1000"), None, Some("desc"), None)
+                .unwrap()
+                .limit,
             Some(1000)
         );
-        assert!(list_query(Some("0"), None, None).is_err());
-        assert!(list_query(Some("1001"), None, None).is_err());
-        assert!(list_query(Some("ten"), None, None).is_err());
-        assert!(list_query(None, None, Some("sideways")).is_err());
-        assert!(list_query(None, None, None).unwrap().limit.is_none());
-        assert!(list_query(Some("+5"), None, None).is_err());
-        assert_eq!(list_query(None, None, None).unwrap().descending, None);
+        assert!(list_query(Some("0"), None, None, None).is_err());
+        assert!(list_query(Some("1001"), None, None, None).is_err());
+        assert!(list_query(Some("ten"), None, None, None).is_err());
+        assert!(list_query(None, None, Some("sideways"), None).is_err());
+        assert!(list_query(None, None, None, None).unwrap().limit.is_none());
+        assert!(list_query(Some("+5"), None, None, None).is_err());
+        assert_eq!(list_query(None, None, None, None).unwrap().descending, None);
+    }
+
+    #[test]
+    fn after_takes_a_message_id_in_ascending_order_without_a_cursor() {
+        let after = |cursor, order, id| list_query(None, cursor, order, Some(id));
+        assert_eq!(
+            after(None, Some("asc"), "m-1").unwrap().after.as_deref(),
+            Some("m-1")
+        );
+        for (cursor, order, id) in [
+            (None, None, "bad id"),
+            (Some("c"), None, "m-1"),
+            (None, Some("desc"), "m-1"),
+        ] {
+            let details = details(after(cursor, order, id).unwrap_err());
+            assert!(details.contains_key("after"), "{details:?}");
+        }
     }
 
     #[test]

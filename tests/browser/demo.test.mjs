@@ -14,170 +14,28 @@
 
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import { once } from 'node:events';
-import { tmpdir } from 'node:os';
-import { extname, join, normalize, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { chromium } from 'playwright-core';
-import { BIN, LocalApi, READY_TIMEOUT_MS } from './local-api.mjs';
+import { DEMO, DemoHarness, listed, run, sendFromPage, waitLoaded, waitMessage, waitStatus } from './demo-page.mjs';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const DEMO = `${ROOT}examples/vue-demo/`;
-const VITE = `${DEMO}node_modules/.bin/vite`;
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const JWT_SECRET = `demo-test-secret-${process.pid}`;
-const OWNER = `demo-owner-${process.pid}`;
-
-const run = promisify(execFile);
-
-let api; // http://127.0.0.1:<port> of quote-chat-local
-const local = new LocalApi('demo', JWT_SECRET);
-let outDir; // the built demo
-let allowedSite; // origin in ALLOWED_ORIGINS
-let blockedSite; // origin outside it
-const sites = [];
-let launching;
-let browser;
-let token;
-let jobId;
+const demo = new DemoHarness('demo');
+let jobId; // one chat for the whole file: the tests follow on from one another
 let writer; // examples/vue-demo/writer.mjs: { kit, startReply }
 let client; // the kit's client, from this process
-const pages = [];
-const pageErrors = [];
-
-
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css' };
-
-// The built demo, as any static host serves it: / is index.html, the rest are files of outDir.
-async function startStatic() {
-  const site = createServer(async (req, res) => {
-    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    const file = join(outDir, path === '/' ? 'index.html' : normalize(path));
-    try {
-      if (!file.startsWith(outDir + sep)) throw new Error('outside');
-      const body = await readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
-      res.end(body);
-    } catch {
-      res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end('not found');
-    }
-  });
-  site.listen(0, '127.0.0.1');
-  await once(site, 'listening');
-  sites.push(site);
-  return `http://127.0.0.1:${site.address().port}`;
-}
 
 before(async () => {
-  assert.ok(process.env.DYNAMODB_ENDPOINT, 'DYNAMODB_ENDPOINT is not set: run through make test');
-  assert.ok(existsSync(BIN), `${BIN} is missing: cargo build --workspace --bins --locked`);
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: make deps (apt-get install chromium), or set CHROMIUM`);
-  assert.ok(existsSync(VITE), `${VITE} is missing: make test installs it (npm ci in examples/vue-demo)`);
-
-  outDir = await mkdtemp(join(tmpdir(), 'quote-chat-demo-'));
-  const building = run(VITE, ['build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], {
-    cwd: DEMO, timeout: 60_000,
-  });
-  building.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
-  launching = chromium.launch({
-    executablePath: CHROMIUM,
-    timeout: READY_TIMEOUT_MS,
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-gpu'],
-  });
-  launching.then((b) => { browser = b; }, () => {});
-
-  allowedSite = await startStatic();
-  blockedSite = await startStatic();
-  api = await local.start(allowedSite);
-  [browser, token, jobId, writer] = await Promise.all([
-    launching, local.cli('token', OWNER), local.cli('job', OWNER), import(`${DEMO}writer.mjs`), building,
-  ]);
-  assert.match(jobId, /^[0-9a-f-]{36}$/, 'the job subcommand prints a UUID');
-  client = writer.kit.createQuoteChatClient({ baseUrl: api, token: () => token });
+  await demo.start();
+  ({ writer, client } = demo);
+  jobId = await demo.newJob();
 }, { timeout: 90_000 });
 
-after(async () => {
-  await launching?.catch(() => {});
-  await browser?.close().catch(() => {});
-  await local.stop();
-  for (const site of sites) site.close();
-  if (outDir) await rm(outDir, { recursive: true, force: true });
-  if (local.log) console.error(`quote-chat-local logged:\n${local.log}`);
-});
+after(() => demo.stop());
 
-afterEach(async () => {
-  for (const page of pages.splice(0)) await page.close().catch(() => {});
-  const errors = pageErrors.splice(0);
-  assert.deepEqual(errors, [], 'uncaught errors in the page');
-});
+afterEach(() => demo.closePages());
 
-/** Opens the demo from `site` with these query parameters and waits for its first load. */
-async function openDemo(site, params = {}) {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(10_000);
-  pages.push(page);
-  page.on('pageerror', (error) => pageErrors.push(`${site}: ${error.message}`));
-  const query = new URLSearchParams({ api, job: jobId, token, pollMs: '150', ...params });
-  await page.goto(`${site}/?${query}`);
-  await waitLoaded(page);
-  return page;
-}
-
-async function waitLoaded(page) {
-  await page.locator('[data-testid=chat][data-loaded=true]').waitFor();
-}
-
-/** The listed messages as the page shows them. */
-function listed(page) {
-  return page.$$eval('[data-testid=message]', (items) => items.map((li) => ({
-    id: li.dataset.id,
-    role: li.dataset.role,
-    status: li.dataset.status,
-    interrupted: li.dataset.interrupted === 'true',
-    content: li.querySelector('.content').textContent,
-  })));
-}
-
-/**
- * Waits until the page lists a message matching `want`: the one with `want.id`, any message
- * when `want.anywhere`, otherwise the last one.
- */
-async function waitMessage(page, want) {
-  await page.waitForFunction((w) => {
-    const items = [...document.querySelectorAll('[data-testid=message]')];
-    const matches = (li) => {
-      const content = li.querySelector('.content').textContent;
-      return (!w.role || li.dataset.role === w.role)
-        && (!w.status || li.dataset.status === w.status)
-        && (w.content === undefined || content === w.content)
-        && (!w.partial || (content.length > 0 && content.length < w.partial))
-        && (w.interrupted === undefined || (li.dataset.interrupted === 'true') === w.interrupted);
-    };
-    if (w.anywhere) return items.some(matches);
-    const li = w.id ? items.find((e) => e.dataset.id === w.id) : items[items.length - 1];
-    return li !== undefined && matches(li);
-  }, want);
-}
-
-async function sendFromPage(page, text) {
-  await page.getByTestId('draft').fill(text);
-  await page.getByTestId('send').click();
-  // Anywhere, not last: in page mode the reply's create may already follow it.
-  await waitMessage(page, { role: 'user', content: text, anywhere: true });
-  // The page shows it at once; the draft empties once the server has stored it. A writer
-  // started before that could store its reply first, before the message it answers.
-  await page.waitForFunction(() => document.querySelector('[data-testid=draft]').value === '');
-}
+const openDemo = (site, params = {}) => demo.open(jobId, params, site);
+const allowed = () => demo.allowedSite;
 
 test('a typed message is listed, and the page streams its own reply to completion', { timeout: 20_000 }, async () => {
-  const page = await openDemo(allowedSite, { wordMs: '40' });
+  const page = await openDemo(allowed(), { wordMs: '40' });
   assert.deepEqual(await listed(page), [], 'a new job has no messages');
   await page.getByTestId('empty').waitFor();
 
@@ -197,34 +55,38 @@ test('a typed message is listed, and the page streams its own reply to completio
 });
 
 test('a reply streamed by a server-side writer continues across a reload and completes', { timeout: 20_000 }, async () => {
-  // Wiring (b): the page only watches; this process is the backend writer.
-  const page = await openDemo(allowedSite, { mode: 'server', staleAfterMs: '20000' });
+  // Wiring (b): the page only sends and follows; this process is the backend writer.
+  const page = await openDemo(allowed(), { mode: 'server', staleAfterMs: '20000' });
   const prompt = 'Add delivery to site';
   await sendFromPage(page, prompt);
+  await waitStatus(page, 'submitted'); // awaitReply: the server's reply is expected
+  await page.getByTestId('awaiting').waitFor();
 
   const reply = await writer.startReply(client, jobId, { metadata: { model: 'fake-llm' } });
   reply.add('Checking ');
   await reply.save();
-  // The watcher notices the new reply and follows it.
+  // The live follow notices the new reply and follows it.
   await waitMessage(page, { id: reply.id, status: 'streaming', content: 'Checking ' });
+  await waitStatus(page, 'streaming');
 
   await page.reload();
   await waitLoaded(page);
-  // Loaded mid-reply: resume() polls it.
+  // Loaded mid-reply: the follow keeps reading it.
   await waitMessage(page, { id: reply.id, status: 'streaming', content: 'Checking ' });
-  await page.getByTestId('waiting').waitFor();
+  await page.getByTestId('streaming-elsewhere').waitFor();
   reply.add('the drawings ');
   await reply.save();
   await waitMessage(page, { id: reply.id, status: 'streaming', content: 'Checking the drawings ' });
   reply.add('now.');
   await reply.finish();
   await waitMessage(page, { id: reply.id, status: 'complete', content: 'Checking the drawings now.' });
-  await page.getByTestId('waiting').waitFor({ state: 'detached' });
+  await page.getByTestId('streaming-elsewhere').waitFor({ state: 'detached' });
+  await waitStatus(page, 'ready');
 
   // The CLI form of the writer answers the newest user message; the watching page follows it.
   const { stdout } = await run(process.execPath, [
-    `${DEMO}writer.mjs`, '--api', api, '--job', jobId, '--word-ms', '5', '--throttle-ms', '20',
-  ], { env: { ...process.env, QUOTE_CHAT_TOKEN: token }, timeout: 15_000 });
+    `${DEMO}writer.mjs`, '--api', demo.api, '--job', jobId, '--word-ms', '5', '--throttle-ms', '20',
+  ], { env: { ...process.env, QUOTE_CHAT_TOKEN: demo.token }, timeout: 15_000 });
   const written = stdout.match(/^streaming (\S+) into job/m)?.[1];
   assert.ok(written, `writer.mjs printed the message id: ${stdout}`);
   await waitMessage(page, { id: written, role: 'assistant', status: 'complete', content: writer.kit.cannedReply(prompt) });
@@ -236,7 +98,7 @@ test('a reply whose writer was the reloaded page is interrupted; a reload shows 
   // lists it only once its create has answered). Nobody writes it any more: after staleAfterMs
   // without an update the reloaded page shows it interrupted.
   const params = { wordMs: '300', staleAfterMs: '1000' };
-  const page = await openDemo(allowedSite, params);
+  const page = await openDemo(allowed(), params);
   const before = (await listed(page)).length;
   await sendFromPage(page, 'Powder-coat them black');
   await page.waitForFunction((n) => document.querySelectorAll('[data-testid=message]').length === n + 2, before);
@@ -260,7 +122,7 @@ test('a reply whose writer was the reloaded page is interrupted; a reload shows 
 });
 
 test('a page from an origin outside ALLOWED_ORIGINS is refused by CORS', { timeout: 20_000 }, async () => {
-  const page = await openDemo(blockedSite);
+  const page = await openDemo(demo.blockedSite);
   await page.getByTestId('error').waitFor();
   assert.match(await page.getByTestId('error').textContent(), /^NETWORK_ERROR/);
   assert.deepEqual(await listed(page), [], 'nothing of the chat reaches the page');
@@ -268,7 +130,7 @@ test('a page from an origin outside ALLOWED_ORIGINS is refused by CORS', { timeo
 });
 
 test('clear asks first, then empties the chat', { timeout: 20_000 }, async () => {
-  const page = await openDemo(allowedSite);
+  const page = await openDemo(allowed());
   const count = (await listed(page)).length;
   assert.ok(count > 0);
 

@@ -9,7 +9,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-export const BIN = fileURLToPath(new URL('../../target/debug/quote-chat-local', import.meta.url));
+// QUOTE_CHAT_LOCAL: another build of it (e.g. a copy, while the target directory is rebuilt).
+export const BIN = process.env.QUOTE_CHAT_LOCAL
+  || fileURLToPath(new URL('../../target/debug/quote-chat-local', import.meta.url));
 export const READY_TIMEOUT_MS = 30_000;
 const run = promisify(execFile);
 

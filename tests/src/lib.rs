@@ -8,8 +8,8 @@ use shared::config::Config;
 use shared::model::{Job, Message};
 use shared::store::dynamo::DynamoStore;
 use shared::store::{
-    Change, Chat, ChatStore, ClearOutcome, CreateOutcome, MessageRef, PatchOutcome, RestoreOutcome,
-    StorePage,
+    Change, Chat, ChatStore, ClearOutcome, CreateOutcome, MessageRef, Opened, PatchOutcome,
+    RestoreOutcome, StorePage,
 };
 use shared::{Deps, StoreError};
 
@@ -104,8 +104,8 @@ pub async fn new_job(members: &[&str]) -> String {
     job_id
 }
 
-/// Counts the calls that touch the messages table (the head included), to prove a refused
-/// request touched none.
+/// Counts the calls that go past the first read of a job and its chat (a message read, a
+/// write), to prove a refused request touched no message.
 pub struct Counting<S> {
     pub inner: S,
     pub message_calls: AtomicUsize,
@@ -129,16 +129,16 @@ impl<S> Counting<S> {
 }
 
 impl<S: ChatStore> ChatStore for Counting<S> {
-    async fn job(&self, job_id: &str) -> Result<Option<Job>, StoreError> {
-        self.inner.job(job_id).await
+    async fn open(&self, job_id: &str, message_id: Option<&str>) -> Result<Opened, StoreError> {
+        self.inner.open(job_id, message_id).await
     }
-    async fn open(
+    async fn message(
         &self,
-        job: Job,
-        message_id: Option<&str>,
-    ) -> Result<(Chat, Option<MessageRef>), StoreError> {
+        chat: &Chat,
+        target: &MessageRef,
+    ) -> Result<Option<Message>, StoreError> {
         self.count();
-        self.inner.open(job, message_id).await
+        self.inner.message(chat, target).await
     }
     async fn page(
         &self,
@@ -189,7 +189,6 @@ pub fn job(job_id: &str) -> Job {
         job_id: job_id.to_owned(),
         owner_id: OWNER.to_owned(),
         member_ids: None,
-        archived: None,
     }
 }
 
@@ -329,12 +328,11 @@ pub fn event_for_job(name: &str, job_id: &str) -> String {
     text.replace(setup::DEMO_JOB_ID, job_id)
 }
 
-/// The chat of an existing job, as an operation opens it (the job first, then its head).
+/// The chat of an existing job, as an operation opens it (the job and its head together).
 pub async fn open_chat<S: ChatStore>(store: &S, job_id: &str) -> Chat {
-    let job = store
-        .job(job_id)
-        .await
-        .expect("job read")
-        .expect("job exists");
-    store.open(job, None).await.expect("chat read").0
+    let opened = store.open(job_id, None).await.expect("chat read");
+    Chat {
+        job: opened.job.expect("job exists"),
+        head: opened.head,
+    }
 }

@@ -67,6 +67,9 @@ pub enum Fault {
     ThrottledCancellation,
     /// Answer HTTP 500 InternalServerError without forwarding.
     InternalError,
+    /// Answer HTTP 400 TransactionConflictException without forwarding: a transaction held the
+    /// item, a race lost.
+    Conflict,
     /// Forward after waiting this long (slowness).
     Delay(Duration),
 }
@@ -84,6 +87,8 @@ struct State {
     operations: Vec<String>,
     /// Each request's operation and what it asked of which table, in order.
     calls: Vec<(String, Vec<Access>)>,
+    /// Every sort key a request named by key (`Key`, a batch's `Keys`), in order.
+    sort_keys: Vec<String>,
     capacity_units: f64,
 }
 
@@ -177,6 +182,11 @@ impl Proxy {
         self.shared.lock().calls.clone()
     }
 
+    /// The sort keys that requests since the last reset named by key (a `Query` names none).
+    pub fn sort_keys(&self) -> Vec<String> {
+        self.shared.lock().sort_keys.clone()
+    }
+
     /// Zeroes the counters (not the queued faults), so a test measures only what follows its
     /// setup.
     pub fn reset_counts(&self) {
@@ -184,6 +194,7 @@ impl Proxy {
         state.requests.clear();
         state.operations.clear();
         state.calls.clear();
+        state.sort_keys.clear();
         state.capacity_units = 0.0;
     }
 }
@@ -229,10 +240,13 @@ async fn handle(
     };
     let (parts, body) = request.into_parts();
     let body = body.collect().await?.to_bytes();
-    shared
-        .lock()
-        .calls
-        .push((operation.clone(), accesses(&operation, &body)));
+    {
+        let mut state = shared.lock();
+        state
+            .calls
+            .push((operation.clone(), accesses(&operation, &body)));
+        state.sort_keys.extend(sort_keys(&body));
+    }
     match fault {
         Some(Fault::Throttle) => {
             return Ok(error_answer(
@@ -244,6 +258,15 @@ async fn handle(
             ))
         }
         Some(Fault::ThrottledCancellation) => return Ok(throttled_cancellation(&body)),
+        Some(Fault::Conflict) => {
+            return Ok(error_answer(
+                StatusCode::BAD_REQUEST,
+                json!({
+                    "__type": format!("{ERROR_PREFIX}TransactionConflictException"),
+                    "message": "Transaction is ongoing for the item",
+                }),
+            ))
+        }
         Some(Fault::InternalError) => {
             return Ok(error_answer(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -331,6 +354,23 @@ fn accesses(operation: &str, body: &Bytes) -> Vec<Access> {
         }
     }
     found
+}
+
+/// The `sk` of every key a request names: its `Key`, or each `Keys` entry of its
+/// `RequestItems`.
+fn sort_keys(body: &Bytes) -> Vec<String> {
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return Vec::new();
+    };
+    let batch = request["RequestItems"]
+        .as_object()
+        .into_iter()
+        .flat_map(|tables| tables.values())
+        .flat_map(|table| table["Keys"].as_array().into_iter().flatten());
+    std::iter::once(&request["Key"])
+        .chain(batch)
+        .filter_map(|key| key["sk"]["S"].as_str().map(str::to_owned))
+        .collect()
 }
 
 /// Adds `"ReturnConsumedCapacity":"TOTAL"` unless the request chose otherwise. Changing the

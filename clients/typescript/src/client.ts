@@ -22,7 +22,8 @@ export type NewMessageInput = Omit<Schemas["NewMessage"], "message_id"> & { mess
  * A PATCH body: `content` (replaces), `metadata` (merged shallowly; a `null` value removes the
  * key) and/or `status` — at least one, as the server requires.
  */
-export type MessagePatch = Schemas["MessagePatch"];
+export type MessagePatch = AtLeastOne<Schemas["MessagePatch"]>;
+type AtLeastOne<T> = { [K in keyof T]-?: Required<Pick<T, K>> & Partial<Omit<T, K>> }[keyof T];
 
 export interface Created {
   message_id: string;
@@ -41,7 +42,20 @@ export interface MessagePage {
   messages: Message[];
   nextCursor: string | null;
   etag: string | null;
+  /** The number of visible messages in the whole chat (not only this page). */
+  messageCount: number;
 }
+
+/**
+ * What `listAfter` found: nothing new (the server answered 304, or the same ETag), or every
+ * message after the given one (all pages), with the chat's `message_count`.
+ */
+export type AfterResult =
+  | { notModified: true; etag: string }
+  | { notModified: false; etag: string | null; messages: Message[]; messageCount: number };
+
+/** What `pollMessage` found: the version held is current (304), or the message as stored. */
+export type MessagePoll = { notModified: true; version: number } | { notModified: false; message: Message };
 
 export type PollResult =
   | { notModified: true; etag: string }
@@ -101,11 +115,19 @@ export type ClientErrorCode =
   /** No response at all (offline, DNS, CORS refusal, connection reset) after the retries. */
   | "NETWORK_ERROR"
   /** A response that is not the API's envelope, e.g. API Gateway's own 5xx `{"message":...}`. */
-  | "UNEXPECTED_RESPONSE";
+  | "UNEXPECTED_RESPONSE"
+  /** `useQuoteChat`: the source of a reply threw (the reply is stored `error`); see `cause`. */
+  | "SOURCE_FAILED"
+  /** `useQuoteChat.regenerate()`: the newest assistant reply is neither interrupted nor failed. */
+  | "NOTHING_TO_REGENERATE"
+  /** `useQuoteChat.regenerate()`: this page is still streaming that reply (`stop()` it first). */
+  | "REPLY_IN_PROGRESS"
+  /** Anything else thrown on the client's side (e.g. by the app's `token()`); see `cause`. */
+  | "CLIENT_ERROR";
 
 export class QuoteChatError extends Error {
   override readonly name = "QuoteChatError";
-  /** HTTP status; 0 for a network failure. */
+  /** HTTP status; 0 when there was no answer (a network failure, or one of the client's codes). */
   readonly status: number;
   readonly code: ErrorCode | ClientErrorCode;
   /** Present only for the codes the API documents (e.g. `current_version` on a 412). */
@@ -142,6 +164,20 @@ export function isQuoteChatError(
 }
 
 /**
+ * `error` as a QuoteChatError: itself when it is one, else wrapped (`code`, the same message,
+ * the original as `cause`).
+ */
+export function toQuoteChatError(error: unknown, code: ClientErrorCode = "CLIENT_ERROR"): QuoteChatError {
+  if (error instanceof QuoteChatError) return error;
+  return new QuoteChatError({
+    message: error instanceof Error ? error.message : String(error),
+    status: 0,
+    code,
+    cause: error,
+  });
+}
+
+/**
  * A fresh message id: `<prefix>-<uuid>`, inside the allowed `A-Z a-z 0-9 . _ : -`. Made on the
  * client so that a retried create carries the same id and the server can recognise the replay.
  */
@@ -152,9 +188,11 @@ export function newMessageId(prefix = "msg"): string {
 const CHAT = "/api/jobs/{job_id}/quote-chat/" as const;
 const MESSAGE = "/api/jobs/{job_id}/quote-chat/{message_id}/" as const;
 const EXPORT = "/api/jobs/{job_id}/quote-chat/export/" as const;
-// Messages read per page while looking for one message (newest first: the one being streamed
-// or edited is almost always near the end).
+// Messages read per page while looking for one message that GET of one message cannot read
+// (`summary`, `export`): newest first, the one being streamed or edited is near the end.
 const FIND_PAGE = 50;
+// Message ids whose GET is another route (the summary and the export): read through the list.
+const NOT_GETTABLE = new Set(["summary", "export"]);
 
 export function createQuoteChatClient(options: QuoteChatClientOptions): QuoteChatClient {
   return new QuoteChatClient(options);
@@ -178,10 +216,13 @@ export class QuoteChatClient {
       options.ifNoneMatch ?? "send";
   }
 
-  /** One page; pass `nextCursor` back as `cursor` for the next. */
+  /**
+   * One page; pass `nextCursor` back as `cursor` for the next. With `after` (a message id), only
+   * the messages that come after it, oldest first (its `nextCursor` continues without `after`).
+   */
   async listPage(
     jobId: string,
-    query: { order?: ListOrder; limit?: number; cursor?: string } = {},
+    query: { order?: ListOrder; limit?: number; cursor?: string; after?: string } = {},
   ): Promise<MessagePage> {
     const { data, response } = await this.#send(true, (headers) =>
       this.#api.GET(CHAT, { params: { path: { job_id: jobId }, query }, headers }),
@@ -191,6 +232,7 @@ export class QuoteChatClient {
       messages: page.messages,
       nextCursor: page.next_cursor,
       etag: response.headers.get("ETag"),
+      messageCount: page.message_count,
     };
   }
 
@@ -201,7 +243,7 @@ export class QuoteChatClient {
   ): AsyncGenerator<Message[], void, undefined> {
     let cursor: string | undefined;
     do {
-      const page = await this.listPage(jobId, { ...query, cursor });
+      const page = await this.listPage(jobId, cursor === undefined ? query : { ...query, cursor });
       yield page.messages;
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
@@ -214,8 +256,86 @@ export class QuoteChatClient {
     return all;
   }
 
-  /** One message, or null. The API has no GET of one message, so this reads newest first. */
+  /**
+   * What is newer than a point the caller holds: the messages after `after` (a message id),
+   * oldest first, every page — or, with `after` null, the whole chat. The first request carries
+   * `If-None-Match: etag`, so when nothing was created, cleared or restored since the answer that
+   * gave `etag` it is one 304. A clear since (or an `after` that was never visible) is a 404
+   * `MESSAGE_NOT_FOUND`: the caller's copy is stale, list again with `after` null. Compare
+   * `messageCount` with the messages held: when they differ, list again too (a restore, or a
+   * message created before one the caller holds).
+   */
+  async listAfter(jobId: string, after: string | null, etag?: string): Promise<AfterResult> {
+    const query = after === null ? {} : { after };
+    const first = await this.#revalidate(etag, (header, cache) =>
+      this.#api.GET(CHAT, {
+        params: { path: { job_id: jobId }, query, header },
+        ...cache,
+      }),
+    );
+    const tag = first.response.headers.get("ETag");
+    if (first.response.status === 304 || (etag !== undefined && sameTag(tag, etag))) {
+      return { notModified: true, etag: tag ?? etag ?? "" };
+    }
+    const page = required(first.data, first.response).data;
+    const messages = [...page.messages];
+    let messageCount = page.message_count;
+    let cursor = page.next_cursor;
+    while (cursor) {
+      const next = await this.listPage(jobId, { cursor });
+      messages.push(...next.messages);
+      messageCount = next.messageCount;
+      cursor = next.nextCursor;
+    }
+    return { notModified: false, etag: tag, messages, messageCount };
+  }
+
+  /**
+   * One message (404 `MESSAGE_NOT_FOUND` when it does not exist or was cleared). Messages named
+   * `summary` or `export` are read through the list (their GET is another route).
+   */
+  async getMessage(jobId: string, messageId: string): Promise<Message> {
+    if (NOT_GETTABLE.has(messageId)) return this.#mustFind(jobId, messageId);
+    const { data, response } = await this.#send(true, (headers) =>
+      this.#api.GET(MESSAGE, { params: { path: { job_id: jobId, message_id: messageId } }, headers }),
+    );
+    return required(data, response).data;
+  }
+
+  /**
+   * One message revalidated: `version` is the one held, sent as `If-None-Match: "<version>"`, so
+   * an unchanged message answers 304 with no body. 404 `MESSAGE_NOT_FOUND` when it is gone
+   * (a clear). `summary` and `export` are read through the list.
+   */
+  async pollMessage(jobId: string, messageId: string, version?: number): Promise<MessagePoll> {
+    if (NOT_GETTABLE.has(messageId)) {
+      const message = await this.#mustFind(jobId, messageId);
+      return message.version === version ? { notModified: true, version } : { notModified: false, message };
+    }
+    const etag = version === undefined ? undefined : `"${version}"`;
+    const { data, response } = await this.#revalidate(etag, (header, cache) =>
+      this.#api.GET(MESSAGE, {
+        params: { path: { job_id: jobId, message_id: messageId }, header },
+        ...cache,
+      }),
+    );
+    const tag = response.headers.get("ETag");
+    if (version !== undefined && (response.status === 304 || sameTag(tag, `"${version}"`))) {
+      return { notModified: true, version };
+    }
+    return { notModified: false, message: required(data, response).data };
+  }
+
+  /** One message, or null. */
   async findMessage(jobId: string, messageId: string): Promise<Message | null> {
+    if (!NOT_GETTABLE.has(messageId)) {
+      try {
+        return await this.getMessage(jobId, messageId);
+      } catch (error) {
+        if (isQuoteChatError(error, "MESSAGE_NOT_FOUND")) return null;
+        throw error;
+      }
+    }
     for await (const messages of this.pages(jobId, { order: "desc", limit: FIND_PAGE })) {
       const found = messages.find((m) => m.message_id === messageId);
       if (found) return found;
@@ -271,7 +391,7 @@ export class QuoteChatClient {
     policy: ConflictPolicy = {},
   ): Promise<Patched> {
     const { onConflict = "retry", maxAttempts = 3 } = policy;
-    let current = policy.current ?? (await this.#mustFind(jobId, messageId));
+    let current = policy.current ?? (await this.getMessage(jobId, messageId));
     let body = update(current);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -284,7 +404,7 @@ export class QuoteChatClient {
           if (!Number.isInteger(version)) throw error;
           current = { ...current, version };
         } else {
-          current = await this.#mustFind(jobId, messageId);
+          current = await this.getMessage(jobId, messageId);
           body = update(current);
         }
       }
@@ -333,7 +453,7 @@ export class QuoteChatClient {
       do {
         const { data, response } = await this.#send(true, (headers) =>
           this.#api.GET(EXPORT, {
-            params: { path: { job_id: jobId }, query: { format, cursor } },
+            params: { path: { job_id: jobId }, query: cursor === undefined ? { format } : { format, cursor } },
             headers,
           }),
         );
@@ -348,12 +468,13 @@ export class QuoteChatClient {
     do {
       const { data, response } = await this.#send(true, (headers) =>
         this.#api.GET(EXPORT, {
-          params: { path: { job_id: jobId }, query: { format, cursor } },
+          params: { path: { job_id: jobId }, query: cursor === undefined ? { format } : { format, cursor } },
           headers,
           parseAs: "text",
         }),
       );
-      const page = required(data, response);
+      // parseAs "text": the body is the text, whatever the spec's JSON schema says.
+      const page = required(data as unknown as string | undefined, response);
       // Every Markdown page starts with the title; keep only the first one.
       text += text && format === "markdown" ? page.replace(MARKDOWN_TITLE, "") : page;
       cursor = nextCursorFromLink(response.headers.get("Link"));
@@ -367,16 +488,10 @@ export class QuoteChatClient {
    * next call. (See the `ifNoneMatch` option for browsers.)
    */
   async poll(jobId: string, etag?: string): Promise<PollResult> {
-    const send = this.#ifNoneMatch === "send";
-    const { data, response } = await this.#send(true, (headers) =>
+    const { data, response } = await this.#revalidate(etag, (header, cache) =>
       this.#api.GET(CHAT, {
-        params: {
-          path: { job_id: jobId },
-          query: { limit: 1, order: "desc" },
-          header: send && etag ? { "If-None-Match": etag } : {},
-        },
-        headers,
-        ...(send ? {} : { cache: "no-cache" as const }),
+        params: { path: { job_id: jobId }, query: { limit: 1, order: "desc" }, header },
+        ...cache,
       }),
     );
     const tag = response.headers.get("ETag");
@@ -392,8 +507,33 @@ export class QuoteChatClient {
     };
   }
 
+  /**
+   * A GET revalidated per the `ifNoneMatch` option: with `send`, `If-None-Match: etag` (when
+   * there is one); with `browser-cache`, no header and `cache: "no-cache"` (the caller compares
+   * the answer's ETag itself).
+   */
+  #revalidate<R extends { error?: unknown; response: Response }>(
+    etag: string | undefined,
+    request: (
+      header: { "If-None-Match"?: string },
+      init: { headers: Record<string, string>; cache?: RequestCache },
+    ) => Promise<R>,
+  ): Promise<R> {
+    const send = this.#ifNoneMatch === "send";
+    return this.#send(true, (headers) =>
+      request(send && etag !== undefined ? { "If-None-Match": etag } : {}, {
+        headers,
+        ...(send ? {} : { cache: "no-cache" as const }),
+      }),
+    );
+  }
+
   async #mustFind(jobId: string, messageId: string): Promise<Message> {
-    const found = await this.findMessage(jobId, messageId);
+    let found: Message | undefined;
+    for await (const messages of this.pages(jobId, { order: "desc", limit: FIND_PAGE })) {
+      found = messages.find((m) => m.message_id === messageId);
+      if (found) break;
+    }
     if (found) return found;
     throw new QuoteChatError({ message: "Message not found", status: 404, code: "MESSAGE_NOT_FOUND" });
   }
@@ -455,7 +595,7 @@ function toError(response: Response, body: unknown): QuoteChatError {
       message: body.error,
       status: response.status,
       code: body.code,
-      details: body.details,
+      details: isObject(body.details) ? body.details : undefined,
       requestId: body.request_id ?? headerId,
       retryAfter,
     });

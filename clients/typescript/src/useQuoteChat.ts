@@ -1,29 +1,74 @@
-// The Vue 3 side: one job's chat as reactive state, plus the streaming writer and the reader that
-// picks up a reply still being streamed when the page is (re)loaded.
-import { computed, getCurrentScope, onScopeDispose, ref, shallowRef } from "vue";
+// The Vue 3 side: one job's chat as reactive state that follows the chat live (messages, replies
+// and clears written by any tab, device or server), plus the writer of a reply streamed by this
+// page, with stop and regenerate. See ./follow.ts for the timing of the follow.
+import {
+  computed,
+  getCurrentScope,
+  isRef,
+  onScopeDispose,
+  shallowRef,
+  toValue,
+  watch,
+  type MaybeRefOrGetter,
+  type Ref,
+  type ShallowRef,
+} from "vue";
 import {
   createQuoteChatClient,
+  isQuoteChatError,
   newMessageId,
+  QuoteChatError,
+  toQuoteChatError,
   type ExportData,
   type ExportFormat,
   type Message,
   type MessagePatch,
   type Metadata,
   type QuoteChatClient,
+  type QuoteChatClientOptions,
   type Summary,
 } from "./client";
+import { createFollower, type Pausable, type TickResult } from "./follow";
+
+export type { Pausable } from "./follow";
+
+/** The vocabulary of Vercel AI SDK's `useChat`, TanStack AI and Nuxt UI's chat components. */
+export type ChatStatus = "ready" | "submitted" | "streaming" | "error";
+
+/** The metadata keys the kit itself writes on replies. */
+export interface ReplyMarks {
+  /** Set by `stop()` (or an aborted `signal`): the reply was ended early; its text is kept. */
+  stopped?: boolean;
+  /** Set by `regenerate()` on the reply it took over: the id of the reply that replaces it. */
+  superseded_by?: string;
+  /** Set by `regenerate()` on the new reply: the id of the reply it replaces. */
+  regenerates?: string;
+}
+
+/** A message whose metadata has the app's type (`useQuoteChat<Meta>()`). */
+export type ChatMessage<Meta extends Metadata = Metadata> = Omit<Message, "metadata"> & {
+  metadata: Meta & ReplyMarks;
+};
 
 export interface UseQuoteChatOptions {
-  /** How often `resume()` polls a reply streamed elsewhere. Default 1000 ms. */
+  /** Whether `load()` starts following the chat live. Default true. */
+  follow?: boolean;
+  /** The follow's period while a reply is being written elsewhere. Default 1000 ms. */
   pollMs?: number;
+  /** The longest period while nothing happens (it doubles from `pollMs` up to this). Default 5000 ms. */
+  idleMaxMs?: number;
   /**
-   * A `streaming` reply whose `updated_at` is older than this is taken as abandoned (its writer
-   * closed the tab or crashed): `interrupted` becomes true and polling stops. Default 30 s.
-   * Compared with this machine's clock, so a large clock skew shifts it.
+   * A `streaming` reply that nobody writes here and whose `updated_at` is older than this is
+   * taken as abandoned (its writer closed the tab or crashed): `interrupted` becomes true.
+   * Compared with this machine's clock. Default 30 s.
    */
   staleAfterMs?: number;
-  /** Whether `load()` starts `resume()`. Default true. */
-  autoResume?: boolean;
+  /**
+   * A server-side writer answers every user message: after `send()`, `status` stays
+   * `submitted` until its reply shows up (and the follow ticks every `pollMs` meanwhile).
+   * Default false (this page streams the reply, with `streamReply`).
+   */
+  awaitReply?: MaybeRefOrGetter<boolean>;
 }
 
 /** The short form's options: where the API is and how to get a token, plus the above. */
@@ -34,115 +79,416 @@ export interface UseQuoteChatConnection extends UseQuoteChatOptions {
   fetch?: (request: Request) => Promise<Response>;
 }
 
-export interface StreamReplyOptions {
+/** An LLM's text as it comes; a function is called only once the reply is really to be written. */
+export type ReplySource = AsyncIterable<string> | (() => AsyncIterable<string>);
+
+export interface StreamReplyOptions<Meta extends Metadata = Metadata> {
   /** The assistant message's id; generated when left out. */
   id?: string;
   /** At most one PATCH per this many ms while text keeps coming. Default 250. */
   throttleMs?: number;
   /** ...or sooner, once this many bytes of new text are waiting. Default 1024. */
   flushBytes?: number;
-  metadata?: Metadata;
+  metadata?: Meta;
+  /** Aborting it is `stop()` for this reply: the text so far is kept, `complete`. */
+  signal?: AbortSignal;
 }
+
+export interface UseQuoteChatReturn<Meta extends Metadata = Metadata> {
+  /** The chat, oldest first: what the server holds, plus a message being sent. */
+  messages: Readonly<ShallowRef<readonly ChatMessage<Meta>[]>>;
+  /**
+   * `submitted`: a message is being sent, or a reply of this page waits for its first text (or,
+   * with `awaitReply`, for the server's reply); `streaming`: a reply is being written, here or
+   * elsewhere; `error`: `error` is set; `ready` otherwise.
+   */
+  status: Readonly<Ref<ChatStatus>>;
+  /** `load()` is reading the chat. */
+  loading: Readonly<Ref<boolean>>;
+  /** Live follow is on (the same as `follow.isActive`). */
+  following: Readonly<Ref<boolean>>;
+  /** The last failure (of an action, or of the follow until its next tick works). */
+  error: Readonly<Ref<QuoteChatError | null>>;
+  /** The newest message is a reply left `streaming` by a writer that stopped updating it. */
+  interrupted: Readonly<Ref<boolean>>;
+  clearError: () => void;
+  /** Reads the whole chat; then (unless `follow: false` or paused) follows it live. */
+  load: () => Promise<void>;
+  /** Shows the user's message at once, stores it, takes it back out if that fails. */
+  send: (content: string, metadata?: Meta) => Promise<ChatMessage<Meta>>;
+  /** Writes an assistant reply as `source` produces it (see the README). */
+  streamReply: (source: ReplySource, options?: StreamReplyOptions<Meta>) => Promise<ChatMessage<Meta>>;
+  /** Ends the replies this page is streaming, keeping their text, `complete` + `{stopped: true}`. */
+  stop: () => Promise<void>;
+  /**
+   * Takes over the newest reply when it is interrupted or failed (PATCH `error` with If-Match,
+   * so only one tab wins; the other gets a 412), then streams a new reply from `source`.
+   */
+  regenerate: (source: ReplySource, options?: StreamReplyOptions<Meta>) => Promise<ChatMessage<Meta>>;
+  /** Pause and resume the live follow (VueUse's `Pausable`). */
+  follow: Pausable;
+  /** Clears the chat after `confirm()` says yes; the deleted count, or null when declined. */
+  clear: (confirm: () => boolean | Promise<boolean>) => Promise<number | null>;
+  /** Undoes the last clear, then reloads. */
+  restore: () => Promise<number>;
+  summary: () => Promise<Summary>;
+  export: {
+    (format?: "json"): Promise<ExportData>;
+    (format: "jsonl" | "markdown"): Promise<string>;
+  };
+}
+
+/** @deprecated the name of 0.1; use UseQuoteChatReturn. */
+export type QuoteChat<Meta extends Metadata = Metadata> = UseQuoteChatReturn<Meta>;
 
 /**
  * One job's chat: `useQuoteChat(jobId, { baseUrl, getToken })`, or with a client of your own
  * (shared between components, custom fetch or retries): `useQuoteChat(client, jobId, options)`.
+ * `jobId` may be a ref or a getter: a change empties the state and, once `load()` has been
+ * called, loads and follows the new chat.
  */
-export function useQuoteChat(jobId: string, connection: UseQuoteChatConnection): QuoteChat;
-export function useQuoteChat(
+export function useQuoteChat<Meta extends Metadata = Metadata>(
+  jobId: MaybeRefOrGetter<string>,
+  connection: UseQuoteChatConnection,
+): UseQuoteChatReturn<Meta>;
+export function useQuoteChat<Meta extends Metadata = Metadata>(
   client: QuoteChatClient,
-  jobId: string,
+  jobId: MaybeRefOrGetter<string>,
   options?: UseQuoteChatOptions,
-): QuoteChat;
-export function useQuoteChat(
-  first: QuoteChatClient | string,
-  second: string | UseQuoteChatConnection,
+): UseQuoteChatReturn<Meta>;
+export function useQuoteChat<Meta extends Metadata = Metadata>(
+  first: QuoteChatClient | MaybeRefOrGetter<string>,
+  second: MaybeRefOrGetter<string> | UseQuoteChatConnection,
   third: UseQuoteChatOptions = {},
-): QuoteChat {
-  if (typeof first === "string" && typeof second !== "string") {
-    const client = createQuoteChatClient({
-      baseUrl: second.baseUrl,
-      token: second.getToken,
-      fetch: second.fetch,
-    });
-    return chat(client, first, second);
+): UseQuoteChatReturn<Meta> {
+  if (isClient(first)) {
+    return chat<Meta>(first, second as MaybeRefOrGetter<string>, third);
   }
-  if (typeof first !== "string" && typeof second === "string") {
-    return chat(first, second, third);
+  if (isConnection(second)) {
+    const options: QuoteChatClientOptions = { baseUrl: second.baseUrl, token: second.getToken };
+    if (second.fetch) options.fetch = second.fetch;
+    return chat<Meta>(createQuoteChatClient(options), first, second);
   }
   throw new TypeError("useQuoteChat(jobId, { baseUrl, getToken }) or useQuoteChat(client, jobId)");
 }
 
-export type QuoteChat = ReturnType<typeof chat>;
-
-function chat(client: QuoteChatClient, jobId: string, options: UseQuoteChatOptions) {
-  const { pollMs = 1000, staleAfterMs = 30_000, autoResume = true } = options;
-
-  const messages = ref<Message[]>([]);
-  const loading = ref(false);
-  // shallowRef: an Error is shown, not deeply observed.
-  const error = shallowRef<Error | null>(null);
-  /** The last reply was left `streaming` by a writer that stopped updating it. */
-  const interrupted = ref(false);
-  /** `resume()` is polling a reply streamed by another tab or device. */
-  const waiting = ref(false);
-  const lastMessage = computed(() => messages.value[messages.value.length - 1]);
-  /** The newest message is a reply still being written (here or elsewhere). */
-  const replyInProgress = computed(
-    () => lastMessage.value?.role === "assistant" && lastMessage.value.status === "streaming",
+function isClient(value: unknown): value is QuoteChatClient {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !isRef(value) &&
+    typeof (value as { listAfter?: unknown }).listAfter === "function"
   );
+}
 
-  let writing = 0; // streamReply calls under way on this page
-  // One polling loop at a time; stop() ends it (also when the component's scope is disposed).
-  let polling: { stopped: boolean; wake: () => void } | undefined;
+function isConnection(value: unknown): value is UseQuoteChatConnection {
+  return typeof value === "object" && value !== null && !isRef(value) && "baseUrl" in value;
+}
 
-  // Every action records its failure in `error` and rethrows it, so a template can show it and
-  // a caller can still await and handle it.
-  async function track<T>(action: () => Promise<T>): Promise<T> {
+/** A reply this page is writing. */
+interface Writer {
+  gen: number;
+  id: string;
+  phase: "submitted" | "streaming";
+  abort: AbortController;
+  done: Promise<unknown>;
+}
+
+const IDLE: TickResult = { changed: false, fast: false };
+
+function chat<Meta extends Metadata>(
+  client: QuoteChatClient,
+  jobId: MaybeRefOrGetter<string>,
+  options: UseQuoteChatOptions,
+): UseQuoteChatReturn<Meta> {
+  const { pollMs = 1000, idleMaxMs = 5000, staleAfterMs = 30_000, awaitReply = false } = options;
+  type Msg = ChatMessage<Meta>;
+
+  // --- state -------------------------------------------------------------------------------
+  // Plain data, turned into `messages` by commit(); reactive state is what templates read.
+  let gen = 0; // bumped by a jobId change: answers for the old chat are dropped
+  let job = toValue(jobId);
+  let server: Message[] = []; // stored messages, in the server's order (by timestamp)
+  let pending: Message[] = []; // sent, not yet stored (shown at the end)
+  const overrides = new Map<string, Message>(); // replies this page writes: the text so far
+  const writers = new Set<Writer>();
+  const sentHere = new Set<string>(); // user messages this page stored (for awaitReply)
+  let listEtag: string | undefined; // of the last plain list (followed while the chat is empty)
+  let afterEtag: string | undefined; // of the last `after` answer
+  let epoch = 0; // bumped by every local change of `server` (a create answered, clear, restore)
+  let loaded = false; // load() was called (a jobId change loads again)
+  let wantFollow = options.follow ?? true;
+  let errorFromFollow = false;
+
+  const messages = shallowRef<readonly Msg[]>([]);
+  const loading = shallowRef(false);
+  const error = shallowRef<QuoteChatError | null>(null);
+  const sending = shallowRef(0);
+  const writersChanged = shallowRef(0); // read by `status`: `writers` changed
+  const clock = shallowRef(Date.now()); // read by `interrupted`
+  let staleTimer: ReturnType<typeof setTimeout> | undefined;
+
+  const isOrphanCandidate = (m: Message | undefined): m is Message =>
+    m !== undefined && m.role === "assistant" && m.status === "streaming" && !isWriting(m.message_id);
+  const isStale = (m: Message, now: number) => now - Date.parse(m.updated_at) > staleAfterMs;
+
+  const interrupted = computed(() => {
+    const last = messages.value[messages.value.length - 1];
+    return isOrphanCandidate(last) && isStale(last, clock.value);
+  });
+
+  const status = computed<ChatStatus>(() => {
+    void writersChanged.value;
+    let mine: "submitted" | "streaming" | undefined;
+    for (const w of writers) if (w.gen === gen) mine = mine === "streaming" ? mine : w.phase;
+    if (mine) return mine;
+    if (sending.value > 0) return "submitted";
+    if (error.value) return "error";
+    const last = messages.value[messages.value.length - 1];
+    if (isOrphanCandidate(last) && !interrupted.value) return "streaming";
+    if (awaitingReply()) return "submitted";
+    return "ready";
+  });
+
+  function awaitingReply(): boolean {
+    const last = messages.value[messages.value.length - 1];
+    return toValue(awaitReply) && last?.role === "user" && sentHere.has(last.message_id);
+  }
+
+  function isWriting(id: string): boolean {
+    for (const w of writers) if (w.gen === gen && w.id === id) return true;
+    return false;
+  }
+
+  function commit(): void {
+    const stored = new Set(server.map((m) => m.message_id));
+    messages.value = [
+      ...server.map((m) => overrides.get(m.message_id) ?? m),
+      ...pending.filter((m) => !stored.has(m.message_id)),
+    ] as Msg[];
+    tickClock();
+  }
+
+  // `interrupted` compares with the clock: move it now, and again when the newest reply would
+  // become stale if nothing changes.
+  function tickClock(): void {
+    clock.value = Date.now();
+    clearTimeout(staleTimer);
+    staleTimer = undefined;
+    const last = messages.value[messages.value.length - 1];
+    if (!isOrphanCandidate(last) || isStale(last, clock.value)) return;
+    const due = Date.parse(last.updated_at) + staleAfterMs - clock.value + 1;
+    staleTimer = setTimeout(tickClock, Math.max(1, due));
+  }
+
+  /** Puts a stored message in its place; true when it is new or newer than the one held. */
+  function upsertServer(message: Message): boolean {
+    const i = server.findIndex((m) => m.message_id === message.message_id);
+    if (i !== -1) {
+      const held = server[i]!;
+      if (held.version > message.version || (held.version === message.version && sameMessage(held, message))) {
+        return false;
+      }
+      server[i] = message;
+      return true;
+    }
+    // `server` is ours alone (commit() copies it into `messages`): changed in place.
+    let at = server.length;
+    while (at > 0 && server[at - 1]!.timestamp > message.timestamp) at--;
+    server.splice(at, 0, message);
+    return true;
+  }
+
+  function setError(e: unknown, fromFollow = false): QuoteChatError {
+    const wrapped = toQuoteChatError(e);
+    error.value = wrapped;
+    errorFromFollow = fromFollow;
+    return wrapped;
+  }
+
+  function clearError(): void {
     error.value = null;
+    errorFromFollow = false;
+  }
+
+  // Every action clears `error` first, records its failure in it and rethrows it (as a
+  // QuoteChatError), so a template can show it and a caller can still await and handle it.
+  async function track<T>(action: () => Promise<T>): Promise<T> {
+    const g = gen;
+    clearError();
     try {
       return await action();
     } catch (e) {
-      error.value = e instanceof Error ? e : new Error(String(e));
-      throw e;
+      const wrapped = toQuoteChatError(e);
+      if (g === gen) setError(wrapped);
+      throw wrapped;
     }
   }
 
-  function upsert(message: Message): void {
-    const i = messages.value.findIndex((m) => m.message_id === message.message_id);
-    if (i === -1) messages.value.push(message);
-    else messages.value[i] = message;
+  // --- reading and following ---------------------------------------------------------------
+
+  /** Replaces the stored messages with a fresh full list. False when the jobId changed. */
+  async function reloadAll(g: number): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      const e = epoch;
+      const result = await client.listAfter(job, null);
+      if (g !== gen) return false;
+      if (result.notModified) return true;
+      // This page stored something while the list was read: read again (at most twice).
+      if (e !== epoch && attempt < 3) continue;
+      server = [...result.messages].sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
+      listEtag = result.etag ?? undefined;
+      afterEtag = undefined;
+      commit();
+      return true;
+    }
   }
 
-  /** Reads the whole history; then, unless `autoResume` is off, starts `resume()` unawaited. */
   async function load(): Promise<void> {
+    const g = gen;
+    loaded = true;
     loading.value = true;
     try {
-      messages.value = await track(() => client.list(jobId));
+      await track(() => reloadAll(g));
     } finally {
-      loading.value = false;
+      if (g === gen) loading.value = false;
     }
-    if (autoResume) void resume();
+    if (g === gen && wantFollow) follower.start();
   }
 
   /**
-   * Shows the user's message at once (optimistically, with this machine's time), then stores
-   * it and takes the server's timestamp; if storing fails, the message is taken back out and
-   * the error rethrown. A retry inside the client reuses the id, so it is never stored twice.
+   * One look at the server (live-spec "How a follower uses them"): what is newer than the newest
+   * message held (one 304 when nothing was created, cleared or restored), then each reply held
+   * `streaming` that someone else writes, revalidated by its version.
    */
-  async function send(content: string, metadata?: Metadata): Promise<Message> {
+  async function tick(): Promise<TickResult> {
+    const g = gen;
+    let changed = false;
+    const fresh = new Set<string>(); // read in this tick already
+    try {
+      const e = epoch;
+      if (server.length === 0) {
+        const result = await client.listAfter(job, null, listEtag);
+        if (g !== gen) return IDLE;
+        if (!result.notModified) {
+          listEtag = result.etag ?? undefined;
+          for (const m of result.messages) {
+            changed = upsertServer(m) || changed;
+            fresh.add(m.message_id);
+          }
+        }
+      } else {
+        const newest = server[server.length - 1]!.message_id;
+        try {
+          const result = await client.listAfter(job, newest, afterEtag);
+          if (g !== gen) return IDLE;
+          if (!result.notModified) {
+            afterEtag = result.etag ?? undefined;
+            for (const m of result.messages) {
+              changed = upsertServer(m) || changed;
+              fresh.add(m.message_id);
+            }
+            // A restore, or a message created before one held: the whole list again. (An API
+            // older than `message_count` gives none: nothing to compare.)
+            const count: unknown = result.messageCount;
+            if (e === epoch && typeof count === "number" && count !== server.length) {
+              if (!(await reloadAll(g))) return IDLE;
+              changed = true;
+            }
+          }
+        } catch (err) {
+          if (!isQuoteChatError(err, "MESSAGE_NOT_FOUND")) throw err;
+          // `newest` is gone: a clear happened.
+          if (!(await reloadAll(g))) return IDLE;
+          changed = true;
+        }
+      }
+      for (const m of followedReplies()) {
+        if (fresh.has(m.message_id) || follower.hidden()) continue;
+        try {
+          const result = await client.pollMessage(job, m.message_id, m.version);
+          if (g !== gen) return IDLE;
+          if (!result.notModified) changed = upsertServer(result.message) || changed;
+        } catch (err) {
+          if (!isQuoteChatError(err, "MESSAGE_NOT_FOUND")) throw err;
+          if (!(await reloadAll(g))) return IDLE;
+          changed = true;
+          break;
+        }
+      }
+      if (g !== gen) return IDLE;
+      if (errorFromFollow) clearError();
+    } catch (err) {
+      if (g !== gen) return IDLE;
+      if (!error.value || errorFromFollow) setError(err, true);
+    }
+    commit();
+    const now = Date.now();
+    const fast = followedReplies().some((m) => !isStale(m, now)) || awaitingReply();
+    return { changed, fast };
+  }
+
+  /** Replies held `streaming` that another writer writes: the newest one always, others while fresh. */
+  function followedReplies(): Message[] {
+    const now = Date.now();
+    return server.filter(
+      (m, i) =>
+        m.status === "streaming" &&
+        !isWriting(m.message_id) &&
+        (i === server.length - 1 || !isStale(m, now)),
+    );
+  }
+
+  const follower = createFollower(tick, { pollMs, idleMaxMs });
+  const follow: Pausable = {
+    isActive: follower.isActive,
+    pause: () => {
+      wantFollow = false;
+      follower.pause();
+    },
+    resume: () => {
+      wantFollow = true;
+      follower.resume();
+    },
+  };
+
+  // --- writing -----------------------------------------------------------------------------
+
+  async function send(content: string, metadata?: Meta): Promise<Msg> {
+    const g = gen;
+    const jobNow = job;
     const id = newMessageId("user");
-    upsert(localMessage(id, "user", content, new Date().toISOString(), metadata));
+    const shown = localMessage(id, "user", content, new Date().toISOString(), metadata);
+    pending = [...pending, shown];
+    sending.value++;
+    commit();
     try {
       return await track(async () => {
-        const created = await client.create(jobId, { message_id: id, role: "user", content, metadata });
+        const created = await client.create(jobNow, {
+          message_id: id,
+          role: "user",
+          content,
+          ...(metadata === undefined ? {} : { metadata }),
+        });
         const message = localMessage(id, "user", content, created.timestamp, metadata);
-        upsert(message);
-        return message;
+        if (g === gen) {
+          pending = pending.filter((m) => m.message_id !== id);
+          upsertServer(message);
+          sentHere.add(id);
+          epoch++;
+          commit();
+          follower.hurry(); // a reply may be on its way
+        }
+        return message as Msg;
       });
     } catch (err) {
-      messages.value = messages.value.filter((m) => m.message_id !== id);
+      if (g === gen) {
+        pending = pending.filter((m) => m.message_id !== id);
+        commit();
+      }
       throw err;
+    } finally {
+      sending.value--;
     }
   }
 
@@ -151,25 +497,39 @@ function chat(client: QuoteChatClient, jobId: string, options: UseQuoteChatOptio
    * knows more is coming), then PATCHed with the WHOLE text so far — each PATCH replaces the
    * content, so a lost PATCH is repaired by the next — at most once per `throttleMs` or
    * `flushBytes` of new text, one at a time with If-Match = the last version, and finally
-   * PATCHed `complete`, or `error` if `source` throws (the error is rethrown).
+   * PATCHed `complete`; `complete` with `{stopped: true}` after `stop()` or an aborted signal
+   * (or a source that throws an AbortError); `error` if `source` throws anything else (rethrown
+   * as a QuoteChatError `SOURCE_FAILED`).
    */
-  async function streamReply(
-    source: AsyncIterable<string>,
-    opts: StreamReplyOptions = {},
-  ): Promise<Message> {
-    const { throttleMs = 250, flushBytes = 1024, metadata } = opts;
+  function streamReply(source: ReplySource, opts: StreamReplyOptions<Meta> = {}): Promise<Msg> {
+    const g = gen;
+    const jobNow = job;
+    const { throttleMs = 250, flushBytes = 1024, metadata, signal } = opts;
     const id = opts.id ?? newMessageId("assistant");
-    writing++;
-    return track(async () => {
-      const created = await client.create(jobId, {
+    const abort = new AbortController();
+    const onAbort = () => abort.abort();
+    if (signal?.aborted) abort.abort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const writer: Writer = { gen: g, id, phase: "submitted", abort, done: Promise.resolve() };
+    writers.add(writer);
+    writersChanged.value++;
+    const shown = (m: Message) => {
+      if (g !== gen) return;
+      upsertServer(m);
+      commit();
+    };
+
+    const run = track(async () => {
+      const created = await client.create(jobNow, {
         message_id: id,
         role: "assistant",
         content: "",
         status: "streaming",
-        metadata,
+        ...(metadata === undefined ? {} : { metadata }),
       });
       let stored = localMessage(id, "assistant", "", created.timestamp, metadata);
-      upsert(stored);
+      if (g === gen) epoch++;
+      shown(stored);
 
       let text = ""; // everything received so far
       let unsentBytes = 0;
@@ -180,15 +540,29 @@ function chat(client: QuoteChatClient, jobId: string, options: UseQuoteChatOptio
       let done = false;
 
       // The writer owns this message: on a 412 (e.g. its own PATCH landed but the answer was
-      // lost) it re-sends its body on top of the current version instead of re-reading.
+      // lost, or someone changed its metadata) it reads it and sends its body again on the
+      // current version — unless someone else ended it (regenerate() in another tab): then
+      // the 412 stands.
       const write = async (body: MessagePatch) => {
-        const { message } = await client.patchWithRetry(jobId, id, () => body, {
-          current: stored,
-          onConflict: "overwrite",
-        });
-        stored = message;
+        for (let attempt = 1; ; attempt++) {
+          try {
+            stored = (await client.patch(jobNow, id, body, { ifMatch: stored.version })).message;
+            break;
+          } catch (e) {
+            if (!isQuoteChatError(e, "PRECONDITION_FAILED") || attempt >= 3) throw e;
+            const current = await client.getMessage(jobNow, id);
+            if (applied(current, body)) {
+              stored = current;
+              break;
+            }
+            if (current.status !== "streaming") throw e;
+            stored = current;
+          }
+        }
         // Text received during the PATCH is newer than the server's copy: keep showing it.
-        upsert(done ? message : { ...message, content: text });
+        if (done || g !== gen) overrides.delete(id);
+        else overrides.set(id, { ...stored, content: text });
+        shown(stored);
       };
 
       const flush = () => {
@@ -221,16 +595,47 @@ function chat(client: QuoteChatClient, jobId: string, options: UseQuoteChatOptio
       };
 
       let sourceFailure: unknown;
-      try {
-        for await (const chunk of source) {
-          if (patchFailure) break; // stops the source too (its return() is called)
-          text += chunk;
-          unsentBytes += utf8Length(chunk);
-          upsert({ ...stored, content: text });
-          schedule();
+      let stopped = abort.signal.aborted;
+      if (!stopped) {
+        const aborted = new Promise<"aborted">((resolve) => {
+          if (abort.signal.aborted) resolve("aborted");
+          abort.signal.addEventListener("abort", () => resolve("aborted"), { once: true });
+        });
+        let iterator: AsyncIterator<string> | undefined;
+        const release = () => void iterator?.return?.()?.catch(() => {});
+        try {
+          // Inside the try: a source that fails to start fails the reply like one that breaks.
+          iterator = (typeof source === "function" ? source() : source)[Symbol.asyncIterator]();
+          for (;;) {
+            if (patchFailure) {
+              release();
+              break;
+            }
+            const next = iterator.next();
+            next.catch(() => {}); // a rejection after stop() is nobody's business
+            const step = await Promise.race([next, aborted]);
+            if (step === "aborted") {
+              stopped = true;
+              release();
+              break;
+            }
+            if (step.done) break;
+            if (writer.phase === "submitted") {
+              writer.phase = "streaming";
+              writersChanged.value++;
+            }
+            text += step.value;
+            unsentBytes += utf8Length(step.value);
+            if (g === gen) {
+              overrides.set(id, { ...stored, content: text });
+              commit();
+            }
+            schedule();
+          }
+        } catch (e) {
+          if (isAbort(e)) stopped = true;
+          else sourceFailure = e;
         }
-      } catch (e) {
-        sourceFailure = e;
       }
       done = true;
       clearTimeout(timer);
@@ -240,118 +645,188 @@ function chat(client: QuoteChatClient, jobId: string, options: UseQuoteChatOptio
         // The text could not be saved (e.g. 413, or the chat was cleared): try at least to
         // mark the reply failed, and report the PATCH's error.
         await write({ status: "error" }).catch(() => {});
+        overrides.delete(id);
         throw patchFailure;
       }
-      await write({ content: text, status: sourceFailure ? "error" : "complete" });
-      if (sourceFailure) throw sourceFailure;
-      return stored;
-    }).finally(() => {
-      writing--;
-    });
-  }
-
-  /**
-   * If the newest message is a reply still `streaming` (written by another tab or device, or by
-   * this page before a reload), polls `?limit=1&order=desc` with If-None-Match every `pollMs`
-   * (a 304 costs little) until it is no longer streaming, or sets `interrupted` once its
-   * `updated_at` is older than `staleAfterMs`. Resolves when it stops; failures go to `error`.
-   */
-  async function resume(): Promise<void> {
-    // Nothing to wait for, already polling, or the reply is being written by this page.
-    if (polling || writing > 0 || !replyInProgress.value) return;
-    const loop = { stopped: false, wake: () => {} };
-    polling = loop;
-    interrupted.value = false;
-    waiting.value = true;
-    try {
-      let etag: string | undefined;
-      while (replyInProgress.value) {
-        const watched = lastMessage.value!;
-        if (Date.now() - Date.parse(watched.updated_at) > staleAfterMs) {
-          interrupted.value = true;
-          return;
-        }
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, pollMs);
-          loop.wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-        if (loop.stopped) return;
-        const result = await client.poll(jobId, etag);
-        if (loop.stopped) return;
-        if (result.notModified) continue;
-        etag = result.etag ?? undefined;
-        const newest = result.message;
-        if (newest?.message_id === watched.message_id) upsert(newest);
-        // Cleared, or newer messages arrived: re-read everything once, then re-check.
-        else messages.value = await client.list(jobId);
+      if (sourceFailure) {
+        await write({ content: text, status: "error" }).finally(() => overrides.delete(id));
+        throw toQuoteChatError(sourceFailure, "SOURCE_FAILED");
       }
-    } catch (e) {
-      error.value = e instanceof Error ? e : new Error(String(e));
-    } finally {
-      waiting.value = false;
-      if (polling === loop) polling = undefined;
+      await write(
+        stopped ? { content: text, status: "complete", metadata: { stopped: true } } : { content: text, status: "complete" },
+      ).finally(() => overrides.delete(id));
+      return stored as Msg;
+    }).finally(() => {
+      signal?.removeEventListener("abort", onAbort);
+      overrides.delete(id);
+      writers.delete(writer);
+      writersChanged.value++;
+      if (g === gen) commit();
+    });
+    writer.done = run.catch(() => {});
+    return run;
+  }
+
+  /** Ends every reply this page is streaming; resolves once they are stored. Not an error. */
+  async function stop(): Promise<void> {
+    const mine = [...writers].filter((w) => w.gen === gen);
+    for (const w of mine) w.abort.abort();
+    await Promise.all(mine.map((w) => w.done));
+  }
+
+  async function regenerate(source: ReplySource, opts: StreamReplyOptions<Meta> = {}): Promise<Msg> {
+    const g = gen;
+    const jobNow = job;
+    const id = opts.id ?? newMessageId("assistant");
+    const last = server[server.length - 1];
+    let regenerates: string | undefined;
+    if (last?.role === "assistant") {
+      if (isWriting(last.message_id)) {
+        throw fail("REPLY_IN_PROGRESS", "this page is still writing the newest reply: stop() it first");
+      }
+      if (last.status === "complete") {
+        throw fail("NOTHING_TO_REGENERATE", "the newest reply is complete: there is nothing to regenerate");
+      }
+      // Take it over: `error`, naming its successor, only if nobody wrote it since we read it.
+      sending.value++;
+      try {
+        await track(async () => {
+          try {
+            const { message } = await client.patch(
+              jobNow,
+              last.message_id,
+              { status: "error", metadata: { superseded_by: id } },
+              { ifMatch: last.version },
+            );
+            if (g === gen) {
+              upsertServer(message);
+              commit();
+            }
+          } catch (e) {
+            if (!isQuoteChatError(e, "PRECONDITION_FAILED")) throw e;
+            // Someone else took it over (or its writer came back): show what they did.
+            const now = await client.findMessage(jobNow, last.message_id).catch(() => null);
+            if (now && g === gen && upsertServer(now)) commit();
+            throw new QuoteChatError({
+              message: "another tab or writer changed this reply first (it was taken over or is being written): not regenerated",
+              status: e.status,
+              code: e.code,
+              details: e.details,
+              requestId: e.requestId,
+              cause: e,
+            });
+          }
+        });
+      } catch (e) {
+        // Lost: the source is never read (a function is never called); let an iterator go.
+        if (typeof source !== "function") source[Symbol.asyncIterator]().return?.()?.catch(() => {});
+        throw e;
+      } finally {
+        sending.value--;
+      }
+      regenerates = last.message_id;
+    } else if (last === undefined) {
+      throw fail("NOTHING_TO_REGENERATE", "the chat is empty: there is nothing to regenerate");
     }
+    // The newest message is the user's (no reply was ever created): answer it.
+    const metadata = { ...opts.metadata, ...(regenerates ? { regenerates } : {}) } as Meta;
+    return streamReply(source, { ...opts, id, metadata });
   }
 
-  /** Stops `resume()`'s polling. */
-  function stop(): void {
-    if (!polling) return;
-    polling.stopped = true;
-    polling.wake();
-    polling = undefined;
+  function fail(code: "REPLY_IN_PROGRESS" | "NOTHING_TO_REGENERATE", message: string): QuoteChatError {
+    return setError(new QuoteChatError({ message, status: 0, code }));
   }
-  if (getCurrentScope()) onScopeDispose(stop);
 
-  /** Clears the chat after `confirm()` says yes; the deleted count, or null when declined. */
+  // --- the rest ----------------------------------------------------------------------------
+
   async function clear(confirm: () => boolean | Promise<boolean>): Promise<number | null> {
     if (!(await confirm())) return null;
+    const g = gen;
+    const jobNow = job;
     return track(async () => {
-      const { deleted_count } = await client.clear(jobId);
-      stop();
-      messages.value = [];
-      interrupted.value = false;
+      const { deleted_count } = await client.clear(jobNow);
+      if (g === gen) {
+        server = [];
+        listEtag = undefined;
+        afterEtag = undefined;
+        epoch++;
+        commit();
+      }
       return deleted_count;
     });
   }
 
   function summary(): Promise<Summary> {
-    return track(() => client.summary(jobId));
+    const jobNow = job;
+    return track(() => client.summary(jobNow));
   }
 
   function exportChat(format?: "json"): Promise<ExportData>;
   function exportChat(format: "jsonl" | "markdown"): Promise<string>;
   function exportChat(format: ExportFormat = "json"): Promise<ExportData | string> {
+    const jobNow = job;
     return track<ExportData | string>(() =>
-      format === "json" ? client.export(jobId, "json") : client.export(jobId, format),
+      format === "json" ? client.export(jobNow, "json") : client.export(jobNow, format),
     );
   }
 
-  /** Undoes the last clear, then reloads (cursors and the list from before are stale). */
   async function restore(): Promise<number> {
-    const { restored_count } = await track(() => client.restore(jobId));
+    const jobNow = job;
+    const { restored_count } = await track(() => client.restore(jobNow));
+    epoch++;
     await load();
     return restored_count;
   }
 
+  // A new job: forget the old chat (replies still being written there go on, unseen), and load
+  // and follow the new one if the old one was loaded.
+  watch(
+    () => toValue(jobId),
+    (next) => {
+      if (next === job) return;
+      gen++;
+      job = next;
+      server = [];
+      pending = [];
+      overrides.clear();
+      sentHere.clear();
+      listEtag = undefined;
+      afterEtag = undefined;
+      epoch++;
+      clearError();
+      loading.value = false;
+      writersChanged.value++;
+      commit();
+      if (loaded) load().catch(() => {}); // the failure is in `error`
+    },
+    { flush: "sync" },
+  );
+
+  if (getCurrentScope()) {
+    onScopeDispose(() => {
+      clearTimeout(staleTimer);
+      staleTimer = undefined;
+    });
+  }
+
   return {
     messages,
+    status,
     loading,
+    following: follower.isActive,
     error,
     interrupted,
-    waiting,
-    replyInProgress,
+    clearError,
     load,
     send,
     streamReply,
-    resume,
     stop,
+    regenerate,
+    follow,
     clear,
+    restore,
     summary,
     export: exportChat,
-    restore,
   };
 }
 
@@ -373,6 +848,28 @@ function localMessage(
     status: role === "assistant" ? "streaming" : "complete",
     updated_at: timestamp,
   };
+}
+
+/** The PATCH `body` is already what `current` holds (a PATCH whose answer was lost landed). */
+function applied(current: Message, body: MessagePatch): boolean {
+  if ("content" in body && body.content !== undefined && body.content !== current.content) return false;
+  if ("status" in body && body.status !== undefined && body.status !== current.status) return false;
+  if ("metadata" in body && body.metadata) {
+    for (const [key, value] of Object.entries(body.metadata)) {
+      if (value === null ? key in current.metadata : JSON.stringify(current.metadata[key]) !== JSON.stringify(value)) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+function sameMessage(a: Message, b: Message): boolean {
+  return a.version === b.version && a.status === b.status && a.content === b.content;
+}
+
+function isAbort(e: unknown): boolean {
+  return typeof e === "object" && e !== null && (e as { name?: unknown }).name === "AbortError";
 }
 
 function utf8Length(text: string): number {

@@ -180,6 +180,62 @@ describe("poll", () => {
   });
 });
 
+describe("listAfter, getMessage, pollMessage (live follow)", () => {
+  it("listAfter gives what follows a message, every page, with message_count; 304 on the same ETag", async () => {
+    seedMany(5);
+    api.pageSize = 2;
+    const result = await client.listAfter(JOB, "m-1");
+    expect(result).toMatchObject({ notModified: false, messageCount: 5 });
+    if (result.notModified) return;
+    expect(result.messages.map((m) => m.message_id)).toEqual(["m-2", "m-3", "m-4", "m-5"]);
+    const gets = api.requestsTo("GET");
+    expect(gets.map((r) => [r.query.get("after"), r.query.get("cursor") !== null])).toEqual([
+      ["m-1", false],
+      [null, true],
+    ]);
+
+    const again = await client.listAfter(JOB, "m-5", result.etag!);
+    expect(again).toEqual({ notModified: true, etag: result.etag });
+    expect(api.requestsTo("GET").at(-1)).toMatchObject({ status: 304 });
+    expect(api.requestsTo("GET").at(-1)!.headers.get("If-None-Match")).toBe(result.etag);
+  });
+
+  it("listAfter(null) is the plain list; an `after` hidden by a clear is MESSAGE_NOT_FOUND", async () => {
+    seedMany(2);
+    const all = await client.listAfter(JOB, null);
+    expect(all).toMatchObject({ notModified: false, messageCount: 2 });
+    expect(api.requestsTo("GET")[0]!.query.has("after")).toBe(false);
+    await client.clear(JOB);
+    await expect(client.listAfter(JOB, "m-2")).rejects.toMatchObject({ status: 404, code: "MESSAGE_NOT_FOUND" });
+    const page = await client.listPage(JOB);
+    expect(page).toMatchObject({ messages: [], messageCount: 0 });
+  });
+
+  it("getMessage reads one message; pollMessage revalidates it by version", async () => {
+    api.seed(JOB, { message_id: "a-1", role: "assistant", status: "streaming", content: "Hel" });
+    expect(await client.getMessage(JOB, "a-1")).toMatchObject({ content: "Hel", version: 1 });
+    expect(await client.pollMessage(JOB, "a-1", 1)).toEqual({ notModified: true, version: 1 });
+    const request = api.requestsTo("GET").at(-1)!;
+    expect(request.path).toBe(`/api/jobs/${JOB}/quote-chat/a-1/`);
+    expect(request.headers.get("If-None-Match")).toBe('"1"');
+    expect(request.status).toBe(304);
+
+    api.update(JOB, "a-1", { content: "Hello", status: "complete" });
+    expect(await client.pollMessage(JOB, "a-1", 1)).toMatchObject({
+      notModified: false,
+      message: { content: "Hello", version: 2 },
+    });
+    await expect(client.getMessage(JOB, "nope")).rejects.toMatchObject({ code: "MESSAGE_NOT_FOUND" });
+    expect(await client.findMessage(JOB, "nope")).toBeNull();
+  });
+
+  it("reads messages named summary or export through the list (their GET is another route)", async () => {
+    api.seed(JOB, { message_id: "summary", role: "user", content: "named summary" });
+    expect(await client.getMessage(JOB, "summary")).toMatchObject({ content: "named summary" });
+    expect(api.requestsTo("GET").at(-1)!.path).toBe(`/api/jobs/${JOB}/quote-chat/`);
+  });
+});
+
 describe("export, summary, clear, restore", () => {
   it("exports JSON following next_cursor, JSONL following Link, Markdown with one title", async () => {
     seedMany(5);

@@ -1,6 +1,7 @@
 // An in-memory stand-in for the quote-chat API, behind a `fetch`: enough of the contract
 // (../../shared/API.md) for the client's logic — versions and If-Match, ETag and If-None-Match,
-// idempotent creates, cursors, the export's Link header, clear/restore — plus injected faults.
+// idempotent creates, cursors, the export's Link header, clear/restore, the live-follow additions
+// (GET of one message, `after`, `message_count`; /work/live-spec.md) — plus injected faults.
 import type { Message } from "../src/client";
 
 type Fault = {
@@ -34,6 +35,8 @@ export class FakeApi {
   pageSize = 1000;
   exportPageSize = 1000;
   #lastMicros = 0;
+  /** Per job: bumped by every create, clear and restore (the `after` answers' ETag). */
+  readonly #heads = new Map<string, number>();
 
   constructor(...jobIds: string[]) {
     for (const id of jobIds) this.chats.set(id, []);
@@ -57,7 +60,29 @@ export class FakeApi {
       ...message,
     };
     this.chats.get(jobId)!.push(stored);
+    this.#bump(jobId);
     return stored;
+  }
+
+  /** A clear by someone else. */
+  clearChat(jobId: string): void {
+    const chat = this.chats.get(jobId)!;
+    this.cleared.set(jobId, [...chat]);
+    chat.length = 0;
+    this.#bump(jobId);
+  }
+
+  /** A restore by someone else. */
+  restoreChat(jobId: string): void {
+    const chat = this.chats.get(jobId)!;
+    chat.push(...(this.cleared.get(jobId) ?? []));
+    this.cleared.delete(jobId);
+    chat.sort((a, b) => a.timestamp.localeCompare(b.timestamp));
+    this.#bump(jobId);
+  }
+
+  #bump(jobId: string): void {
+    this.#heads.set(jobId, (this.#heads.get(jobId) ?? 0) + 1);
   }
 
   /** A PATCH by someone else (bumps the version). */
@@ -124,19 +149,18 @@ export class FakeApi {
     }
     const m = url.pathname.match(/^\/api\/jobs\/([^/]+)\/quote-chat\/?(?:([^/]+)\/?)?$/);
     if (!m) return error(404, "NOT_FOUND", "Not found");
-    const jobId = m[1]!;
+    if (!UUID.test(m[1]!)) return error(400, "INVALID_JOB_ID", "job_id must be a UUID");
+    const jobId = m[1]!.toLowerCase(); // any case, read as its lowercase form
     const sub = m[2] === undefined ? undefined : decodeURIComponent(m[2]);
-    if (!UUID.test(jobId)) return error(400, "INVALID_JOB_ID", "job_id must be a UUID");
     const chat = this.chats.get(jobId);
     if (!chat) return error(404, "JOB_NOT_FOUND", "Job not found");
     const method = request.method;
 
     if (sub === undefined && method === "GET") return this.#list(request, url, jobId, chat);
-    if (sub === undefined && method === "POST") return this.#create(chat, body);
+    if (sub === undefined && method === "POST") return this.#create(jobId, chat, body);
     if (sub === undefined && method === "DELETE") {
-      this.cleared.set(jobId, [...chat]);
       const deleted_count = chat.length;
-      chat.length = 0;
+      this.clearChat(jobId);
       return ok({ deleted_count });
     }
     if (sub === "summary" && method === "GET") return this.#summary(jobId, chat);
@@ -144,19 +168,29 @@ export class FakeApi {
     if (sub === "restore" && method === "POST") {
       const back = this.cleared.get(jobId);
       if (!back?.length) return error(404, "NOTHING_TO_RESTORE", "there is no cleared chat to restore");
-      this.cleared.delete(jobId);
-      chat.push(...back);
-      chat.sort((a, b) => a.timestamp.localeCompare(b.timestamp));
+      this.restoreChat(jobId);
       return ok({ restored_count: back.length });
     }
     if (sub !== undefined && method === "PATCH") return this.#patch(request, chat, sub, body);
+    if (sub !== undefined && method === "GET") return this.#get(request, chat, sub);
     return error(405, "METHOD_NOT_ALLOWED", "method not allowed");
   }
 
   #list(request: Request, url: URL, jobId: string, chat: Message[]): Response {
     const cursor = url.searchParams.get("cursor");
+    const after = url.searchParams.get("after");
     let order = url.searchParams.get("order") ?? "asc";
     let offset = 0;
+    if (after !== null) {
+      if (cursor || order !== "asc" || !MESSAGE_ID.test(after)) {
+        return error(400, "VALIDATION_ERROR", "request validation failed", {
+          after: "must be a message id, without cursor and with ascending order",
+        });
+      }
+      const at = chat.findIndex((m) => m.message_id === after);
+      if (at === -1) return error(404, "MESSAGE_NOT_FOUND", "Message not found");
+      offset = at + 1;
+    }
     if (cursor) {
       const decoded = decodeCursor(cursor);
       if (!decoded || decoded.job !== jobId) {
@@ -170,9 +204,13 @@ export class FakeApi {
     const messages = ordered.slice(offset, offset + Math.min(limit, this.pageSize));
     const end = offset + messages.length;
     const next_cursor = end < ordered.length ? encodeCursor({ job: jobId, offset: end, order }) : null;
-    const text = JSON.stringify({ success: true, data: { job_id: jobId, messages, next_cursor } });
-    // The real ETag is a hash of the body; any stable function of it will do here.
-    const etag = `"${hash(text)}"`;
+    const text = JSON.stringify({
+      success: true,
+      data: { job_id: jobId, messages, next_cursor, message_count: chat.length },
+    });
+    // The real ETag is a hash of the body; any stable function of it will do here. An `after`
+    // answer's comes from the chat's head alone (creates, clears and restores change it).
+    const etag = after === null ? `"${hash(text)}"` : `"head-${this.#heads.get(jobId) ?? 0}"`;
     if (request.headers.get("If-None-Match") === etag) {
       return new Response(null, { status: 304, headers: { ETag: etag } });
     }
@@ -182,7 +220,18 @@ export class FakeApi {
     });
   }
 
-  #create(chat: Message[], body: any): Response {
+  #get(request: Request, chat: Message[], messageId: string): Response {
+    const message = chat.find((m) => m.message_id === messageId);
+    if (!message) return error(404, "MESSAGE_NOT_FOUND", "Message not found");
+    const etag = `"${message.version}"`;
+    const ifNoneMatch = request.headers.get("If-None-Match");
+    if (ifNoneMatch !== null && ifNoneMatch.split(",").some((t) => t.trim().replace(/^W\//, "") === etag || t.trim() === "*")) {
+      return new Response(null, { status: 304, headers: { ETag: etag } });
+    }
+    return ok(message, 200, { ETag: etag, "Cache-Control": "no-cache" });
+  }
+
+  #create(jobId: string, chat: Message[], body: any): Response {
     const details: Record<string, string> = {};
     if (typeof body?.message_id !== "string" || !MESSAGE_ID.test(body.message_id)) {
       details["message_id"] = "must be 1 to 100 characters of A-Z a-z 0-9 . _ : -";
@@ -213,6 +262,7 @@ export class FakeApi {
       status: body.status ?? "complete",
       updated_at: now,
     });
+    this.#bump(jobId);
     return ok({ message_id: body.message_id, timestamp: now }, 201);
   }
 

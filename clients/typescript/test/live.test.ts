@@ -36,6 +36,27 @@ describe.skipIf(!baseUrl)("live API", () => {
     expect((await client.summary(job)).message_count).toBeGreaterThan(0);
   });
 
+  it("reads one message and what follows a message, revalidated (the live follow's requests)", async () => {
+    const id = newMessageId("live");
+    await client.create(job, { message_id: id, role: "assistant", content: "Hel", status: "streaming" });
+    expect(await client.getMessage(job, id)).toMatchObject({ content: "Hel", version: 1 });
+    expect(await client.pollMessage(job, id, 1)).toEqual({ notModified: true, version: 1 });
+    await client.patch(job, id, { content: "Hello", status: "complete" }, { ifMatch: 1 });
+    expect(await client.pollMessage(job, id, 1)).toMatchObject({ notModified: false, message: { version: 2 } });
+
+    const after = await client.listAfter(job, id);
+    expect(after).toMatchObject({ notModified: false, messages: [] });
+    if (after.notModified) return;
+    expect(after.messageCount).toBe((await client.list(job)).length);
+    expect(await client.listAfter(job, id, after.etag ?? undefined)).toMatchObject({ notModified: true });
+    const next = newMessageId("live");
+    await client.create(job, { message_id: next, role: "user", content: "next" });
+    const news = await client.listAfter(job, id, after.etag ?? undefined);
+    expect(news).toMatchObject({ notModified: false, messages: [{ message_id: next }] });
+    // A job id in upper case is the same job.
+    expect((await client.getMessage(job.toUpperCase(), next)).content).toBe("next");
+  });
+
   it("streams a reply to completion", async () => {
     const chat = useQuoteChat(client, job);
     async function* source() {

@@ -1,21 +1,51 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { effectScope } from "vue";
-import { createQuoteChatClient, QuoteChatError, useQuoteChat, type QuoteChatClient } from "../src";
+import { effectScope, ref, watch, type EffectScope } from "vue";
+import {
+  createQuoteChatClient,
+  QuoteChatError,
+  useQuoteChat,
+  type ChatStatus,
+  type QuoteChatClient,
+  type UseQuoteChatOptions,
+} from "../src";
 import { FakeApi } from "./fakeApi";
 
 const JOB = "5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42";
+const OTHER_JOB = "0b7e4a52-3c1d-4f6e-8a9b-1c2d3e4f5a6b";
 let api: FakeApi;
 let client: QuoteChatClient;
+const scopes: EffectScope[] = [];
 
 beforeEach(() => {
-  // Throttling, polling and staleness all run on a fake clock: no real sleeps.
+  // Throttling, polling, back-off and staleness all run on a fake clock: no real sleeps.
   vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
-  api = new FakeApi(JOB);
+  api = new FakeApi(JOB, OTHER_JOB);
   client = createQuoteChatClient({ baseUrl: "http://127.0.0.1:3000", token: () => "t", fetch: api.fetch });
 });
 afterEach(() => {
+  for (const scope of scopes.splice(0)) scope.stop();
+  vi.unstubAllGlobals();
   vi.useRealTimers();
 });
+
+/** useQuoteChat inside a scope of its own (a mounted component), disposed after the test. */
+function mounted<Meta extends Record<string, unknown> = Record<string, unknown>>(
+  options: UseQuoteChatOptions = {},
+  jobId: Parameters<typeof useQuoteChat>[1] = JOB,
+) {
+  const scope = effectScope();
+  scopes.push(scope);
+  return scope.run(() => useQuoteChat<Meta>(client, jobId, options))!;
+}
+
+/** Every status the composable goes through, as it changes. */
+function statuses(chat: { status: { readonly value: ChatStatus } }): ChatStatus[] {
+  const seen: ChatStatus[] = [chat.status.value];
+  const scope = effectScope();
+  scopes.push(scope);
+  scope.run(() => watch(() => chat.status.value, (s) => seen.push(s), { flush: "sync" }));
+  return seen;
+}
 
 /** An LLM stream: one chunk every `everyMs`, then optionally a failure. */
 async function* llm(chunks: string[], everyMs: number, failWith?: Error): AsyncGenerator<string> {
@@ -26,10 +56,17 @@ async function* llm(chunks: string[], everyMs: number, failWith?: Error): AsyncG
   if (failWith) throw failWith;
 }
 
+/** The follow's requests since `from` (GETs of the list and of one message). */
+function polls(from = 0) {
+  return api.requests.slice(from).filter((r) => r.method === "GET");
+}
+
+const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+
 describe("load and send", () => {
   it("loads the history and appends a sent user message", async () => {
     api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
-    const chat = useQuoteChat(client, JOB);
+    const chat = mounted({ follow: false });
     const loading = chat.load();
     expect(chat.loading.value).toBe(true);
     await loading;
@@ -51,7 +88,7 @@ describe("load and send", () => {
     // An unknown job: the POST answers 404, after the message was shown.
     const sending = chat.send("optimistic");
     expect(chat.messages.value.map((m) => m.content)).toEqual(["optimistic"]);
-    await expect(sending).rejects.toBeInstanceOf(Error);
+    await expect(sending).rejects.toBeInstanceOf(QuoteChatError);
     expect(chat.messages.value).toEqual([]);
   });
 
@@ -59,12 +96,30 @@ describe("load and send", () => {
     const chat = useQuoteChat(client, "11111111-2222-3333-4444-555555555555");
     await expect(chat.load()).rejects.toBeInstanceOf(QuoteChatError);
     expect(chat.error.value).toMatchObject({ code: "JOB_NOT_FOUND", status: 404 });
+    expect(chat.status.value).toBe("error");
+    expect(chat.following.value).toBe(false); // a failed load does not follow
+    chat.clearError();
+    expect(chat.error.value).toBeNull();
+    expect(chat.status.value).toBe("ready");
+  });
+
+  it("types metadata as the app declares it", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "hi", metadata: { source: "web" } });
+    const chat = mounted<{ source?: string; model?: string }>({ follow: false });
+    await chat.load();
+    const source: string | undefined = chat.messages.value[0]!.metadata.source;
+    expect(source).toBe("web");
+    const typeOnly = () => {
+      // @ts-expect-error metadata is { source?: string; model?: string }
+      void chat.send("x", { source: 3 });
+    };
+    expect(typeOnly).toBeTypeOf("function"); // checked by `npm run typecheck`, never called
   });
 });
 
 describe("streamReply", () => {
   it("creates a streaming reply, PATCHes the whole text so far at most once per throttleMs, ends complete", async () => {
-    const chat = useQuoteChat(client, JOB);
+    const chat = mounted();
     const chunks = Array.from({ length: 10 }, (_, i) => `w${i} `);
     const done = chat.streamReply(llm(chunks, 100), { id: "a-1", throttleMs: 250 });
     await vi.runAllTimersAsync();
@@ -99,8 +154,19 @@ describe("streamReply", () => {
     expect(api.chats.get(JOB)![0]).toMatchObject({ content: full, status: "complete" });
   });
 
+  it("shows each chunk at once, ahead of the stored text", async () => {
+    const chat = mounted();
+    const done = chat.streamReply(llm(["one ", "two ", "three"], 100), { id: "a-1", throttleMs: 10_000 });
+    await vi.advanceTimersByTimeAsync(250);
+    expect(chat.messages.value.at(-1)).toMatchObject({ content: "one two ", status: "streaming" });
+    expect(api.chats.get(JOB)![0]!.content).toBe(""); // not yet PATCHed (throttleMs)
+    await vi.runAllTimersAsync();
+    await done;
+    expect(chat.messages.value.at(-1)).toMatchObject({ content: "one two three", status: "complete" });
+  });
+
   it("flushes early once flushBytes of new text are waiting", async () => {
-    const chat = useQuoteChat(client, JOB);
+    const chat = mounted();
     const big = "x".repeat(600);
     const done = chat.streamReply(llm([big, big, "tail"], 0), { throttleMs: 10_000, flushBytes: 1024 });
     await vi.runAllTimersAsync();
@@ -110,22 +176,8 @@ describe("streamReply", () => {
     expect(patches[1]!.body.status).toBe("complete");
   });
 
-  it("ends with status error when the source throws, keeping the text so far", async () => {
-    const chat = useQuoteChat(client, JOB);
-    const done = chat.streamReply(llm(["Hel", "lo"], 100, new Error("LLM went away")), { id: "a-1" });
-    const rejected = expect(done).rejects.toThrow("LLM went away");
-    await vi.runAllTimersAsync();
-    await rejected;
-
-    const patches = api.requestsTo("PATCH");
-    expect(patches[patches.length - 1]!.body).toEqual({ content: "Hello", status: "error" });
-    expect(api.chats.get(JOB)![0]).toMatchObject({ content: "Hello", status: "error" });
-    expect(chat.messages.value[0]).toMatchObject({ status: "error" });
-    expect(chat.error.value?.message).toBe("LLM went away");
-  });
-
   it("keeps streaming over a 412 by re-sending its whole text on the current version", async () => {
-    const chat = useQuoteChat(client, JOB);
+    const chat = mounted();
     async function* source() {
       yield "one ";
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -134,80 +186,471 @@ describe("streamReply", () => {
     }
     const done = chat.streamReply(source(), { id: "a-1", throttleMs: 250 });
     await vi.runAllTimersAsync();
-    expect(await done).toMatchObject({ content: "one two", status: "complete" });
+    expect(await done).toMatchObject({ content: "one two", status: "complete", metadata: { seen: true } });
     expect(api.requestsTo("PATCH").some((p) => p.status === 412)).toBe(true);
+  });
+
+  it("a source that fails to start fails the reply (stored `error`), not left streaming", async () => {
+    const chat = mounted();
+    const done = chat.streamReply(() => {
+      throw new Error("no API key");
+    }, { id: "a-1" });
+    await expect(done).rejects.toMatchObject({ code: "SOURCE_FAILED", message: "no API key" });
+    expect(api.chats.get(JOB)![0]).toMatchObject({ status: "error", content: "" });
+    expect(chat.status.value).toBe("error");
+  });
+
+  it("stops with the 412 when someone else ended the reply (taken over elsewhere)", async () => {
+    const chat = mounted();
+    async function* source() {
+      yield "one ";
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      api.update(JOB, "a-1", { status: "error", metadata: { superseded_by: "a-2" } });
+      yield "two";
+    }
+    const done = chat.streamReply(source(), { id: "a-1", throttleMs: 250 });
+    const rejected = expect(done).rejects.toMatchObject({ code: "PRECONDITION_FAILED", status: 412 });
+    await vi.runAllTimersAsync();
+    await rejected;
+    expect(api.chats.get(JOB)![0]).toMatchObject({ status: "error", content: "one " });
   });
 });
 
-describe("resume", () => {
-  it("polls a reply streamed elsewhere with If-None-Match until it is complete", async () => {
-    api.seed(JOB, { message_id: "m-1", role: "user", content: "3 boxes" });
-    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "I und", status: "streaming" });
-    const chat = useQuoteChat(client, JOB, { pollMs: 1000 });
-    await chat.load(); // starts resume()
-    expect(chat.waiting.value).toBe(true);
-    expect(chat.replyInProgress.value).toBe(true);
+describe("status", () => {
+  it("goes ready → submitted → streaming → ready for a message and a reply this page streams", async () => {
+    const chat = mounted();
+    await chat.load();
+    const seen = statuses(chat);
 
-    await vi.advanceTimersByTimeAsync(1000); // first poll: 200 with the ETag
-    await vi.advanceTimersByTimeAsync(1000); // unchanged: 304
-    const polls = api.requestsTo("GET").slice(1);
-    expect(polls.map((p) => p.status)).toEqual([200, 304]);
-    expect(polls[1]!.headers.get("If-None-Match")).toMatch(/^".+"$/);
-    expect(polls.every((p) => p.query.get("limit") === "1" && p.query.get("order") === "desc")).toBe(true);
+    const sending = chat.send("3 boxes");
+    expect(chat.status.value).toBe("submitted");
+    await sending;
+    expect(chat.status.value).toBe("ready");
 
-    api.update(JOB, "a-1", { content: "I understand", status: "streaming" });
-    await vi.advanceTimersByTimeAsync(1000);
-    expect(chat.messages.value[1]!.content).toBe("I understand");
-    expect(chat.waiting.value).toBe(true);
-
-    api.update(JOB, "a-1", { content: "I understand you need", status: "complete" });
-    await vi.advanceTimersByTimeAsync(1000);
-    expect(chat.messages.value[1]).toMatchObject({ content: "I understand you need", status: "complete" });
-    expect(chat.waiting.value).toBe(false);
-    expect(chat.replyInProgress.value).toBe(false);
-    expect(chat.interrupted.value).toBe(false);
-
-    const count = api.requests.length;
-    await vi.advanceTimersByTimeAsync(10_000);
-    expect(api.requests.length).toBe(count); // stopped polling
+    const reply = chat.streamReply(llm(["I ", "understand"], 100), { throttleMs: 50 });
+    expect(chat.status.value).toBe("submitted"); // no text yet
+    await vi.advanceTimersByTimeAsync(100);
+    expect(chat.status.value).toBe("streaming");
+    await vi.advanceTimersByTimeAsync(200);
+    await reply;
+    expect(seen).toEqual(["ready", "submitted", "ready", "submitted", "streaming", "ready"]);
+    expect(chat.error.value).toBeNull();
   });
 
-  it("marks the reply interrupted once its updated_at is older than staleAfterMs", async () => {
-    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "I und", status: "streaming" });
-    const chat = useQuoteChat(client, JOB, { pollMs: 1000, staleAfterMs: 30_000 });
+  it("goes to error when the source fails: the reply is stored `error` with its text, SOURCE_FAILED", async () => {
+    const chat = mounted();
+    const seen = statuses(chat);
+    const done = chat.streamReply(llm(["Hel", "lo"], 100, new Error("LLM went away")), { id: "a-1" });
+    const rejected = expect(done).rejects.toMatchObject({ code: "SOURCE_FAILED", message: "LLM went away" });
+    await vi.runAllTimersAsync();
+    await rejected;
+
+    const patches = api.requestsTo("PATCH");
+    expect(patches[patches.length - 1]!.body).toEqual({ content: "Hello", status: "error" });
+    expect(api.chats.get(JOB)![0]).toMatchObject({ content: "Hello", status: "error" });
+    expect(chat.messages.value[0]).toMatchObject({ status: "error", content: "Hello" });
+    expect(chat.error.value).toBeInstanceOf(QuoteChatError);
+    expect(chat.error.value?.cause).toBeInstanceOf(Error);
+    expect(seen).toEqual(["ready", "submitted", "streaming", "error"]);
+    chat.clearError();
+    expect(chat.status.value).toBe("ready");
+  });
+
+  it("goes to error when a send fails, and the next action clears it", async () => {
+    const chat = mounted();
+    api.fail("unavailable", { method: "POST" });
+    api.fail("unavailable", { method: "POST" });
+    api.fail("unavailable", { method: "POST" });
+    const sending = chat.send("hi");
+    const rejected = expect(sending).rejects.toMatchObject({ code: "SERVICE_UNAVAILABLE", status: 503 });
+    await vi.runAllTimersAsync();
+    await rejected;
+    expect(chat.status.value).toBe("error");
+    await chat.send("again");
+    expect(chat.status.value).toBe("ready");
+    expect(chat.error.value).toBeNull();
+  });
+
+  it("stop() ends the reply this page streams: its text kept, complete + {stopped: true}, not an error", async () => {
+    const chat = mounted();
+    let released = false;
+    async function* source() {
+      try {
+        for (const word of ["one ", "two ", "three ", "four"]) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          yield word;
+        }
+      } finally {
+        released = true;
+      }
+    }
+    const done = chat.streamReply(source(), { id: "a-1", throttleMs: 50 });
+    await vi.advanceTimersByTimeAsync(250);
+    expect(chat.status.value).toBe("streaming");
+    const stopping = chat.stop();
+    await vi.runAllTimersAsync();
+    await stopping;
+    const message = await done;
+
+    expect(message).toMatchObject({ content: "one two ", status: "complete", metadata: { stopped: true } });
+    expect(api.requestsTo("PATCH").at(-1)!.body).toEqual({
+      content: "one two ",
+      status: "complete",
+      metadata: { stopped: true },
+    });
+    expect(api.chats.get(JOB)![0]).toMatchObject({ content: "one two ", status: "complete" });
+    expect(chat.status.value).toBe("ready");
+    expect(chat.error.value).toBeNull();
+    expect(released).toBe(true); // the source was told to stop
+  });
+
+  it("an aborted signal, or a source that throws an AbortError, stops the same way", async () => {
+    const chat = mounted();
+    const abort = new AbortController();
+    const first = chat.streamReply(llm(["a ", "b ", "c"], 100), { id: "a-1", signal: abort.signal });
+    await vi.advanceTimersByTimeAsync(150);
+    abort.abort();
+    await vi.runAllTimersAsync();
+    expect(await first).toMatchObject({ content: "a ", status: "complete", metadata: { stopped: true } });
+
+    async function* aborting() {
+      yield "x";
+      throw new DOMException("The operation was aborted.", "AbortError");
+    }
+    const second = chat.streamReply(aborting(), { id: "a-2" });
+    await vi.runAllTimersAsync();
+    expect(await second).toMatchObject({ content: "x", status: "complete", metadata: { stopped: true } });
+    expect(chat.error.value).toBeNull();
+  });
+
+  it("is streaming while a reply written elsewhere is followed; with awaitReply, submitted until it starts", async () => {
+    const chat = mounted({ awaitReply: true });
     await chat.load();
+    const seen = statuses(chat);
+    await chat.send("3 boxes");
+    expect(chat.status.value).toBe("submitted"); // the server's reply is awaited
+
+    // The server-side writer starts its reply.
+    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "I ", status: "streaming" });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(chat.status.value).toBe("streaming");
+    api.update(JOB, "a-1", { content: "I understand", status: "complete" });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(chat.messages.value.at(-1)).toMatchObject({ content: "I understand", status: "complete" });
+    expect(seen).toEqual(["ready", "submitted", "streaming", "ready"]);
+  });
+});
+
+describe("regenerate", () => {
+  function seedOrphan() {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "3 boxes" });
+    // Left `streaming` a minute ago by a writer that went away.
+    return api.seed(JOB, {
+      message_id: "a-1",
+      role: "assistant",
+      content: "I und",
+      status: "streaming",
+      updated_at: ago(60_000),
+    });
+  }
+
+  it("takes over an interrupted reply (error + superseded_by, If-Match) and streams a new one", async () => {
+    seedOrphan();
+    const chat = mounted();
+    await chat.load();
+    expect(chat.interrupted.value).toBe(true);
+
+    const done = chat.regenerate(() => llm(["I ", "understand"], 50), { id: "a-2" });
+    await vi.advanceTimersByTimeAsync(500);
+    const message = await done;
+
+    const takeover = api.requestsTo("PATCH").find((r) => r.path.endsWith("/a-1/"))!;
+    expect(takeover.headers.get("If-Match")).toBe('"1"');
+    expect(takeover.body).toEqual({ status: "error", metadata: { superseded_by: "a-2" } });
+    expect(api.chats.get(JOB)![1]).toMatchObject({ status: "error", content: "I und" });
+    expect(message).toMatchObject({
+      message_id: "a-2",
+      content: "I understand",
+      status: "complete",
+      metadata: { regenerates: "a-1" },
+    });
+    expect(chat.messages.value.map((m) => [m.message_id, m.status])).toEqual([
+      ["m-1", "complete"],
+      ["a-1", "error"],
+      ["a-2", "complete"],
+    ]);
+    expect(chat.interrupted.value).toBe(false);
+    expect(chat.status.value).toBe("ready");
+  });
+
+  it("of the same orphan in two tabs: one wins, the other gets a 412 and writes no reply", async () => {
+    seedOrphan();
+    const tabA = mounted();
+    const tabB = mounted();
+    await Promise.all([tabA.load(), tabB.load()]);
+    const sourceB = vi.fn(() => llm(["B"], 10));
+
+    const a = tabA.regenerate(() => llm(["A"], 10), { id: "a-A" });
+    const b = tabB.regenerate(sourceB, { id: "a-B" });
+    const rejected = expect(b).rejects.toMatchObject({ code: "PRECONDITION_FAILED", status: 412 });
+    await vi.advanceTimersByTimeAsync(100);
+    await a;
+    await rejected;
+
+    expect(tabB.error.value).toBeInstanceOf(QuoteChatError);
+    expect(tabB.error.value?.message).toMatch(/another tab or writer/);
+    expect(tabB.status.value).toBe("error");
+    expect(sourceB).not.toHaveBeenCalled();
+    const replies = api.chats.get(JOB)!.filter((m) => m.role === "assistant");
+    expect(replies.map((m) => [m.message_id, m.status, m.metadata["superseded_by"]])).toEqual([
+      ["a-1", "error", "a-A"],
+      ["a-A", "complete", undefined],
+    ]);
+    // Tab B shows the winner's takeover at once, and its reply once it follows.
+    expect(tabB.messages.value.find((m) => m.message_id === "a-1")).toMatchObject({ status: "error" });
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(tabB.messages.value.map((m) => m.message_id)).toEqual(["m-1", "a-1", "a-A"]);
+  });
+
+  it("takes over a failed reply too, and refuses when the newest reply is complete", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
+    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "oops", status: "error" });
+    const chat = mounted({ follow: false });
+    await chat.load();
+    const done = chat.regenerate(llm(["hello"], 10), { id: "a-2" });
+    await vi.advanceTimersByTimeAsync(100);
+    await done;
+    expect(api.chats.get(JOB)![1]).toMatchObject({ status: "error", metadata: { superseded_by: "a-2" } });
+
+    await expect(chat.regenerate(llm(["again"], 10))).rejects.toMatchObject({ code: "NOTHING_TO_REGENERATE" });
+    expect(chat.status.value).toBe("error");
+  });
+});
+
+describe("live follow", () => {
+  it("shows a message created elsewhere; an idle poll is one request answered 304", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
+    const chat = mounted();
+    await chat.load();
+    expect(chat.following.value).toBe(true);
+    const start = api.requests.length;
+
+    await vi.advanceTimersByTimeAsync(1000); // first poll: ?after=m-1, 200 with the head's ETag
+    await vi.advanceTimersByTimeAsync(2000); // nothing new: 304
+    const seen = polls(start);
+    expect(seen.map((r) => [r.query.get("after"), r.status])).toEqual([
+      ["m-1", 200],
+      ["m-1", 304],
+    ]);
+    expect(seen[0]!.headers.get("If-None-Match")).toBeNull();
+    expect(seen[1]!.headers.get("If-None-Match")).toBe('"head-1"');
+
+    api.seed(JOB, { message_id: "m-2", role: "user", content: "from my phone" });
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(chat.messages.value.map((m) => m.content)).toEqual(["hi", "from my phone"]);
+    expect(api.requests.slice(start).every((r) => r.method === "GET" && !r.path.endsWith("/m-1/"))).toBe(true);
+  });
+
+  it("follows a reply streamed elsewhere every pollMs until it is complete, then backs off", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "3 boxes" });
+    const chat = mounted();
+    await chat.load();
+    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "", status: "streaming" });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(chat.messages.value.at(-1)).toMatchObject({ message_id: "a-1", status: "streaming" });
+    expect(chat.status.value).toBe("streaming");
+
+    const start = api.requests.length;
+    api.update(JOB, "a-1", { content: "I und" });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(chat.messages.value.at(-1)!.content).toBe("I und");
+    await vi.advanceTimersByTimeAsync(1000); // nothing new anywhere: two 304s
+    const tick = polls(start);
+    expect(tick.map((r) => [r.path.endsWith("/a-1/") ? "a-1" : "list", r.status])).toEqual([
+      ["list", 304],
+      ["a-1", 200],
+      ["list", 304],
+      ["a-1", 304],
+    ]);
+    expect(tick[3]!.headers.get("If-None-Match")).toBe('"2"');
+
+    api.update(JOB, "a-1", { content: "I understand", status: "complete" });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(chat.messages.value.at(-1)).toMatchObject({ content: "I understand", status: "complete" });
+    expect(chat.status.value).toBe("ready");
+
+    // Idle again: one list request per poll, no message GET, spaced 1 s, 2 s, 4 s, 5 s, 5 s.
+    const idleFrom = api.requests.length;
+    await vi.advanceTimersByTimeAsync(17_000);
+    const idle = polls(idleFrom);
+    expect(idle.every((r) => r.query.get("after") === "a-1" && r.status === 304)).toBe(true);
+    expect(idle.slice(1).map((r, i) => r.at - idle[i]!.at)).toEqual([2000, 4000, 5000, 5000]);
+  });
+
+  it("a clear elsewhere empties the page; a restore elsewhere brings the messages back", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
+    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "hello" });
+    const chat = mounted();
+    await chat.load();
+    api.clearChat(JOB);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(chat.messages.value).toEqual([]);
+    expect(api.requests.some((r) => r.query.get("after") === "a-1" && r.status === 404)).toBe(true);
+
+    // Empty: the plain list, revalidated (an empty chat's 304 is one request too).
+    const start = api.requests.length;
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(polls(start).map((r) => [r.query.get("after"), r.status])).toEqual([
+      [null, 304],
+      [null, 304],
+    ]);
+
+    api.restoreChat(JOB);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(chat.messages.value.map((m) => m.message_id)).toEqual(["m-1", "a-1"]);
+  });
+
+  it("a restore elsewhere under a newer message: message_count differs, so the whole list is read", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "old" });
+    api.clearChat(JOB);
+    api.seed(JOB, { message_id: "m-2", role: "user", content: "new" });
+    const chat = mounted();
+    await chat.load();
+    expect(chat.messages.value.map((m) => m.message_id)).toEqual(["m-2"]);
+
+    api.restoreChat(JOB); // m-1 comes back, before m-2: `after=m-2` has nothing new
+    const start = api.requests.length;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(chat.messages.value.map((m) => m.message_id)).toEqual(["m-1", "m-2"]);
+    expect(polls(start).map((r) => r.query.get("after"))).toEqual(["m-2", null]);
+  });
+
+  it("makes no request while the page is hidden, and polls at once when it is shown", async () => {
+    const page = Object.assign(new EventTarget(), { visibilityState: "visible" as DocumentVisibilityState });
+    vi.stubGlobal("document", page);
+    const show = (state: DocumentVisibilityState) => {
+      page.visibilityState = state;
+      page.dispatchEvent(new Event("visibilitychange"));
+    };
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
+    const chat = mounted();
+    await chat.load();
+    await vi.advanceTimersByTimeAsync(1000);
+
+    show("hidden");
+    const start = api.requests.length;
+    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "meanwhile", status: "streaming" });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(api.requests.length).toBe(start);
+    expect(chat.following.value).toBe(true);
+
+    show("visible");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(api.requests.length).toBeGreaterThan(start);
+    expect(chat.messages.value.at(-1)).toMatchObject({ content: "meanwhile" });
+  });
+
+  it("pause() stops it, resume() polls at once; follow: false never starts; disposal stops it", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
+    const chat = mounted();
+    await chat.load();
+    chat.follow.pause();
+    expect(chat.following.value).toBe(false);
+    const start = api.requests.length;
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(api.requests.length).toBe(start);
+
+    api.seed(JOB, { message_id: "m-2", role: "user", content: "elsewhere" });
+    chat.follow.resume();
+    expect(chat.follow.isActive.value).toBe(true);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(chat.messages.value).toHaveLength(2);
+
+    const off = mounted({ follow: false });
+    await off.load();
+    expect(off.following.value).toBe(false);
+
+    for (const scope of scopes.splice(0)) scope.stop();
+    expect(chat.following.value).toBe(false);
+    const disposedAt = api.requests.length;
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(api.requests.length).toBe(disposedAt);
+  });
+
+  it("marks a reply nobody updates interrupted; a later completed reply clears it", async () => {
+    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "I und", status: "streaming" });
+    const chat = mounted({ staleAfterMs: 30_000 });
+    await chat.load();
+    expect(chat.interrupted.value).toBe(false);
+    expect(chat.status.value).toBe("streaming");
 
     await vi.advanceTimersByTimeAsync(29_000);
     expect(chat.interrupted.value).toBe(false);
-    expect(api.requestsTo("GET").slice(1).some((p) => p.status === 304)).toBe(true);
-
-    await vi.advanceTimersByTimeAsync(3_000);
+    await vi.advanceTimersByTimeAsync(2_000);
     expect(chat.interrupted.value).toBe(true);
-    expect(chat.waiting.value).toBe(false);
+    expect(chat.status.value).toBe("ready");
 
-    const count = api.requests.length;
-    await vi.advanceTimersByTimeAsync(10_000);
-    expect(api.requests.length).toBe(count);
+    api.seed(JOB, { message_id: "m-2", role: "user", content: "hello?" });
+    api.seed(JOB, { message_id: "a-2", role: "assistant", content: "Sorry: 3 boxes." });
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(chat.messages.value.at(-1)).toMatchObject({ message_id: "a-2", status: "complete" });
+    expect(chat.interrupted.value).toBe(false);
   });
 
-  it("stops polling when the component's scope is disposed", async () => {
-    api.seed(JOB, { message_id: "a-1", role: "assistant", status: "streaming" });
-    const scope = effectScope();
-    const chat = scope.run(() => useQuoteChat(client, JOB))!;
+  it("keeps following over a failed poll: the error shows until the next poll works", async () => {
+    const chat = mounted();
     await chat.load();
-    await vi.advanceTimersByTimeAsync(1000);
-    scope.stop();
-    const count = api.requests.length;
-    await vi.advanceTimersByTimeAsync(10_000);
-    expect(api.requests.length).toBe(count);
-    expect(chat.waiting.value).toBe(false);
+    api.fail("network-before", { method: "GET" });
+    api.fail("network-before", { method: "GET" });
+    api.fail("network-before", { method: "GET" });
+    await vi.advanceTimersByTimeAsync(1000 + 250 + 500);
+    expect(chat.error.value).toMatchObject({ code: "NETWORK_ERROR" });
+    expect(chat.status.value).toBe("error");
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(chat.error.value).toBeNull();
+    expect(chat.messages.value).toHaveLength(1);
+  });
+
+  it("a jobId ref change loads and follows the new chat, and drops the old one", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "job 1" });
+    api.seed(OTHER_JOB, { message_id: "n-1", role: "user", content: "job 2" });
+    const jobId = ref(JOB);
+    const chat = mounted({}, jobId);
+    await chat.load();
+    expect(chat.messages.value.map((m) => m.content)).toEqual(["job 1"]);
+
+    jobId.value = OTHER_JOB;
+    expect(chat.messages.value).toEqual([]);
+    expect(chat.loading.value).toBe(true);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(chat.messages.value.map((m) => m.content)).toEqual(["job 2"]);
+
+    api.seed(JOB, { message_id: "m-2", role: "user", content: "old job" });
+    api.seed(OTHER_JOB, { message_id: "n-2", role: "user", content: "new job" });
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(chat.messages.value.map((m) => m.content)).toEqual(["job 2", "new job"]);
+    const after = polls().filter((r) => r.query.get("after"));
+    expect(after.at(-1)!.path).toContain(OTHER_JOB);
+  });
+
+  it("takes the jobId from a getter too", async () => {
+    api.seed(OTHER_JOB, { message_id: "n-1", role: "user", content: "job 2" });
+    const props = ref({ job: JOB });
+    const chat = mounted({ follow: false }, () => props.value.job);
+    await chat.load();
+    expect(chat.messages.value).toEqual([]);
+    props.value = { job: OTHER_JOB };
+    await vi.advanceTimersByTimeAsync(0);
+    expect(chat.messages.value.map((m) => m.content)).toEqual(["job 2"]);
+    expect(chat.following.value).toBe(false);
   });
 });
 
 describe("clear, summary, export, restore", () => {
   it("asks confirm first and does nothing when declined", async () => {
     api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
-    const chat = useQuoteChat(client, JOB);
+    const chat = mounted({ follow: false });
     await chat.load();
 
     const no = vi.fn(() => {

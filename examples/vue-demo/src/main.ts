@@ -1,17 +1,17 @@
 // The demo page: one job's chat through @quote-chat/client. Two wirings of the assistant reply:
 //  (a) mode "page": this page asks the (fake) LLM and streams the reply itself with
-//      useQuoteChat's streamReply;
+//      useQuoteChat's streamReply (Stop ends it early, keeping its text);
 //  (b) mode "server": a server-side writer (writer.mjs, as a backend LLM service would) streams
-//      it; this page only watches: a cheap poll for news, then load(), whose resume() follows a
-//      reply still `streaming`.
-// Either way a reload picks up a reply in progress, and a reply whose writer went away is shown
-// as interrupted after `staleAfterMs`.
-import { computed, createApp, defineComponent, onBeforeUnmount, onMounted, ref, watch } from "vue";
+//      it; this page only sends the user's message and shows the reply through the kit's live
+//      follow (no loop of its own).
+// Either way every open page follows the chat live (messages, replies, clears and restores made
+// anywhere); a reply whose writer went away is shown as interrupted after `staleAfterMs`, and
+// "Ask again" regenerates it (one tab wins if several try).
+import { computed, createApp, defineComponent, onMounted, ref, watch } from "vue";
 import {
   createQuoteChatClient,
-  isQuoteChatError,
   useQuoteChat,
-  type Message,
+  type ChatMessage,
   type Summary,
 } from "@quote-chat/client";
 import { fakeLlm } from "./fakeLlm";
@@ -25,6 +25,9 @@ import {
   type Mode,
   type Settings,
 } from "./settings";
+
+/** The metadata this demo writes on messages. */
+type DemoMeta = { source?: string; model?: string; writer?: string };
 
 const ConnectForm = defineComponent({
   props: { settings: { type: Object as () => Settings, required: true } },
@@ -50,17 +53,32 @@ const ChatView = defineComponent({
   setup(props) {
     const s = props.settings;
     const client = createQuoteChatClient({ baseUrl: s.api, token: () => s.token });
-    const chat = useQuoteChat(client, s.job, { pollMs: s.pollMs, staleAfterMs: s.staleAfterMs });
-    const { messages, loading, error, interrupted, waiting, replyInProgress } = chat;
-
     const mode = ref<Mode>(s.mode);
     watch(mode, (m) => rememberParam("mode", m));
+    // Refs, destructured: each is unwrapped in the template (`status`, not `chat.status.value`).
+    const {
+      messages, status, loading, following, error, interrupted,
+      clearError, load, send: sendMessage, streamReply, stop, regenerate, follow, clear, restore: restoreChat,
+    } = useQuoteChat<DemoMeta>(client, s.job, {
+      pollMs: s.pollMs,
+      idleMaxMs: s.idleMaxMs,
+      staleAfterMs: s.staleAfterMs,
+      // Server mode: after a send, `status` is `submitted` until the writer's reply shows up.
+      awaitReply: () => mode.value === "server",
+    });
+
     const draft = ref("");
-    const busy = ref(false); // sending, or this page streaming a reply
-    const loaded = ref(false); // the first load() has settled (for the browser test)
+    const sending = ref(false);
+    const streamingHere = ref(false); // this page is writing a reply (Stop ends it)
+    const loaded = ref(false); // the first load() has settled (for the browser tests)
     const cleared = ref<number | null>(null); // messages of the last clear, for Restore
     const summary = ref<Summary | null>(null);
-    const last = computed<Message | undefined>(() => messages.value[messages.value.length - 1]);
+    const last = computed<ChatMessage<DemoMeta> | undefined>(() => messages.value[messages.value.length - 1]);
+    const busy = computed(() => sending.value || streamingHere.value);
+    // "Ask again": the newest reply was interrupted, or failed.
+    const canRegenerate = computed(
+      () => !busy.value && last.value?.role === "assistant" && (interrupted.value || last.value.status === "error"),
+    );
 
     // The summary (the API's counters) whenever a message comes or goes or changes status.
     let summaryCalls = 0;
@@ -70,7 +88,7 @@ const ChatView = defineComponent({
         const fresh = await client.summary(s.job);
         if (call === summaryCalls) summary.value = fresh;
       } catch {
-        // shown via the chat's own calls; a summary is a nice-to-have
+        // a summary is a nice-to-have; the chat's own failures are in `error`
       }
     }
     watch(
@@ -78,110 +96,79 @@ const ChatView = defineComponent({
       () => void refreshSummary(),
     );
 
-    async function send() {
-      const text = draft.value.trim();
-      if (!text || busy.value) return;
-      busy.value = true;
+    const llm = (prompt: string) => () => fakeLlm(prompt, { wordMs: s.wordMs });
+
+    async function writeHere(write: () => Promise<unknown>) {
+      streamingHere.value = true;
       try {
-        await chat.send(text, { source: "vue-demo" });
-        draft.value = "";
-        if (mode.value === "page") {
-          await chat.streamReply(fakeLlm(text, { wordMs: s.wordMs }), { metadata: { model: "fake-llm" } });
-        }
+        await write();
       } catch {
-        // in chat.error
+        // in `error`
       } finally {
-        busy.value = false;
+        streamingHere.value = false;
       }
     }
 
-    // An interrupted reply stays `streaming` on the server until someone ends it: mark it
-    // `error` (If-Match: if its writer was alive after all, the 412 says so), then ask again.
-    async function askAgain() {
-      const reply = last.value;
-      const prompt = [...messages.value].reverse().find((m) => m.role === "user")?.content ?? "";
-      busy.value = true;
+    async function send() {
+      const text = draft.value.trim();
+      if (!text || busy.value) return;
+      sending.value = true;
       try {
-        if (reply?.status === "streaming") {
-          await client.patch(s.job, reply.message_id, { status: "error" }, { ifMatch: reply.version });
-        }
-        await chat.load();
-        interrupted.value = false;
-        if (mode.value === "page") {
-          await chat.streamReply(fakeLlm(prompt, { wordMs: s.wordMs }), { metadata: { model: "fake-llm" } });
-        }
-      } catch (e) {
-        error.value = e instanceof Error ? e : new Error(String(e));
+        await sendMessage(text, { source: "vue-demo" });
+        draft.value = "";
+      } catch {
+        return; // in `error`; the draft stays
       } finally {
-        busy.value = false;
+        sending.value = false;
       }
+      if (mode.value === "page") {
+        await writeHere(() => streamReply(llm(text), { metadata: { model: "fake-llm" } }));
+      }
+    }
+
+    // The newest reply was interrupted or failed: take it over (PATCH `error` with If-Match, so
+    // only one tab wins; the other shows the 412) and ask the fake LLM again, on this page. (In
+    // a real app with a server-side writer, the backend would do this.)
+    async function askAgain() {
+      const prompt = [...messages.value].reverse().find((m) => m.role === "user")?.content ?? "";
+      await writeHere(() => regenerate(llm(prompt), { metadata: { model: "fake-llm" } }));
     }
 
     async function clearChat() {
       const n = messages.value.length;
       try {
-        const deleted = await chat.clear(() =>
+        const deleted = await clear(() =>
           window.confirm(`Clear all ${n} messages of this chat? Restore brings them back for a while.`),
         );
         if (deleted !== null) cleared.value = deleted;
       } catch {
-        // in chat.error
+        // in `error`
       }
     }
 
     async function restore() {
       try {
-        await chat.restore();
+        await restoreChat();
         cleared.value = null;
       } catch {
-        // in chat.error (404 NOTHING_TO_RESTORE once retention ran out)
+        // in `error` (404 NOTHING_TO_RESTORE once retention ran out)
       }
     }
-
-    // Mode "server": watch for a reply written elsewhere. poll() is `?limit=1&order=desc`
-    // revalidated by ETag (a 304 when nothing changed); on news, load() re-reads the chat and its
-    // resume() follows a reply still streaming (meanwhile `waiting` is true and this pauses).
-    let watching = true;
-    async function watchForReplies() {
-      let etag: string | undefined;
-      while (watching) {
-        await new Promise((resolve) => setTimeout(resolve, s.pollMs));
-        if (!watching || mode.value !== "server" || busy.value || waiting.value || loading.value) continue;
-        try {
-          const result = await client.poll(s.job, etag);
-          if (result.notModified) continue;
-          etag = result.etag ?? undefined;
-          const newest = result.message;
-          if (newest?.message_id !== last.value?.message_id || newest?.version !== last.value?.version) {
-            await chat.load();
-          }
-        } catch {
-          // the next round tries again; load() errors are in chat.error
-        }
-      }
-    }
-    onBeforeUnmount(() => {
-      watching = false;
-    });
 
     onMounted(async () => {
       try {
-        await chat.load();
+        await load(); // then follows the chat live
       } catch {
-        // in chat.error
+        // in `error`
       } finally {
         loaded.value = true;
       }
-      void watchForReplies();
     });
 
     const errorText = computed(() => {
       const e = error.value;
       if (!e) return "";
-      if (isQuoteChatError(e)) {
-        return `${e.code}${e.status ? ` (${e.status})` : ""}: ${e.message}${e.requestId ? ` [request ${e.requestId}]` : ""}`;
-      }
-      return e.message;
+      return `${e.code}${e.status ? ` (${e.status})` : ""}: ${e.message}${e.requestId ? ` [request ${e.requestId}]` : ""}`;
     });
     const writerCommand = computed(
       () =>
@@ -191,9 +178,9 @@ const ChatView = defineComponent({
     const time = (iso: string) => new Date(iso).toLocaleTimeString();
 
     return {
-      s, mode, draft, busy, loaded, cleared, summary, last, messages, loading, error, errorText,
-      interrupted, waiting, replyInProgress, writerCommand, time,
-      send, askAgain, clearChat, restore, disconnect,
+      s, mode, draft, busy, loaded, cleared, summary, last, messages, loading, status, following,
+      error, errorText, interrupted, streamingHere, canRegenerate, writerCommand, time,
+      send, stop, askAgain, clearChat, restore, clearError, follow, disconnect,
     };
   },
   template: `
@@ -207,13 +194,19 @@ const ChatView = defineComponent({
         (<template v-for="(n, role, i) in summary.by_role" :key="role">{{ i ? ', ' : '' }}{{ role }}: {{ n }}</template>)
         <template v-if="summary.last_message_preview"> · last: “{{ summary.last_message_preview.slice(0, 60) }}”</template>
       </p>
+      <p class="summary">
+        status <strong data-testid="status">{{ status }}</strong> ·
+        <span data-testid="following" :data-following="following">{{ following ? 'following live' : 'not following' }}</span>
+        <button type="button" v-if="following" data-testid="follow-pause" @click="follow.pause()">Pause</button>
+        <button type="button" v-else-if="loaded" data-testid="follow-resume" @click="follow.resume()">Follow</button>
+      </p>
 
       <fieldset>
         <legend>Who streams the reply</legend>
         <label><input type="radio" value="page" v-model="mode" data-testid="mode-page">
           this page (fake LLM, streamReply)</label>
         <label><input type="radio" value="server" v-model="mode" data-testid="mode-server">
-          a server-side writer; this page only watches</label>
+          a server-side writer; this page shows it live</label>
         <p v-if="mode === 'server'" class="summary">Run: <code>{{ writerCommand }}</code></p>
       </fieldset>
 
@@ -225,6 +218,8 @@ const ChatView = defineComponent({
           <div class="meta">
             <strong class="role">{{ m.role }}</strong>
             <span class="badge" :class="m.status">{{ m.status }}</span>
+            <span v-if="m.metadata.stopped" class="badge" data-testid="stopped">stopped</span>
+            <span v-if="m.metadata.superseded_by" class="badge">superseded</span>
             <span v-if="interrupted && m.message_id === last?.message_id" class="badge interrupted"
                   data-testid="interrupted">interrupted</span>
             <span>{{ time(m.timestamp) }} · v{{ m.version }}</span>
@@ -233,21 +228,27 @@ const ChatView = defineComponent({
         </li>
       </ol>
       <p v-if="loaded && !messages.length" data-testid="empty" class="summary">No messages yet.</p>
-      <p v-if="waiting" data-testid="waiting" class="summary">The reply is being written elsewhere; following it…</p>
+      <p v-if="status === 'streaming' && !streamingHere" data-testid="streaming-elsewhere" class="summary">
+        A reply is being written elsewhere; it shows here as it comes.</p>
+      <p v-if="status === 'submitted' && mode === 'server' && !busy" data-testid="awaiting" class="summary">
+        Waiting for the server-side writer's reply…</p>
       <p v-if="interrupted" class="error">
-        The reply was interrupted (no update for {{ s.staleAfterMs / 1000 }} s).
-        <button type="button" @click="askAgain" :disabled="busy">Ask again</button>
+        The reply was interrupted (no update for {{ s.staleAfterMs / 1000 }} s).</p>
+      <p v-if="canRegenerate">
+        <button type="button" data-testid="ask-again" @click="askAgain">Ask again</button>
       </p>
 
       <form class="row" @submit.prevent="send">
         <input type="text" v-model="draft" data-testid="draft" placeholder="e.g. 3 stainless steel boxes" :disabled="busy">
         <button type="submit" data-testid="send" :disabled="busy || !draft.trim()">Send</button>
+        <button type="button" v-if="streamingHere" data-testid="stop" @click="stop">Stop</button>
       </form>
       <p class="row">
         <button type="button" data-testid="clear" @click="clearChat" :disabled="busy || !messages.length">Clear</button>
         <button type="button" v-if="cleared !== null" data-testid="restore" @click="restore">Restore {{ cleared }}</button>
       </p>
-      <p v-if="errorText" class="error" data-testid="error">{{ errorText }}</p>
+      <p v-if="errorText" class="error" data-testid="error">{{ errorText }}
+        <button type="button" data-testid="dismiss" @click="clearError">Dismiss</button></p>
     </div>`,
 });
 

@@ -1,5 +1,5 @@
 // Where the page's settings come from: the query string (api, job, mode, and the timings the
-// browser test shortens), and the token, which the page takes once from `?token=` (or the form)
+// browser tests shorten), and the token, which the page takes once from `?token=` (or the form)
 // into sessionStorage and removes from the address bar, so a reload keeps it but the URL does not
 // carry it around.
 
@@ -17,8 +17,10 @@ export interface Settings {
   mode: Mode;
   /** The fake LLM's delay per word. */
   wordMs: number;
-  /** useQuoteChat's pollMs (and the watcher's period in `server` mode). */
+  /** useQuoteChat's pollMs: the live follow's period while a reply is being written elsewhere. */
   pollMs: number;
+  /** useQuoteChat's idleMaxMs: the follow's longest period while nothing happens. */
+  idleMaxMs: number;
   /** useQuoteChat's staleAfterMs: a `streaming` reply not updated for this long is interrupted. */
   staleAfterMs: number;
 }
@@ -39,6 +41,7 @@ export function readSettings(): Settings {
     mode: query.get("mode") === "server" ? "server" : "page",
     wordMs: count(query.get("wordMs"), 80),
     pollMs: count(query.get("pollMs"), 1000),
+    idleMaxMs: count(query.get("idleMaxMs"), 5000),
     staleAfterMs: count(query.get("staleAfterMs"), 30_000),
   };
 }

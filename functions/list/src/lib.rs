@@ -1,6 +1,7 @@
 //! The reads of a chat, one function: `GET /api/jobs/{job_id}/quote-chat/` (the history in
-//! order, paged by signed cursors), `.../summary/` (counts and a preview for a job overview)
-//! and `.../export/` (the whole history as a download).
+//! order, paged by signed cursors, or only what follows a message: `?after=`), `.../{message_id}/`
+//! (one message), `.../summary/` (counts and a preview for a job overview) and `.../export/`
+//! (the whole history as a download).
 
 use lambda_http::{Body, Request, Response};
 use shared::export::Format;
@@ -23,10 +24,17 @@ pub async fn handler<S: ChatStore>(deps: &Deps<S>, req: Request) -> Response<Bod
                 let page = history::export(deps, &caller, &job_id, format, cursor).await?;
                 http::export(&req, page)
             }
+            Some(Target::Message) => {
+                let message_id = http::message_id(&req)?;
+                let known = http::if_none_match(&req);
+                let read = history::message(deps, &caller, &job_id, &message_id, known).await?;
+                Ok(http::read(read))
+            }
             _ => {
                 let query = http::list_query(&req)?;
-                let page = history::list(deps, &caller, &job_id, query).await?;
-                Ok(http::success(200, &page))
+                let known = http::if_none_match(&req);
+                let read = history::list(deps, &caller, &job_id, query, known).await?;
+                Ok(http::read(read))
             }
         }
     })
@@ -178,6 +186,120 @@ mod tests {
                 .0,
             200
         );
+    }
+
+    /// `GET ?after=<id>` with the tag of the last answer, as a follower polls.
+    fn after(job: &str, id: &str, tag: Option<&str>) -> Request {
+        let mut call = Call::new(Method::GET, job).query(&format!("after={id}"));
+        if let Some(tag) = tag {
+            call = call.header("if-none-match", tag);
+        }
+        call.build()
+    }
+
+    fn ids(body: &serde_json::Value) -> Vec<String> {
+        body["data"]["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["message_id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn after_answers_only_newer_messages_and_304_until_the_chat_changes() {
+        let (deps, job) = memory_deps();
+        fill(&deps, &job, 3, "x").await;
+        let first = handler(&deps, after(&job, "m00001", None)).await;
+        let tag = first.headers()["etag"].to_str().unwrap().to_owned();
+        let (status, body) = parts(&first);
+        assert_eq!((status, ids(&body)), (200, vec!["m00002".to_owned()]));
+        assert_eq!(body["data"]["message_count"], 3);
+        let idle = handler(&deps, after(&job, "m00001", Some(&tag))).await;
+        assert_eq!(idle.status(), 304);
+        assert_eq!(idle.headers()["etag"], tag.as_str());
+        assert!(matches!(idle.body(), Body::Empty));
+        // A create elsewhere writes the head: the same poll now answers what it added.
+        fill_one_more(&deps, &job).await;
+        let (status, body) = parts(&handler(&deps, after(&job, "m00001", Some(&tag))).await);
+        assert_eq!(
+            (status, ids(&body)),
+            (200, vec!["m00002".into(), "later".into()])
+        );
+        assert_eq!(body["data"]["message_count"], 4);
+    }
+
+    #[tokio::test]
+    async fn after_a_message_a_clear_hid_is_404_so_the_follower_reloads() {
+        let (deps, job) = memory_deps();
+        fill(&deps, &job, 2, "x").await;
+        clear::handler(&deps, Call::new(Method::DELETE, &job).build()).await;
+        let (status, body) = parts(&handler(&deps, after(&job, "m00001", None)).await);
+        assert_eq!((status, &body["code"]), (404, &"MESSAGE_NOT_FOUND".into()));
+        let (status, body) = parts(&handler(&deps, after(&job, "nobody", None)).await);
+        assert_eq!((status, &body["code"]), (404, &"MESSAGE_NOT_FOUND".into()));
+        let (status, body) = parts(
+            &handler(
+                &deps,
+                Call::new(Method::GET, &job)
+                    .query("after=m00001&order=desc")
+                    .build(),
+            )
+            .await,
+        );
+        assert_eq!((status, &body["code"]), (400, &"VALIDATION_ERROR".into()));
+        assert!(body["details"]["after"].is_string(), "{body}");
+    }
+
+    #[tokio::test]
+    async fn one_message_is_read_with_its_version_as_tag() {
+        let (deps, job) = memory_deps();
+        fill(&deps, &job, 2, "x").await;
+        let get = |tag: Option<&str>| {
+            let mut call = Call::new(Method::GET, &job).message("m00001");
+            if let Some(tag) = tag {
+                call = call.header("if-none-match", tag);
+            }
+            call.build()
+        };
+        let response = handler(&deps, get(None)).await;
+        assert_eq!(response.headers()["etag"], "\"1\"");
+        let (status, body) = parts(&response);
+        assert_eq!(
+            (status, &body["data"]["message_id"]),
+            (200, &"m00001".into())
+        );
+        assert_eq!(body["data"]["version"], 1);
+        assert_eq!(handler(&deps, get(Some("\"1\""))).await.status(), 304);
+        let patched = Call::new(Method::PATCH, &job)
+            .message("m00001")
+            .json(r#"{"content":"y"}"#)
+            .build();
+        assert_eq!(patch::handler(&deps, patched).await.status(), 200);
+        let (status, body) = parts(&handler(&deps, get(Some("\"1\""))).await);
+        assert_eq!((status, &body["data"]["content"]), (200, &"y".into()));
+        let missing = Call::new(Method::GET, &job).message("m9").build();
+        let (status, body) = parts(&handler(&deps, missing).await);
+        assert_eq!((status, &body["code"]), (404, &"MESSAGE_NOT_FOUND".into()));
+        let stranger = Call::new(Method::GET, &job)
+            .message("m00001")
+            .by("mallory", &[])
+            .build();
+        let (status, body) = parts(&handler(&deps, stranger).await);
+        assert_eq!((status, &body["code"]), (404, &"JOB_NOT_FOUND".into()));
+    }
+
+    #[tokio::test]
+    async fn a_job_id_in_upper_case_is_the_same_job() {
+        let (deps, job) = memory_deps();
+        fill(&deps, &job, 1, "x").await;
+        let upper = job.to_ascii_uppercase();
+        let (status, body) = parts(&handler(&deps, Call::new(Method::GET, &upper).build()).await);
+        assert_eq!(
+            (status, &body["data"]["job_id"]),
+            (200, &job.as_str().into())
+        );
+        assert_eq!(ids(&body), ["m00000"]);
     }
 
     #[tokio::test]

@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::{
     keys, Change, Chat, ChatStore, ClearOutcome, CreateOutcome, Head, LastClear, MessageRef,
-    PatchOutcome, RestoreOutcome, StorePage, StoredMessage,
+    Opened, PatchOutcome, RestoreOutcome, StorePage, StoredMessage,
 };
 use crate::error::StoreError;
 use crate::limits::MAX_METADATA_BYTES;
@@ -76,24 +76,32 @@ impl MemoryStore {
 }
 
 impl ChatStore for MemoryStore {
-    async fn job(&self, job_id: &str) -> Result<Option<Job>, StoreError> {
-        self.check()?;
-        Ok(self.lock().jobs.get(job_id).cloned())
-    }
-
-    async fn open(
-        &self,
-        job: Job,
-        message_id: Option<&str>,
-    ) -> Result<(Chat, Option<MessageRef>), StoreError> {
+    async fn open(&self, job_id: &str, message_id: Option<&str>) -> Result<Opened, StoreError> {
         self.check()?;
         let state = self.lock();
-        let chat = state.chats.get(&job.job_id);
+        let chat = state.chats.get(job_id);
         let target = chat
             .zip(message_id)
             .and_then(|(chat, id)| chat.lookups.get(id).cloned());
-        let head = chat.map(|c| c.head.clone()).unwrap_or_default();
-        Ok((Chat { job, head }, target))
+        Ok(Opened {
+            job: state.jobs.get(job_id).cloned(),
+            head: chat.map(|c| c.head.clone()).unwrap_or_default(),
+            target,
+        })
+    }
+
+    async fn message(
+        &self,
+        chat: &Chat,
+        target: &MessageRef,
+    ) -> Result<Option<Message>, StoreError> {
+        self.check()?;
+        let state = self.lock();
+        Ok(state
+            .chats
+            .get(&chat.job.job_id)
+            .and_then(|c| c.messages.get(&target.sort_key))
+            .map(|(message, _)| message.clone()))
     }
 
     async fn page(

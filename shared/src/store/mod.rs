@@ -83,11 +83,23 @@ impl Head {
     }
 }
 
-/// A job together with the state of its chat (the job read first, then the chat's head).
+/// A job together with the state of its chat, for a caller who may use the job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Chat {
     pub job: Job,
     pub head: Head,
+}
+
+/// What one read of a job and its chat found. The head and the lookup are read with the job,
+/// whoever asks, so owners and strangers cost the same one round trip; they must not reach a
+/// caller who may not use the job (`chat::open` checks that before anything else).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Opened {
+    /// `None` when the job does not exist.
+    pub job: Option<Job>,
+    pub head: Head,
+    /// Where the asked message lives, if it ever existed.
+    pub target: Option<MessageRef>,
 }
 
 /// Where a message lives, from its id lookup item.
@@ -174,17 +186,20 @@ pub enum PatchOutcome {
 
 /// What the chat operations need from storage. Every method is atomic on its own.
 pub trait ChatStore: Send + Sync {
-    /// The job, or `None` when it does not exist. Reads the jobs table only: a caller who may
-    /// not use the job causes no read of the messages table at all.
-    fn job(&self, job_id: &str) -> impl Future<Output = Result<Option<Job>, StoreError>> + Send;
-
-    /// The chat of `job` (which the caller may use); with `message_id`, also where that
-    /// message lives (if it ever existed), read in the same round trip.
+    /// The job, its chat's head and, with `message_id`, where that message lives: one round
+    /// trip that reads no message item.
     fn open(
         &self,
-        job: Job,
+        job_id: &str,
         message_id: Option<&str>,
-    ) -> impl Future<Output = Result<(Chat, Option<MessageRef>), StoreError>> + Send;
+    ) -> impl Future<Output = Result<Opened, StoreError>> + Send;
+
+    /// The visible message `target` as it is now (`None` if it vanished under its lookup).
+    fn message(
+        &self,
+        chat: &Chat,
+        target: &MessageRef,
+    ) -> impl Future<Output = Result<Option<Message>, StoreError>> + Send;
 
     /// Visible messages after the sort key `after` (exclusive), in the given order.
     fn page(

@@ -4,10 +4,12 @@
 //!   connections, 5xx — and, taught by [`ThrottledCancellation`], a transaction that DynamoDB
 //!   cancelled because it was throttled (the SDK does not know that one by itself).
 //! - **The operations** retry a lost race (another writer changed the chat head or the message
-//!   first), and DynamoDB's partial answers (`UnprocessedKeys`/`UnprocessedItems`): both need the
-//!   operation to read or send again, which the SDK cannot do. They use [`backoff`] up to
-//!   [`CONTENTION_ATTEMPTS`].
+//!   first): [`contended`] reads the chat again and retries, [`CONTENTION_ATTEMPTS`] times at
+//!   most, the one loop of this kind (the adapter's writes make one attempt each and report a
+//!   lost race instead of looping). DynamoDB's partial answers (`UnprocessedKeys`) are sent
+//!   again with the same [`backoff`] and bound.
 
+use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::interceptors::InterceptorContext;
@@ -33,6 +35,31 @@ pub fn sdk_retry_config() -> RetryConfig {
         .with_max_backoff(SDK_MAX_BACKOFF)
 }
 
+/// What one attempt of an operation came to.
+pub enum Attempt<T> {
+    Done(T),
+    /// Another writer came first: read again and retry.
+    Lost,
+}
+
+/// Runs `attempt` until it is done, at most [`CONTENTION_ATTEMPTS`] times with [`backoff`]
+/// between; `None` when every attempt lost its race.
+pub async fn contended<T, E, F: Future<Output = Result<Attempt<T>, E>>>(
+    mut attempt: impl FnMut() -> F,
+) -> Result<Option<T>, E> {
+    for n in 0..CONTENTION_ATTEMPTS {
+        if n > 0 {
+            backoff(n - 1).await;
+        }
+        // Boxed: the attempt holds a whole operation's future, and nesting it unboxed makes
+        // each function's future type deep enough to overflow rustc's layout query.
+        if let Attempt::Done(done) = Box::pin(attempt()).await? {
+            return Ok(Some(done));
+        }
+    }
+    Ok(None)
+}
+
 /// Waits before attempt `attempt + 1` of a lost race: exponential with full jitter, so writers
 /// that collided do not collide again in lockstep.
 pub async fn backoff(attempt: u32) {
@@ -51,12 +78,19 @@ fn rand_u64() -> u64 {
     uuid::Uuid::new_v4().as_u64_pair().1
 }
 
-/// Cancellation reasons DynamoDB gives when a transaction was throttled.
-pub fn is_throttling_reason(code: &str) -> bool {
-    matches!(
-        code,
-        "ThrottlingError" | "ProvisionedThroughputExceeded" | "RequestLimitExceeded"
-    )
+/// How DynamoDB names throttling, the one list: every exception code
+/// (`ThrottlingException`, `ProvisionedThroughputExceededException`, `RequestLimitExceeded`) and
+/// every cancellation reason of a transaction (`ThrottlingError`,
+/// `ProvisionedThroughputExceeded`, `RequestLimitExceeded`) starts with one of these.
+pub const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ProvisionedThroughputExceeded",
+    "RequestLimitExceeded",
+];
+
+/// An exception code or a cancellation reason that means throttling.
+pub fn is_throttling(code: &str) -> bool {
+    THROTTLING.iter().any(|name| code.starts_with(name))
 }
 
 /// Teaches the SDK that a `TransactionCanceledException` whose reasons are throttling (and no
@@ -84,7 +118,7 @@ impl ClassifyRetry for ThrottledCancellation {
             if code == "ConditionalCheckFailed" {
                 return RetryAction::NoActionIndicated;
             }
-            throttled |= is_throttling_reason(code);
+            throttled |= is_throttling(code);
         }
         if throttled {
             RetryAction::throttling_error()

@@ -1,6 +1,6 @@
 //! The sample events in `events/` (what `sam local invoke <Function> -e events/<name>.json`
 //! sends) are real API Gateway HTTP API payload 2.0 events, and the handlers answer them as
-//! API.md says: create → list → patch → clear on one job.
+//! docs/api.md says: create → list → patch → clear on one job.
 
 use lambda_http::http::Method;
 use lambda_http::{Request, Response};

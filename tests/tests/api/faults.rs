@@ -171,6 +171,36 @@ async fn throttling_past_the_retries_leaves_a_patch_unwritten() {
 }
 
 #[tokio::test]
+async fn a_patch_that_keeps_losing_races_gives_up_at_the_one_stated_bound() {
+    use shared::store::retry::CONTENTION_ATTEMPTS;
+    let attempts = CONTENTION_ATTEMPTS as usize;
+    let (proxy, deps) = through_proxy().await;
+    let job = new_job(&[]).await;
+    post(&deps, &job, message_body("a1", "before")).await;
+    take(&proxy);
+    proxy.inject("UpdateItem", Fault::Conflict, attempts);
+    let (status, body) = patch(&deps, &job, "a1", None, json!({"content": "after"})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("SERVICE_UNAVAILABLE"))
+    );
+    assert_eq!(
+        (proxy.requests("BatchGetItem"), proxy.requests("UpdateItem")),
+        (attempts, attempts),
+        "one read and one write per attempt, no retry loop inside another"
+    );
+    take(&proxy);
+    proxy.inject("UpdateItem", Fault::Conflict, attempts - 1);
+    let (status, body) = patch(&deps, &job, "a1", None, json!({"content": "after"})).await;
+    assert_eq!(
+        (status, &body["data"]["version"]),
+        (200, &json!(2)),
+        "{body}"
+    );
+    assert_eq!(proxy.requests("UpdateItem"), attempts);
+}
+
+#[tokio::test]
 async fn a_streamed_reply_costs_two_requests_per_patch_and_stays_under_its_capacity_target() {
     let (proxy, deps) = through_proxy().await;
     let job = new_job(&[]).await;
@@ -198,10 +228,7 @@ async fn a_streamed_reply_costs_two_requests_per_patch_and_stays_under_its_capac
         let (status, answer) = patch(&deps, &job, "a1", Some(&format!("\"{i}\"")), body).await;
         assert_eq!(status, 200, "{answer}");
         if i == 1 {
-            assert_eq!(
-                proxy.operations(),
-                ["GetItem", "BatchGetItem", "UpdateItem"]
-            );
+            assert_eq!(proxy.operations(), ["BatchGetItem", "UpdateItem"]);
         }
     }
     let units = proxy.capacity_units();
@@ -209,7 +236,7 @@ async fn a_streamed_reply_costs_two_requests_per_patch_and_stays_under_its_capac
         "a 4 KB reply streamed in 50 PATCHes: {} requests, {units} capacity units",
         proxy.total_requests()
     );
-    assert_eq!(proxy.total_requests(), 150);
+    assert_eq!(proxy.total_requests(), 100);
     assert!(units <= 330.0, "{units} capacity units (target 330)");
     let listed = messages(&deps, &job).await;
     assert_eq!(
@@ -226,7 +253,7 @@ async fn metadata_patches_need_no_read_until_the_limit_is_near() {
     take(&proxy);
     let (status, _) = patch(&deps, &job, "a1", None, json!({"metadata": {"tokens": 5}})).await;
     assert_eq!(status, 200);
-    assert_eq!(take(&proxy), ["GetItem", "BatchGetItem", "UpdateItem"]);
+    assert_eq!(take(&proxy), ["BatchGetItem", "UpdateItem"]);
     // The item keeps an upper bound of its metadata size; replacing a key counts its new value
     // again, so the third 7 KB write of one key finds the bound too high and the exact size
     // (read from the failed condition's answer, no extra read) decides.
@@ -238,10 +265,7 @@ async fn metadata_patches_need_no_read_until_the_limit_is_near() {
     take(&proxy);
     let (status, body) = patch(&deps, &job, "a1", None, json!({"metadata": {"a": big}})).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        take(&proxy),
-        ["GetItem", "BatchGetItem", "UpdateItem", "UpdateItem"]
-    );
+    assert_eq!(take(&proxy), ["BatchGetItem", "UpdateItem", "UpdateItem"]);
     let (status, _) = patch(&deps, &job, "a1", None, json!({"metadata": {"b": big}})).await;
     assert_eq!(status, 200);
     let (status, body) = patch(&deps, &job, "a1", None, json!({"metadata": {"c": big}})).await;
@@ -275,51 +299,95 @@ async fn each_operation_costs_what_docs_schema_md_says() {
     assert_eq!(post(&deps, &job, message_body("m1", "x")).await.0, 201);
     assert_eq!(
         cost(&proxy, "create"),
-        ["GetItem", "BatchGetItem", "TransactWriteItems"]
+        ["BatchGetItem", "TransactWriteItems"]
     );
     assert_eq!(post(&deps, &job, message_body("m1", "x")).await.0, 200);
     assert_eq!(
         cost(&proxy, "create replayed"),
-        ["GetItem", "BatchGetItem", "TransactWriteItems"],
+        ["BatchGetItem", "TransactWriteItems"],
         "a replay reads nothing more"
     );
     let (status, _) = patch(&deps, &job, "m1", Some("\"1\""), json!({"content": "y"})).await;
     assert_eq!(status, 200);
-    assert_eq!(
-        cost(&proxy, "patch"),
-        ["GetItem", "BatchGetItem", "UpdateItem"]
-    );
+    assert_eq!(cost(&proxy, "patch"), ["BatchGetItem", "UpdateItem"]);
     let (status, _) = patch(&deps, &job, "m1", Some("\"1\""), json!({"content": "z"})).await;
     assert_eq!(status, 412);
     assert_eq!(
         cost(&proxy, "patch, stale If-Match"),
-        ["GetItem", "BatchGetItem", "UpdateItem"]
+        ["BatchGetItem", "UpdateItem"]
     );
     messages(&deps, &job).await;
-    assert_eq!(cost(&proxy, "list"), ["GetItem", "BatchGetItem", "Query"]);
+    assert_eq!(cost(&proxy, "list"), ["BatchGetItem", "Query"]);
     let (status, _) = parts(&clear::handler(&deps, Call::new(Method::DELETE, &job).build()).await);
     assert_eq!(status, 200);
     assert_eq!(
         cost(&proxy, "clear"),
-        ["GetItem", "BatchGetItem", "UpdateItem"],
+        ["BatchGetItem", "UpdateItem"],
         "the clear answers once hidden"
     );
     let (status, _) =
         parts(&clear::handler(&deps, Call::new(Method::POST, &job).on("restore").build()).await);
     assert_eq!(status, 200);
-    assert_eq!(
-        cost(&proxy, "restore"),
-        ["GetItem", "BatchGetItem", "UpdateItem"]
-    );
+    assert_eq!(cost(&proxy, "restore"), ["BatchGetItem", "UpdateItem"]);
     let (status, _) =
         parts(&list::handler(&deps, Call::new(Method::GET, &job).on("summary").build()).await);
     assert_eq!(status, 200);
-    assert_eq!(
-        cost(&proxy, "summary"),
-        ["GetItem", "BatchGetItem", "Query"]
-    );
+    assert_eq!(cost(&proxy, "summary"), ["BatchGetItem", "Query"]);
     let (status, _) =
         parts(&list::handler(&deps, Call::new(Method::GET, &job).on("export").build()).await);
     assert_eq!(status, 200);
-    assert_eq!(cost(&proxy, "export"), ["GetItem", "BatchGetItem", "Query"]);
+    assert_eq!(cost(&proxy, "export"), ["BatchGetItem", "Query"]);
+    let (status, _) = parts(&clear::handler(&deps, Call::new(Method::DELETE, &job).build()).await);
+    assert_eq!(status, 200);
+    take(&proxy);
+    messages(&deps, &job).await;
+    assert_eq!(
+        cost(&proxy, "list of an empty chat"),
+        ["BatchGetItem"],
+        "the head's count says there is nothing to read"
+    );
+}
+
+#[tokio::test]
+async fn following_a_chat_reads_no_message_until_something_changes() {
+    let (proxy, deps) = through_proxy().await;
+    let job = new_job(&[]).await;
+    assert_eq!(post(&deps, &job, message_body("m1", "x")).await.0, 201);
+    let (status, _) = patch(&deps, &job, "m1", Some("\"1\""), json!({"content": "y"})).await;
+    assert_eq!(status, 200);
+    take(&proxy);
+    let read = |query: &str, tag: Option<&str>| {
+        let mut call = Call::new(Method::GET, &job).query(query);
+        if let Some(tag) = tag {
+            call = call.header("if-none-match", tag);
+        }
+        call.build()
+    };
+    let followed = list::handler(&deps, read("after=m1", None)).await;
+    assert_eq!(followed.status(), 200);
+    assert_eq!(
+        cost(&proxy, "list after the newest message"),
+        ["BatchGetItem", "Query"]
+    );
+    let tag = followed.headers()["etag"].to_str().unwrap().to_owned();
+    let idle = list::handler(&deps, read("after=m1", Some(&tag))).await;
+    assert_eq!(idle.status(), 304);
+    assert_eq!(
+        cost(&proxy, "list after the newest message, nothing new (304)"),
+        ["BatchGetItem"],
+        "an idle poll reads no message"
+    );
+    let one = Call::new(Method::GET, &job).message("m1");
+    let streaming = list::handler(&deps, one.build()).await;
+    assert_eq!(streaming.status(), 200);
+    assert_eq!(cost(&proxy, "one message"), ["BatchGetItem", "GetItem"]);
+    let same = Call::new(Method::GET, &job)
+        .message("m1")
+        .header("if-none-match", "\"2\"")
+        .build();
+    assert_eq!(list::handler(&deps, same).await.status(), 304);
+    assert_eq!(
+        cost(&proxy, "one message, unchanged (304)"),
+        ["BatchGetItem", "GetItem"]
+    );
 }

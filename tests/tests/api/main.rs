@@ -1,4 +1,4 @@
-//! End-to-end tests of API.md against DynamoDB Local: through the handlers the Lambdas run,
+//! End-to-end tests of docs/api.md against DynamoDB Local: through the handlers the Lambdas run,
 //! and through real HTTP on the local server. One binary, so the build links once.
 
 mod auth;

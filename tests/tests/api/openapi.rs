@@ -350,7 +350,7 @@ fn size_limits_are_schema_keywords_with_the_code_s_values() {
         .collect();
     assert!(
         strings.len() >= 3,
-        "content of Message, NewMessage and MessagePatchFields"
+        "content of Message, NewMessage and MessagePatch"
     );
     for (path, node) in strings {
         assert_eq!(

@@ -1,4 +1,4 @@
-//! Summary, export and restore (API.md "Summary, export, restore") on DynamoDB Local.
+//! Summary, export and restore (docs/api.md, "Summary, export, restore") on DynamoDB Local.
 
 use std::time::{Duration, Instant};
 

@@ -66,9 +66,10 @@ async fn unknown_jobs_open_as_none() {
     let deps = dynamo_deps().await;
     assert!(deps
         .store
-        .job(&uuid::Uuid::new_v4().to_string())
+        .open(&uuid::Uuid::new_v4().to_string(), None)
         .await
         .unwrap()
+        .job
         .is_none());
 }
 
@@ -97,9 +98,10 @@ async fn odd_attributes_of_the_existing_jobs_table_do_not_break_requests() {
     .unwrap();
     let read = deps
         .store
-        .job(&job)
+        .open(&job, None)
         .await
         .unwrap()
+        .job
         .expect("job readable despite odd attributes");
     assert_eq!(read.owner_id, testkit::OWNER);
 
@@ -108,7 +110,7 @@ async fn odd_attributes_of_the_existing_jobs_table_do_not_break_requests() {
         .await
         .unwrap();
     assert!(
-        deps.store.job(&orphan).await.unwrap().is_none(),
+        deps.store.open(&orphan, None).await.unwrap().job.is_none(),
         "no owner: nobody may use it"
     );
 }

@@ -119,24 +119,8 @@ impl Bare {
         HashMap::from([("job_id".to_owned(), s(job)), ("sk".to_owned(), s(sk))])
     }
 
-    /// The job alone (`GetItem`: a stranger must cause no read of the messages table), then
-    /// one `BatchGetItem` of the head (`head`: its sort key) and a lookup.
+    /// One `BatchGetItem` of the job, the head (`head`: its sort key) and a lookup.
     async fn open(&self, job: &str, head_sk: &str, lookup: Option<&str>) -> (Head, Option<Item>) {
-        let read_job = self
-            .client
-            .get_item()
-            .table_name(&self.jobs)
-            .key("job_id", s(job))
-            .projection_expression("job_id, owner_id, member_ids")
-            .consistent_read(true)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .expect("bare GetItem");
-        self.add(
-            |u| &mut u.read,
-            units(Some(read_job.consumed_capacity.as_slice())),
-        );
         let mut keys = vec![self.key(job, head_sk)];
         if let Some(id) = lookup {
             keys.push(self.key(job, &format!("I#{id}")));
@@ -146,10 +130,17 @@ impl Bare {
             .consistent_read(true)
             .build()
             .expect("keys given");
+        let read_job = KeysAndAttributes::builder()
+            .keys(HashMap::from([("job_id".to_owned(), s(job))]))
+            .projection_expression("job_id, owner_id, member_ids")
+            .consistent_read(true)
+            .build()
+            .expect("key given");
         let out = self
             .client
             .batch_get_item()
             .request_items(&self.messages, read)
+            .request_items(&self.jobs, read_job)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await

@@ -21,9 +21,12 @@ pub fn owner() -> Caller {
 }
 
 pub async fn list(deps: &D, job: &str) -> usize {
-    let page = history::list(deps, &owner(), job, ListQuery::default())
+    let read = history::list(deps, &owner(), job, ListQuery::default(), None)
         .await
         .expect("list");
+    let history::Read::Fresh { body: page, .. } = read else {
+        panic!("a list asked without a tag is never unchanged");
+    };
     // What the function sends back is the page serialized; that is part of the work.
     serde_json::to_string(&page).expect("page serializes");
     page.messages.len()

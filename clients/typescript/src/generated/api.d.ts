@@ -10,8 +10,11 @@ export interface paths {
             header?: never;
             path: {
                 /**
-                 * @description The job, a UUID in its hyphenated form (36 characters, any case). It is used exactly as
-                 *     given, so `5E0D...` and `5e0d...` are different jobs. Anything else: 400 `INVALID_JOB_ID`.
+                 * @description The job, a UUID in its hyphenated form (36 characters). Case does not matter (RFC 9562:
+                 *     case-insensitive on input): the server reads it as its lowercase form, so `5E0D...` and
+                 *     `5e0d...` are the same job and get the same answers, and every `job_id` in an answer is
+                 *     lowercase. A generated client may take a UUID type here (`format: uuid`; Python's
+                 *     `str(uuid)` is lowercase). Anything else: 400 `INVALID_JOB_ID`.
                  * @example 5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42
                  */
                 job_id: components["parameters"]["JobId"];
@@ -25,7 +28,18 @@ export interface paths {
          *     1000 messages and about 5 MB; then `next_cursor` is set. A page can hold fewer than
          *     `limit` messages when the 5 MB cap is reached first. `next_cursor` is `null` exactly when
          *     there is nothing more. To continue, send it back as `cursor` (with any `limit`; `order`
-         *     may be left out, the cursor remembers it).
+         *     may be left out, the cursor remembers it). `data.message_count` is the number of visible
+         *     messages in the whole chat, whatever the page holds.
+         *
+         *     **Only what is newer: `after`.** `?after=<message_id>` answers the visible messages that
+         *     come after that message in the chat's order (ascending only; not with `order=desc` nor
+         *     with `cursor`: 400 `VALIDATION_ERROR`, `details.after`), paged as usual: its
+         *     `next_cursor` continues ascending and is sent alone, without `after`. When the message
+         *     is not visible (unknown, or hidden by a clear) the answer is 404 `MESSAGE_NOT_FOUND`:
+         *     the client's copy is stale, reload with a plain list. The `ETag` of an `after` answer
+         *     depends on the chat's head alone (creates, clears and restores change it; a PATCH does
+         *     not), so its `304` costs one DynamoDB request and reads no message: this is the poll of
+         *     a page following the chat. Changes to a message are followed with `getMessage`.
          */
         get: operations["listMessages"];
         put?: never;
@@ -64,8 +78,11 @@ export interface paths {
             header?: never;
             path: {
                 /**
-                 * @description The job, a UUID in its hyphenated form (36 characters, any case). It is used exactly as
-                 *     given, so `5E0D...` and `5e0d...` are different jobs. Anything else: 400 `INVALID_JOB_ID`.
+                 * @description The job, a UUID in its hyphenated form (36 characters). Case does not matter (RFC 9562:
+                 *     case-insensitive on input): the server reads it as its lowercase form, so `5E0D...` and
+                 *     `5e0d...` are the same job and get the same answers, and every `job_id` in an answer is
+                 *     lowercase. A generated client may take a UUID type here (`format: uuid`; Python's
+                 *     `str(uuid)` is lowercase). Anything else: 400 `INVALID_JOB_ID`.
                  * @example 5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42
                  */
                 job_id: components["parameters"]["JobId"];
@@ -97,8 +114,11 @@ export interface paths {
             header?: never;
             path: {
                 /**
-                 * @description The job, a UUID in its hyphenated form (36 characters, any case). It is used exactly as
-                 *     given, so `5E0D...` and `5e0d...` are different jobs. Anything else: 400 `INVALID_JOB_ID`.
+                 * @description The job, a UUID in its hyphenated form (36 characters). Case does not matter (RFC 9562:
+                 *     case-insensitive on input): the server reads it as its lowercase form, so `5E0D...` and
+                 *     `5e0d...` are the same job and get the same answers, and every `job_id` in an answer is
+                 *     lowercase. A generated client may take a UUID type here (`format: uuid`; Python's
+                 *     `str(uuid)` is lowercase). Anything else: 400 `INVALID_JOB_ID`.
                  * @example 5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42
                  */
                 job_id: components["parameters"]["JobId"];
@@ -138,6 +158,13 @@ export interface paths {
          *     `304`.
          *
          *     Errors are the usual JSON envelope, whatever `format` asked for.
+         *
+         *     **Generated clients.** The text formats are listed first in the `200` answer: a
+         *     generator that reads one media type per status (openapi-python-client) returns every
+         *     page as text (`str`), JSONL and Markdown included; parse a `json` page yourself
+         *     (`ExportResponse.from_dict(json.loads(text))`). openapi-typescript types the answer as
+         *     the union of the three; ask openapi-fetch for `parseAs: "text"` with `jsonl` and
+         *     `markdown`.
          */
         get: operations["exportChat"];
         put?: never;
@@ -154,8 +181,11 @@ export interface paths {
             header?: never;
             path: {
                 /**
-                 * @description The job, a UUID in its hyphenated form (36 characters, any case). It is used exactly as
-                 *     given, so `5E0D...` and `5e0d...` are different jobs. Anything else: 400 `INVALID_JOB_ID`.
+                 * @description The job, a UUID in its hyphenated form (36 characters). Case does not matter (RFC 9562:
+                 *     case-insensitive on input): the server reads it as its lowercase form, so `5E0D...` and
+                 *     `5e0d...` are the same job and get the same answers, and every `job_id` in an answer is
+                 *     lowercase. A generated client may take a UUID type here (`format: uuid`; Python's
+                 *     `str(uuid)` is lowercase). Anything else: 400 `INVALID_JOB_ID`.
                  * @example 5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42
                  */
                 job_id: components["parameters"]["JobId"];
@@ -197,8 +227,11 @@ export interface paths {
             header?: never;
             path: {
                 /**
-                 * @description The job, a UUID in its hyphenated form (36 characters, any case). It is used exactly as
-                 *     given, so `5E0D...` and `5e0d...` are different jobs. Anything else: 400 `INVALID_JOB_ID`.
+                 * @description The job, a UUID in its hyphenated form (36 characters). Case does not matter (RFC 9562:
+                 *     case-insensitive on input): the server reads it as its lowercase form, so `5E0D...` and
+                 *     `5e0d...` are the same job and get the same answers, and every `job_id` in an answer is
+                 *     lowercase. A generated client may take a UUID type here (`format: uuid`; Python's
+                 *     `str(uuid)` is lowercase). Anything else: 400 `INVALID_JOB_ID`.
                  * @example 5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42
                  */
                 job_id: components["parameters"]["JobId"];
@@ -213,7 +246,20 @@ export interface paths {
             };
             cookie?: never;
         };
-        get?: never;
+        /**
+         * One message, revalidated by its version
+         * @description The message as `listMessages` returns it, with `ETag: "<version>"`: the same value a
+         *     `PATCH` takes in `If-Match`. With `If-None-Match` naming the current version (`"3"`,
+         *     several such as `"2", "3"`, `W/"3"`, or `*`) the answer is `304` with no body and the
+         *     same `ETag`: a page following a reply being streamed elsewhere asks this about once a
+         *     second and pays a body only when a `PATCH` changed it. An unknown or cleared message
+         *     answers 404 `MESSAGE_NOT_FOUND`, exactly as a `PATCH` does (reload the list).
+         *
+         *     `summary` and `export` cannot be read by this route: `GET` on their paths is the summary
+         *     and the export. `GET .../quote-chat/restore/` reads the message named `restore` (only
+         *     `POST` on that path is the restore route).
+         */
+        get: operations["getMessage"];
         put?: never;
         post?: never;
         delete?: never;
@@ -231,8 +277,9 @@ export interface paths {
          *     right after its POST. `message_id`, `role` and `timestamp` are read-only: they may be
          *     echoed with their stored value (a client sending the whole message back), any other
          *     value is a 400. `version`, `updated_at`, `job_id` and unknown fields in the body are
-         *     ignored by the server (the schema leaves them out, so that a typed client cannot send
-         *     a misspelt field) — use `If-Match` to guard against stale updates.
+         *     ignored by the server (the schema lists only the fields the server reads, so that a
+         *     typed client generated from it refuses a misspelt field) — use `If-Match` to guard
+         *     against stale updates.
          *
          *     `summary`, `export` and `restore` are valid message ids: `PATCH .../quote-chat/summary/`
          *     patches the message named `summary` (only `GET` on that path is the summary route).
@@ -244,6 +291,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description The job of the path, in lowercase (the path's `job_id` may be in any case).
+         * @example 5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42
+         */
+        JobId: string;
         /** @example user-1234567890 */
         MessageId: string;
         /** @enum {string} */
@@ -312,9 +364,9 @@ export interface components {
         /**
          * @description The POST body. The server ignores unknown fields and the server-owned `timestamp`,
          *     `job_id` and `version` (though any field's value, as `metadata`'s, must nest at most 32
-         *     deep, repeat no key, hold finite numbers and no lone surrogate: else 400 naming it), but
-         *     this schema is closed (`additionalProperties: false`) so that a generated client refuses
-         *     them, and any misspelt field, when it compiles.
+         *     deep, repeat no key, hold finite numbers and no lone surrogate: else 400 naming it); the
+         *     schema lists only the fields it reads, so that a typed client refuses a misspelt field
+         *     when it compiles.
          */
         NewMessage: {
             message_id: components["schemas"]["MessageId"];
@@ -336,34 +388,22 @@ export interface components {
             status?: components["schemas"]["Status"];
         };
         /**
-         * @description The PATCH body: `MessagePatchFields` with `content`, `metadata` and/or `status` (at
-         *     least one; `{}` is a 400). One branch per field that makes the body a change, so that a
-         *     generated client types it as "the fields, with this one required" (openapi-typescript:
-         *     `WithRequired<MessagePatchFields, "content"> | ...`).
+         * @description The PATCH body: `content`, `metadata` and/or `status`, at least one of them (`{}`, or a
+         *     body with none of the three, is a 400 `VALIDATION_ERROR` naming `body`). `minProperties`
+         *     is the part of that rule a schema can say in a form every generator reads (a generated
+         *     client gets one model with optional fields). The server ignores unknown fields,
+         *     `version`, `updated_at` and `job_id` (their values held to the rules of `Metadata` all
+         *     the same); the schema lists only the fields it reads, so that a typed client refuses a
+         *     misspelt field (`metdata`) when it compiles.
          */
-        MessagePatch: WithRequired<components["schemas"]["MessagePatchFields"], "content"> | WithRequired<components["schemas"]["MessagePatchFields"], "metadata"> | WithRequired<components["schemas"]["MessagePatchFields"], "status">;
-        /**
-         * @description Every field a PATCH body may carry. The server ignores unknown fields, `version`,
-         *     `updated_at` and `job_id` (their values held to the rules of `Metadata` all the same), but
-         *     this schema is closed (`additionalProperties: false`) so that a generated client refuses
-         *     them, and any misspelt field (`metdata`), when it compiles.
-         */
-        MessagePatchFields: {
+        MessagePatch: {
             status?: components["schemas"]["Status"];
             /**
              * @description Replaces the stored content. At most 262144 bytes of UTF-8 (`x-max-utf8-bytes`;
              *     `maxLength` counts characters, each at least one byte), otherwise 413.
              */
             content?: string;
-            /**
-             * @description Merged shallowly into the stored metadata: each key is set to its value, or removed
-             *     when the value is `null`. The whole `metadata` may not be `null`. Each value is held
-             *     to the rules of `Metadata` (depth counted from this object, at most 32), and the
-             *     merged object must stay within 16384 bytes serialized, otherwise 413.
-             */
-            metadata?: {
-                [key: string]: unknown;
-            };
+            metadata?: components["schemas"]["MetadataPatch"];
             /** @description Read-only; accepted only with the stored value. */
             message_id?: components["schemas"]["MessageId"];
             /** @description Read-only; accepted only with the stored value. */
@@ -371,15 +411,30 @@ export interface components {
             /** @description Read-only; accepted only with the stored value. */
             timestamp?: string;
         };
+        /**
+         * @description A PATCH's `metadata`: merged shallowly into the stored metadata, each key set to its
+         *     value, or removed when the value is `null`. The whole `metadata` may not be `null`. Each
+         *     value is held to the rules of `Metadata` (depth counted from this object, at most 32),
+         *     and the merged object must stay within 16384 bytes serialized, otherwise 413.
+         */
+        MetadataPatch: {
+            [key: string]: unknown;
+        };
         ListResponse: {
             /** @enum {boolean} */
             success: true;
             data: {
-                /** @description The `job_id` of the path, as given. */
-                job_id: string;
+                job_id: components["schemas"]["JobId"];
                 messages: components["schemas"]["Message"][];
                 /** @description Opaque; `null` when there are no more messages in this order. */
                 next_cursor: string | null;
+                /**
+                 * Format: int64
+                 * @description The number of visible messages in the whole chat (not in this page), exact. A
+                 *     page following the chat with `after` compares it with the number of messages it
+                 *     holds: a difference means reload the list.
+                 */
+                message_count: number;
             };
         };
         CreatedResponse: {
@@ -420,8 +475,7 @@ export interface components {
          *     }
          */
         Summary: {
-            /** @description The `job_id` of the path, as given. */
-            job_id: string;
+            job_id: components["schemas"]["JobId"];
             /**
              * Format: int64
              * @description The visible messages (not the cleared ones; restored ones count again).
@@ -464,8 +518,7 @@ export interface components {
             /** @enum {boolean} */
             success: true;
             data: {
-                /** @description The `job_id` of the path, as given. */
-                job_id: string;
+                job_id: components["schemas"]["JobId"];
                 /** @description Server time when this page was read (RFC 3339, UTC, microseconds). */
                 exported_at: components["schemas"]["Timestamp"];
                 /** @description Oldest first; up to about 5 MB of them, no count limit. */
@@ -505,10 +558,12 @@ export interface components {
             /** @description A human-readable sentence (not for matching; use `code`). */
             error: string;
             code: components["schemas"]["ErrorCode"];
-            /** @description Structured details; present only for the codes listed in the API description. */
-            details?: {
-                [key: string]: unknown;
-            };
+            /**
+             * @description Structured details (an object), present only for the codes listed in the API
+             *     description. Untyped here: each `Error<status>` schema gives the `details` of its
+             *     codes, and every response uses one of those.
+             */
+            details?: unknown;
             /** @description API Gateway's request id (locally the `X-Request-ID`), when known. */
             request_id?: string;
         };
@@ -566,8 +621,8 @@ export interface components {
         /**
          * @description `VALIDATION_ERROR`: one entry per bad field, the value naming the problem. Keys:
          *     `message_id`, `role`, `content`, `metadata`, `status`, `timestamp`, `body` (the body as
-         *     a whole), `limit`, `order`, `format`, `If-Match`, or any key given twice ("appears more
-         *     than once").
+         *     a whole), `limit`, `order`, `after`, `format`, `If-Match`, or any key given twice
+         *     ("appears more than once").
          * @example {
          *       "role": "must be \"user\" or \"assistant\"",
          *       "content": "must be a string"
@@ -597,7 +652,7 @@ export interface components {
         };
         MethodNotAllowedDetails: {
             /** @enum {string} */
-            allow: "GET, POST, DELETE" | "PATCH" | "PATCH, GET" | "PATCH, POST";
+            allow: "GET, POST, DELETE" | "PATCH, GET" | "PATCH, GET, POST";
         };
     };
     responses: {
@@ -609,6 +664,20 @@ export interface components {
         NotModified: {
             headers: {
                 ETag: components["headers"]["BodyETag"];
+                "Cache-Control": components["headers"]["CacheControlRevalidate"];
+                "X-Request-ID": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
+        /**
+         * @description `getMessage` with an `If-None-Match` naming the message's current version: the copy the
+         *     client holds is still the message. No body (and no `Content-Type`); the headers a `200`
+         *     would carry are kept, its `ETag` the current version.
+         */
+        MessageNotModified: {
+            headers: {
+                ETag: components["headers"]["VersionETag"];
                 "Cache-Control": components["headers"]["CacheControlRevalidate"];
                 "X-Request-ID": components["headers"]["XRequestId"];
                 [name: string]: unknown;
@@ -648,8 +717,22 @@ export interface components {
             };
         };
         /**
+         * @description `JOB_NOT_FOUND` (no such job, or the caller may not use it), `MESSAGE_NOT_FOUND` (no
+         *     such message in this chat, or it was cleared), or `NOT_FOUND` for an empty `job_id` or
+         *     `message_id` (see `components.responses.NotFound`).
+         */
+        MessageNotFound: {
+            headers: {
+                "X-Request-ID": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error404"];
+            };
+        };
+        /**
          * @description `METHOD_NOT_ALLOWED`: the operation's path asked with a method the path does not serve
-         *     (e.g. `PUT` on the collection, `GET` on a message, `POST` on `.../summary/`); never the
+         *     (e.g. `PUT` on the collection, `POST` on a message or on `.../summary/`); never the
          *     answer to the operation's own method. OpenAPI has no responses per path, so every
          *     operation lists it. `Allow` and `details.allow` list the methods served. Answered
          *     without authentication. A `HEAD` request gets the status and headers only.
@@ -751,8 +834,11 @@ export interface components {
     };
     parameters: {
         /**
-         * @description The job, a UUID in its hyphenated form (36 characters, any case). It is used exactly as
-         *     given, so `5E0D...` and `5e0d...` are different jobs. Anything else: 400 `INVALID_JOB_ID`.
+         * @description The job, a UUID in its hyphenated form (36 characters). Case does not matter (RFC 9562:
+         *     case-insensitive on input): the server reads it as its lowercase form, so `5E0D...` and
+         *     `5e0d...` are the same job and get the same answers, and every `job_id` in an answer is
+         *     lowercase. A generated client may take a UUID type here (`format: uuid`; Python's
+         *     `str(uuid)` is lowercase). Anything else: 400 `INVALID_JOB_ID`.
          * @example 5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42
          */
         JobId: string;
@@ -776,6 +862,18 @@ export interface components {
          *     otherwise 400 `INVALID_CURSOR`.
          */
         Cursor: string;
+        /**
+         * @description A message id the client holds (the newest, for a page following the chat): only the
+         *     visible messages after it in the chat's order come back, oldest first. Ascending only:
+         *     with `order=desc` or with `cursor`, 400 `VALIDATION_ERROR` (`details.after`); a
+         *     `next_cursor` of such a page is sent alone. Not a valid message id (1 to 100 characters
+         *     of `A-Z a-z 0-9 . _ : -`): 400 `VALIDATION_ERROR` (`details.after`). A message that is
+         *     not visible (unknown, or hidden by a clear): 404 `MESSAGE_NOT_FOUND`, reload with a
+         *     plain list. The answer's `ETag` changes only when a message is created, or the chat
+         *     cleared or restored.
+         * @example user-1234567890
+         */
+        After: components["schemas"]["MessageId"];
         /**
          * @description `asc` (oldest first) or `desc` (newest first). When absent: ascending, or the cursor's
          *     own order when a `cursor` is given. An order other than the cursor's: 400
@@ -805,6 +903,15 @@ export interface components {
          * @example "mJ0kGZ2H6yLqSxN0aT3bVw1c"
          */
         IfNoneMatch: string;
+        /**
+         * @description The version of the message the client holds, quoted as the `ETag` gave it (`"3"`).
+         *     When it names the current version, the answer is `304 Not Modified` with no body.
+         *     Several tags may be given, comma-separated (`"2", "3"`); the comparison is weak
+         *     (`W/"3"` matches version 3) and `*` always matches. Any other value just gets the full
+         *     `200`.
+         * @example "3"
+         */
+        IfNoneMatchVersion: string;
         /**
          * @description `json` (the default: the envelope, for programs), `jsonl` (one message per line, for
          *     tools that stream) or `markdown` (for people). Anything else, an empty value included:
@@ -838,8 +945,9 @@ export interface components {
          */
         XRequestId: string;
         /**
-         * @description The message's current `version`, quoted (`"2"`), on a PATCH's answer and its 412; send
-         *     it back as `If-Match` to make the next PATCH conditional.
+         * @description The message's current `version`, quoted (`"2"`), on a PATCH's answer and its 412 and on
+         *     `getMessage`'s `200` and `304`; send it back as `If-Match` to make the next PATCH
+         *     conditional, or as `If-None-Match` to read the message again only when it changed.
          * @example "2"
          */
         VersionETag: string;
@@ -857,14 +965,14 @@ export interface components {
          */
         RetryAfter: number;
         /**
-         * @description The methods the path serves: `GET, POST, DELETE` (the collection), `PATCH` (a
-         *     message), `PATCH, GET` (`.../summary/`, `.../export/`: also the messages of those ids)
-         *     or `PATCH, POST` (`.../restore/`).
+         * @description The methods the path serves: `GET, POST, DELETE` (the collection), `PATCH, GET` (a
+         *     message; `.../summary/` and `.../export/`, also the messages of those ids) or
+         *     `PATCH, GET, POST` (`.../restore/`: also the message of that id).
          */
-        Allow: "GET, POST, DELETE" | "PATCH" | "PATCH, GET" | "PATCH, POST";
+        Allow: "GET, POST, DELETE" | "PATCH, GET" | "PATCH, GET, POST";
         /**
          * @description Makes the export a download: `attachment; filename="quote-chat-<job_id>.<ext>"`, with
-         *     the `job_id` as given in the path and `json`, `jsonl` or `md` after the format.
+         *     the `job_id` in lowercase and `json`, `jsonl` or `md` after the format.
          *     CORS-exposed, so a script that fetches the export can name the file it saves.
          * @example attachment; filename="quote-chat-5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42.md"
          */
@@ -904,6 +1012,18 @@ export interface operations {
                  *     `INVALID_CURSOR`. Any other value: 400 `VALIDATION_ERROR` (`details.order`).
                  */
                 order?: components["parameters"]["Order"];
+                /**
+                 * @description A message id the client holds (the newest, for a page following the chat): only the
+                 *     visible messages after it in the chat's order come back, oldest first. Ascending only:
+                 *     with `order=desc` or with `cursor`, 400 `VALIDATION_ERROR` (`details.after`); a
+                 *     `next_cursor` of such a page is sent alone. Not a valid message id (1 to 100 characters
+                 *     of `A-Z a-z 0-9 . _ : -`): 400 `VALIDATION_ERROR` (`details.after`). A message that is
+                 *     not visible (unknown, or hidden by a clear): 404 `MESSAGE_NOT_FOUND`, reload with a
+                 *     plain list. The answer's `ETag` changes only when a message is created, or the chat
+                 *     cleared or restored.
+                 * @example user-1234567890
+                 */
+                after?: components["parameters"]["After"];
             };
             header?: {
                 /**
@@ -919,8 +1039,11 @@ export interface operations {
             };
             path: {
                 /**
-                 * @description The job, a UUID in its hyphenated form (36 characters, any case). It is used exactly as
-                 *     given, so `5E0D...` and `5e0d...` are different jobs. Anything else: 400 `INVALID_JOB_ID`.
+                 * @description The job, a UUID in its hyphenated form (36 characters). Case does not matter (RFC 9562:
+                 *     case-insensitive on input): the server reads it as its lowercase form, so `5E0D...` and
+                 *     `5e0d...` are the same job and get the same answers, and every `job_id` in an answer is
+                 *     lowercase. A generated client may take a UUID type here (`format: uuid`; Python's
+                 *     `str(uuid)` is lowercase). Anything else: 400 `INVALID_JOB_ID`.
                  * @example 5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42
                  */
                 job_id: components["parameters"]["JobId"];
@@ -943,9 +1066,10 @@ export interface operations {
             };
             304: components["responses"]["NotModified"];
             /**
-             * @description `INVALID_JOB_ID`; `VALIDATION_ERROR` for `limit` or `order` (each bad parameter
-             *     named in `details`); `INVALID_CURSOR` for a cursor that is malformed, badly signed,
-             *     from another job, issued before the chat was cleared, or for the other `order`
+             * @description `INVALID_JOB_ID`; `VALIDATION_ERROR` for `limit`, `order` or `after` (each bad
+             *     parameter named in `details`; `after` also when given with `order=desc` or with
+             *     `cursor`); `INVALID_CURSOR` for a cursor that is malformed, badly signed, from
+             *     another job, issued before the chat was cleared, or for the other `order`
              *     (`details.cursor` gives the reason; start over without a cursor).
              */
             400: {
@@ -958,7 +1082,21 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            404: components["responses"]["NotFound"];
+            /**
+             * @description `JOB_NOT_FOUND` (no such job, or the caller may not use it), `MESSAGE_NOT_FOUND`
+             *     (`after` names a message that is not visible: unknown, or hidden by a clear; reload
+             *     with a plain list), or `NOT_FOUND` for an empty `job_id` (see
+             *     `components.responses.NotFound`).
+             */
+            404: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
             405: components["responses"]["MethodNotAllowed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -970,8 +1108,11 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description The job, a UUID in its hyphenated form (36 characters, any case). It is used exactly as
-                 *     given, so `5E0D...` and `5e0d...` are different jobs. Anything else: 400 `INVALID_JOB_ID`.
+                 * @description The job, a UUID in its hyphenated form (36 characters). Case does not matter (RFC 9562:
+                 *     case-insensitive on input): the server reads it as its lowercase form, so `5E0D...` and
+                 *     `5e0d...` are the same job and get the same answers, and every `job_id` in an answer is
+                 *     lowercase. A generated client may take a UUID type here (`format: uuid`; Python's
+                 *     `str(uuid)` is lowercase). Anything else: 400 `INVALID_JOB_ID`.
                  * @example 5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42
                  */
                 job_id: components["parameters"]["JobId"];
@@ -981,8 +1122,8 @@ export interface operations {
         /**
          * @description A JSON object (`application/json` or `application/*+json`), at most 512 KiB. The
          *     server ignores `timestamp`, `job_id`, `version` and any unknown field; the schema
-         *     leaves them out, so that a typed client cannot send a misspelt field. A key given
-         *     twice is a 400.
+         *     lists only the fields the server reads, so that a typed client generated from it
+         *     refuses a misspelt field. A key given twice is a 400.
          */
         requestBody: {
             content: {
@@ -1078,8 +1219,11 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description The job, a UUID in its hyphenated form (36 characters, any case). It is used exactly as
-                 *     given, so `5E0D...` and `5e0d...` are different jobs. Anything else: 400 `INVALID_JOB_ID`.
+                 * @description The job, a UUID in its hyphenated form (36 characters). Case does not matter (RFC 9562:
+                 *     case-insensitive on input): the server reads it as its lowercase form, so `5E0D...` and
+                 *     `5e0d...` are the same job and get the same answers, and every `job_id` in an answer is
+                 *     lowercase. A generated client may take a UUID type here (`format: uuid`; Python's
+                 *     `str(uuid)` is lowercase). Anything else: 400 `INVALID_JOB_ID`.
                  * @example 5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42
                  */
                 job_id: components["parameters"]["JobId"];
@@ -1133,8 +1277,11 @@ export interface operations {
             };
             path: {
                 /**
-                 * @description The job, a UUID in its hyphenated form (36 characters, any case). It is used exactly as
-                 *     given, so `5E0D...` and `5e0d...` are different jobs. Anything else: 400 `INVALID_JOB_ID`.
+                 * @description The job, a UUID in its hyphenated form (36 characters). Case does not matter (RFC 9562:
+                 *     case-insensitive on input): the server reads it as its lowercase form, so `5E0D...` and
+                 *     `5e0d...` are the same job and get the same answers, and every `job_id` in an answer is
+                 *     lowercase. A generated client may take a UUID type here (`format: uuid`; Python's
+                 *     `str(uuid)` is lowercase). Anything else: 400 `INVALID_JOB_ID`.
                  * @example 5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42
                  */
                 job_id: components["parameters"]["JobId"];
@@ -1203,8 +1350,11 @@ export interface operations {
             };
             path: {
                 /**
-                 * @description The job, a UUID in its hyphenated form (36 characters, any case). It is used exactly as
-                 *     given, so `5E0D...` and `5e0d...` are different jobs. Anything else: 400 `INVALID_JOB_ID`.
+                 * @description The job, a UUID in its hyphenated form (36 characters). Case does not matter (RFC 9562:
+                 *     case-insensitive on input): the server reads it as its lowercase form, so `5E0D...` and
+                 *     `5e0d...` are the same job and get the same answers, and every `job_id` in an answer is
+                 *     lowercase. A generated client may take a UUID type here (`format: uuid`; Python's
+                 *     `str(uuid)` is lowercase). Anything else: 400 `INVALID_JOB_ID`.
                  * @example 5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42
                  */
                 job_id: components["parameters"]["JobId"];
@@ -1227,14 +1377,6 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ExportResponse"];
-                    /**
-                     * @example {"message_id":"user-1234567890","role":"user","content":"3 stainless steel boxes","timestamp":"2026-11-25T00:19:22.889643Z","metadata":{"price":2.5,"source":"web"},"version":1,"status":"complete","updated_at":"2026-11-25T00:19:22.889643Z"}
-                     *     {"message_id":"assistant-1","role":"assistant","content":"I understand you need","timestamp":"2026-11-25T00:19:23.102378Z","metadata":{"final":true},"version":2,"status":"complete","updated_at":"2026-11-25T00:19:25.417021Z"}
-                     *     {"message_id":"user-1234567891","role":"user","content":"Can I get that as ```json```?","timestamp":"2026-11-25T00:19:41.530114Z","metadata":{},"version":1,"status":"complete","updated_at":"2026-11-25T00:19:41.530114Z"}
-                     *     {"message_id":"assistant-2","role":"assistant","content":"","timestamp":"2026-11-25T00:19:41.774902Z","metadata":{},"version":1,"status":"streaming","updated_at":"2026-11-25T00:19:41.774902Z"}
-                     */
-                    "application/x-ndjson": string;
                     /**
                      * @example # Quote chat of job 5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42
                      *
@@ -1273,6 +1415,14 @@ export interface operations {
                      *     ```
                      */
                     "text/markdown; charset=utf-8": string;
+                    /**
+                     * @example {"message_id":"user-1234567890","role":"user","content":"3 stainless steel boxes","timestamp":"2026-11-25T00:19:22.889643Z","metadata":{"price":2.5,"source":"web"},"version":1,"status":"complete","updated_at":"2026-11-25T00:19:22.889643Z"}
+                     *     {"message_id":"assistant-1","role":"assistant","content":"I understand you need","timestamp":"2026-11-25T00:19:23.102378Z","metadata":{"final":true},"version":2,"status":"complete","updated_at":"2026-11-25T00:19:25.417021Z"}
+                     *     {"message_id":"user-1234567891","role":"user","content":"Can I get that as ```json```?","timestamp":"2026-11-25T00:19:41.530114Z","metadata":{},"version":1,"status":"complete","updated_at":"2026-11-25T00:19:41.530114Z"}
+                     *     {"message_id":"assistant-2","role":"assistant","content":"","timestamp":"2026-11-25T00:19:41.774902Z","metadata":{},"version":1,"status":"streaming","updated_at":"2026-11-25T00:19:41.774902Z"}
+                     */
+                    "application/x-ndjson": string;
+                    "application/json": components["schemas"]["ExportResponse"];
                 };
             };
             304: components["responses"]["NotModified"];
@@ -1304,8 +1454,11 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description The job, a UUID in its hyphenated form (36 characters, any case). It is used exactly as
-                 *     given, so `5E0D...` and `5e0d...` are different jobs. Anything else: 400 `INVALID_JOB_ID`.
+                 * @description The job, a UUID in its hyphenated form (36 characters). Case does not matter (RFC 9562:
+                 *     case-insensitive on input): the server reads it as its lowercase form, so `5E0D...` and
+                 *     `5e0d...` are the same job and get the same answers, and every `job_id` in an answer is
+                 *     lowercase. A generated client may take a UUID type here (`format: uuid`; Python's
+                 *     `str(uuid)` is lowercase). Anything else: 400 `INVALID_JOB_ID`.
                  * @example 5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42
                  */
                 job_id: components["parameters"]["JobId"];
@@ -1386,6 +1539,91 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    getMessage: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The version of the message the client holds, quoted as the `ETag` gave it (`"3"`).
+                 *     When it names the current version, the answer is `304 Not Modified` with no body.
+                 *     Several tags may be given, comma-separated (`"2", "3"`); the comparison is weak
+                 *     (`W/"3"` matches version 3) and `*` always matches. Any other value just gets the full
+                 *     `200`.
+                 * @example "3"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatchVersion"];
+            };
+            path: {
+                /**
+                 * @description The job, a UUID in its hyphenated form (36 characters). Case does not matter (RFC 9562:
+                 *     case-insensitive on input): the server reads it as its lowercase form, so `5E0D...` and
+                 *     `5e0d...` are the same job and get the same answers, and every `job_id` in an answer is
+                 *     lowercase. A generated client may take a UUID type here (`format: uuid`; Python's
+                 *     `str(uuid)` is lowercase). Anything else: 400 `INVALID_JOB_ID`.
+                 * @example 5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42
+                 */
+                job_id: components["parameters"]["JobId"];
+                /**
+                 * @description The message's id (percent-encoding is decoded first, so `m%3A1` is `m:1`). Anything
+                 *     else than 1 to 100 characters of `A-Z a-z 0-9 . _ : -`: 400 `VALIDATION_ERROR`
+                 *     (`details.message_id`). `summary`, `export` and `restore` are valid ids too: a `PATCH`
+                 *     on `.../quote-chat/summary/` patches the message named `summary`.
+                 * @example assistant-1
+                 */
+                message_id: components["parameters"]["MessageId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The message. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["VersionETag"];
+                    "Cache-Control": components["headers"]["CacheControlRevalidate"];
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "message_id": "assistant-1",
+                     *         "role": "assistant",
+                     *         "content": "I understand",
+                     *         "timestamp": "2026-11-25T00:19:23.102378Z",
+                     *         "metadata": {},
+                     *         "version": 2,
+                     *         "status": "streaming",
+                     *         "updated_at": "2026-11-25T00:19:24.208113Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["MessageResponse"];
+                };
+            };
+            304: components["responses"]["MessageNotModified"];
+            /**
+             * @description `INVALID_JOB_ID`; `VALIDATION_ERROR` for the path's `message_id`
+             *     (`details.message_id`).
+             */
+            400: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["MessageNotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     patchMessage: {
         parameters: {
             query?: never;
@@ -1406,8 +1644,11 @@ export interface operations {
             };
             path: {
                 /**
-                 * @description The job, a UUID in its hyphenated form (36 characters, any case). It is used exactly as
-                 *     given, so `5E0D...` and `5e0d...` are different jobs. Anything else: 400 `INVALID_JOB_ID`.
+                 * @description The job, a UUID in its hyphenated form (36 characters). Case does not matter (RFC 9562:
+                 *     case-insensitive on input): the server reads it as its lowercase form, so `5E0D...` and
+                 *     `5e0d...` are the same job and get the same answers, and every `job_id` in an answer is
+                 *     lowercase. A generated client may take a UUID type here (`format: uuid`; Python's
+                 *     `str(uuid)` is lowercase). Anything else: 400 `INVALID_JOB_ID`.
                  * @example 5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42
                  */
                 job_id: components["parameters"]["JobId"];
@@ -1479,20 +1720,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /**
-             * @description `JOB_NOT_FOUND` (no such job, or the caller may not use it), `MESSAGE_NOT_FOUND`
-             *     (no such message in this chat, or it was cleared), or `NOT_FOUND` for an empty
-             *     `job_id` or `message_id` (see `components.responses.NotFound`).
-             */
-            404: {
-                headers: {
-                    "X-Request-ID": components["headers"]["XRequestId"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error404"];
-                };
-            };
+            404: components["responses"]["MessageNotFound"];
             405: components["responses"]["MethodNotAllowed"];
             /**
              * @description `If-Match` names another version than the stored one: nothing changed. The current
@@ -1526,6 +1754,3 @@ export interface operations {
         };
     };
 }
-type WithRequired<T, K extends keyof T> = T & {
-    [P in K]-?: T[P];
-};

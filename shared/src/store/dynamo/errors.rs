@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 
 use super::items::Item;
 use crate::error::StoreError;
-use crate::store::retry::is_throttling_reason;
+use crate::store::retry::is_throttling;
 
 /// Classifies an SDK error that the SDK's own retries did not cure.
 pub fn classify<E, R>(err: SdkError<E, R>) -> StoreError
@@ -28,17 +28,15 @@ where
             {
                 return StoreError::ItemTooLarge;
             }
-            matches!(
-                code,
-                "ThrottlingException"
-                    | "ProvisionedThroughputExceededException"
-                    | "RequestLimitExceeded"
-                    | "InternalServerError"
-                    | "ServiceUnavailable"
-                    | "LimitExceededException"
-                    | "TransactionConflictException"
-                    | "TransactionCanceledException"
-            )
+            is_throttling(code)
+                || matches!(
+                    code,
+                    "InternalServerError"
+                        | "ServiceUnavailable"
+                        | "LimitExceededException"
+                        | "TransactionConflictException"
+                        | "TransactionCanceledException"
+                )
         }
         _ => false,
     };
@@ -80,7 +78,7 @@ pub fn cancellation(
                 return Some(Cancelled::Condition { index, item });
             }
             let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code()).collect();
-            if codes.iter().any(|c| is_throttling_reason(c)) {
+            if codes.iter().any(|c| is_throttling(c)) {
                 let detail = DisplayErrorContext(err).to_string();
                 Some(Cancelled::Throttled(StoreError::Unavailable(detail.into())))
             } else if codes.contains(&"TransactionConflict") {

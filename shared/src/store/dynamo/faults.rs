@@ -48,7 +48,6 @@ fn chat() -> Chat {
             job_id: "job".into(),
             owner_id: "owner".into(),
             member_ids: None,
-            archived: None,
         },
         head: Head::default(),
     }
@@ -104,7 +103,7 @@ async fn throttling_that_outlasts_the_sdk_retries_is_unavailable() {
         .http_response(throttled)
         .times(SDK_ATTEMPTS as usize)
         .build();
-    let result = store(client(&[&rule])).open(chat().job, None).await;
+    let result = store(client(&[&rule])).open("job", None).await;
     assert!(
         matches!(result, Err(StoreError::Unavailable(_))),
         "{result:?}"
@@ -119,7 +118,8 @@ async fn unprocessed_keys_of_batch_get_are_fetched_again() {
         ("sk".into(), s(crate::store::keys::HEAD)),
         ("generation".into(), n(7)),
     ]);
-    let first = mock!(Client::batch_get_item).then_output(|| {
+    let job: Item = HashMap::from([("job_id".into(), s("job")), ("owner_id".into(), s("owner"))]);
+    let first = mock!(Client::batch_get_item).then_output(move || {
         let keys = KeysAndAttributes::builder()
             .keys(HashMap::from([
                 ("job_id".to_owned(), s("job")),
@@ -128,6 +128,7 @@ async fn unprocessed_keys_of_batch_get_are_fetched_again() {
             .build()
             .unwrap();
         BatchGetItemOutput::builder()
+            .responses("jobs", vec![job.clone()])
             .unprocessed_keys("messages", keys)
             .build()
     });
@@ -136,11 +137,12 @@ async fn unprocessed_keys_of_batch_get_are_fetched_again() {
             .responses("messages", vec![head.clone()])
             .build()
     });
-    let (opened, _) = store(client(&[&first, &second]))
-        .open(chat().job, None)
+    let opened = store(client(&[&first, &second]))
+        .open("job", None)
         .await
         .unwrap();
     assert_eq!(opened.head.generation, 7);
+    assert_eq!(opened.job.map(|job| job.owner_id).as_deref(), Some("owner"));
     assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
 }
 

@@ -6,11 +6,11 @@ use aws_sdk_dynamodb::Client;
 
 use self::items::{s, Item};
 use super::{
-    Change, Chat, ChatStore, ClearOutcome, CreateOutcome, MessageRef, PatchOutcome, RestoreOutcome,
-    StorePage,
+    Change, Chat, ChatStore, ClearOutcome, CreateOutcome, MessageRef, Opened, PatchOutcome,
+    RestoreOutcome, StorePage,
 };
 use crate::error::StoreError;
-use crate::model::{Job, Message};
+use crate::model::Message;
 
 mod clear;
 mod create;
@@ -73,16 +73,23 @@ impl DynamoStore {
 }
 
 impl ChatStore for DynamoStore {
-    async fn job(&self, job_id: &str) -> Result<Option<Job>, StoreError> {
-        self.read_job(job_id).await
+    async fn open(&self, job_id: &str, message_id: Option<&str>) -> Result<Opened, StoreError> {
+        self.read_opened(job_id, message_id).await
     }
 
-    async fn open(
+    async fn message(
         &self,
-        job: Job,
-        message_id: Option<&str>,
-    ) -> Result<(Chat, Option<MessageRef>), StoreError> {
-        self.read_chat(job, message_id).await
+        chat: &Chat,
+        target: &MessageRef,
+    ) -> Result<Option<Message>, StoreError> {
+        match self.read_message(chat, target).await? {
+            Some(item) => Ok(Some(
+                items::from_item::<items::MessageItem>(item)?
+                    .into_stored()?
+                    .message,
+            )),
+            None => Ok(None),
+        }
     }
 
     async fn page(

@@ -1,5 +1,5 @@
 //! PATCH: one conditional `UpdateItem` on the message, found through the id lookup that
-//! `open` read with the job. Metadata merges key by key (`SET`/`REMOVE`), so concurrent PATCHes
+//! `open` read with the job. A lost race is reported, not retried here (`retry::contended`). Metadata merges key by key (`SET`/`REMOVE`), so concurrent PATCHes
 //! never overwrite each other's keys and need no read; only a PATCH that may push metadata
 //! past its limit (or names very many keys) reads the message and writes it whole.
 
@@ -15,7 +15,6 @@ use super::DynamoStore;
 use crate::error::StoreError;
 use crate::limits::MAX_METADATA_BYTES;
 use crate::model::{metadata_to_string, MessagePatch, Metadata};
-use crate::store::retry::{backoff, CONTENTION_ATTEMPTS};
 use crate::store::{Change, Chat, MessageRef, PatchOutcome};
 
 /// Most metadata keys one key-by-key update names (DynamoDB caps an expression at 4 KB).
@@ -161,53 +160,48 @@ impl DynamoStore {
             .metadata
             .as_ref()
             .is_none_or(|m| m.len() <= MAX_KEYS_PER_UPDATE);
-        let mut seen = if keyed {
+        let seen = if keyed {
             match self
                 .try_update(chat, target, change, &MetadataWrite::Keyed)
                 .await?
             {
                 Attempt::Done(outcome) => return Ok(outcome),
                 Attempt::Seen(item) => item,
-                Attempt::Conflict => self.read_message(chat, target).await?,
+                Attempt::Conflict => return Ok(PatchOutcome::Contended),
             }
         } else {
             self.read_message(chat, target).await?
         };
-        for attempt in 0..CONTENTION_ATTEMPTS {
-            let Some(item) = seen else {
-                return Ok(PatchOutcome::NotFound);
-            };
-            let stored: MessageItem = from_item(item)?;
-            if stored.write_id == change.write_id {
-                // Our own write, whose answer was lost and whose retry met it.
-                return Ok(PatchOutcome::Patched(stored.into_stored()?.message));
-            }
-            if let Some(expected) = &change.expected_versions {
-                if !expected.contains(&stored.version) {
-                    return Ok(PatchOutcome::VersionMismatch(stored.version));
-                }
-            }
-            let seen_version = stored.version;
-            let merged = change
-                .patch
-                .merge_metadata(stored.into_stored()?.message.metadata);
-            if metadata_to_string(&merged).len() > MAX_METADATA_BYTES {
-                return Ok(PatchOutcome::MetadataTooLarge);
-            }
-            let whole = MetadataWrite::Whole {
-                merged,
-                seen_version,
-            };
-            seen = match self.try_update(chat, target, change, &whole).await? {
-                Attempt::Done(outcome) => return Ok(outcome),
-                Attempt::Seen(item) => item,
-                Attempt::Conflict => {
-                    backoff(attempt).await;
-                    self.read_message(chat, target).await?
-                }
-            };
+        let Some(item) = seen else {
+            return Ok(PatchOutcome::NotFound);
+        };
+        let stored: MessageItem = from_item(item)?;
+        if stored.write_id == change.write_id {
+            // Our own write, whose answer was lost and whose retry met it.
+            return Ok(PatchOutcome::Patched(stored.into_stored()?.message));
         }
-        Ok(PatchOutcome::Contended)
+        if let Some(expected) = &change.expected_versions {
+            if !expected.contains(&stored.version) {
+                return Ok(PatchOutcome::VersionMismatch(stored.version));
+            }
+        }
+        let seen_version = stored.version;
+        let merged = change
+            .patch
+            .merge_metadata(stored.into_stored()?.message.metadata);
+        if metadata_to_string(&merged).len() > MAX_METADATA_BYTES {
+            return Ok(PatchOutcome::MetadataTooLarge);
+        }
+        let whole = MetadataWrite::Whole {
+            merged,
+            seen_version,
+        };
+        // One write of the merged whole; if another writer changed the message meanwhile, the
+        // domain's one retry loop (`retry::contended`) reads again and starts over.
+        match self.try_update(chat, target, change, &whole).await? {
+            Attempt::Done(outcome) => Ok(outcome),
+            Attempt::Seen(_) | Attempt::Conflict => Ok(PatchOutcome::Contended),
+        }
     }
 
     async fn try_update(
@@ -244,22 +238,5 @@ impl DynamoStore {
                 UpdateFailed::Other(err) => Err(err),
             },
         }
-    }
-
-    async fn read_message(
-        &self,
-        chat: &Chat,
-        target: &MessageRef,
-    ) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.messages_table)
-            .set_key(Some(self.key(&chat.job.job_id, &target.sort_key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(super::errors::classify)?;
-        Ok(out.item)
     }
 }

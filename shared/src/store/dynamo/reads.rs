@@ -1,6 +1,6 @@
-//! Reading a chat: the job by one `GetItem` on the jobs table, then (for a caller who may use
-//! it) the head and an id lookup in one `BatchGetItem`; pages of messages by one `Query` over
-//! the visible generations.
+//! Reading a chat: the job, the chat's head and an id lookup in one `BatchGetItem` over both
+//! tables (no message item: the access rule is checked on that answer before any is read); one
+//! message by `GetItem`; pages of messages by one `Query` over the visible generations.
 
 use std::collections::HashMap;
 
@@ -12,7 +12,7 @@ use super::DynamoStore;
 use crate::error::StoreError;
 use crate::model::Job;
 use crate::store::retry::{backoff, CONTENTION_ATTEMPTS};
-use crate::store::{keys, Chat, MessageRef, StorePage};
+use crate::store::{keys, Chat, MessageRef, Opened, StorePage};
 
 fn keys_and_attributes(keys: Vec<Item>) -> Result<KeysAndAttributes, StoreError> {
     KeysAndAttributes::builder()
@@ -20,6 +20,17 @@ fn keys_and_attributes(keys: Vec<Item>) -> Result<KeysAndAttributes, StoreError>
         .consistent_read(true)
         .build()
         .map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+/// A job item nobody can be shown to own is answered as missing; operators are told.
+fn readable_job(job_id: &str, item: Item) -> Option<Job> {
+    match from_item(item) {
+        Ok(job) => Some(job),
+        Err(err) => {
+            tracing::error!(job_id, error = %err, "job item is unreadable; answering not found");
+            None
+        }
+    }
 }
 
 fn sort_key(item: &Item) -> Option<&str> {
@@ -30,46 +41,30 @@ fn sort_key(item: &Item) -> Option<&str> {
 }
 
 impl DynamoStore {
-    /// The job's item: only what the access rule needs, so that other attributes of the
-    /// existing jobs table, whatever their shape, cannot break a request.
-    pub(super) async fn read_job(&self, job_id: &str) -> Result<Option<Job>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.jobs_table)
-            .key("job_id", s(job_id))
-            .projection_expression("job_id, owner_id, member_ids")
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(classify)?;
-        let Some(item) = out.item else {
-            return Ok(None);
-        };
-        match from_item(item) {
-            Ok(job) => Ok(Some(job)),
-            Err(err) => {
-                // Nobody can be shown to own it; say so to operators, not to callers.
-                tracing::error!(job_id, error = %err, "job item is unreadable; answering not found");
-                Ok(None)
-            }
-        }
-    }
-
-    /// The head of the job's chat and, with `message_id`, that message's lookup: one
-    /// `BatchGetItem` on the messages table.
-    pub(super) async fn read_chat(
+    /// The job, the head of its chat and, with `message_id`, that message's lookup: one
+    /// `BatchGetItem` over both tables. Of the job only what the access rule needs is read, so
+    /// other attributes of the existing jobs table, whatever their shape, cannot break a request.
+    pub(super) async fn read_opened(
         &self,
-        job: Job,
+        job_id: &str,
         message_id: Option<&str>,
-    ) -> Result<(Chat, Option<MessageRef>), StoreError> {
-        let mut wanted = vec![self.key(&job.job_id, keys::HEAD)];
+    ) -> Result<Opened, StoreError> {
+        let mut chat_keys = vec![self.key(job_id, keys::HEAD)];
         let lookup_sk = message_id.map(keys::lookup);
         if let Some(sk) = &lookup_sk {
-            wanted.push(self.key(&job.job_id, sk));
+            chat_keys.push(self.key(job_id, sk));
         }
-        let mut request =
-            HashMap::from([(self.messages_table.clone(), keys_and_attributes(wanted)?)]);
+        let job_keys = KeysAndAttributes::builder()
+            .keys(Item::from([("job_id".to_owned(), s(job_id))]))
+            .projection_expression("job_id, owner_id, member_ids")
+            .consistent_read(true)
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let mut request = HashMap::from([
+            (self.messages_table.clone(), keys_and_attributes(chat_keys)?),
+            (self.jobs_table.clone(), job_keys),
+        ]);
+        let mut job: Option<Item> = None;
         let mut head: Option<Item> = None;
         let mut lookup: Option<Item> = None;
         for attempt in 0..CONTENTION_ATTEMPTS {
@@ -80,11 +75,15 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(classify)?;
-            for item in out.responses.unwrap_or_default().into_values().flatten() {
-                if sort_key(&item) == Some(keys::HEAD) {
-                    head = Some(item);
-                } else if sort_key(&item).is_some() && sort_key(&item) == lookup_sk.as_deref() {
-                    lookup = Some(item);
+            for (table, items) in out.responses.unwrap_or_default() {
+                for item in items {
+                    if table == self.jobs_table {
+                        job = Some(item);
+                    } else if sort_key(&item) == Some(keys::HEAD) {
+                        head = Some(item);
+                    } else if sort_key(&item).is_some() && sort_key(&item) == lookup_sk.as_deref() {
+                        lookup = Some(item);
+                    }
                 }
             }
             request = out.unprocessed_keys.unwrap_or_default();
@@ -94,14 +93,35 @@ impl DynamoStore {
                     (Some(item), Some(id)) => Some(from_item::<LookupItem>(item)?.into_ref(id)),
                     _ => None,
                 };
-                let head = head.head();
-                return Ok((Chat { job, head }, target));
+                return Ok(Opened {
+                    job: job.and_then(|item| readable_job(job_id, item)),
+                    head: head.head(),
+                    target,
+                });
             }
             backoff(attempt).await;
         }
         Err(StoreError::Unavailable(
             "BatchGetItem left keys unprocessed after every retry".into(),
         ))
+    }
+
+    /// The message item `target` points at, read strongly consistent.
+    pub(super) async fn read_message(
+        &self,
+        chat: &Chat,
+        target: &MessageRef,
+    ) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.messages_table)
+            .set_key(Some(self.key(&chat.job.job_id, &target.sort_key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out.item)
     }
 
     pub(super) async fn read_page(
