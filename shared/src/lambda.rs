@@ -4,10 +4,16 @@
 //! space: curl sends them unencoded), before any handler could answer — and a panic aborts the
 //! process. Such characters are percent-encoded first, as a browser would have sent them, so the
 //! request reaches its handler and gets an answer in the API's envelope.
+//!
+//! Each invocation runs in a [`telemetry::request_span`] (its request id and job hash on every
+//! log line).
 
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, IntoResponse, LambdaEvent, Request, Service};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+use tracing::Instrument;
+
+use crate::telemetry;
 
 /// What may not stand raw in a URI's path or query (RFC 3986), besides non-ASCII, which
 /// percent-encoding always encodes; `%` stays, so existing escapes are kept.
@@ -40,7 +46,17 @@ fn repair(event: &mut LambdaRequest) {
     }
 }
 
-/// `lambda_http::run`, with the event repaired first.
+/// The job a request names, as API Gateway matched it (`None` on unrouted requests).
+fn job_id(event: &LambdaRequest) -> Option<&str> {
+    match event {
+        LambdaRequest::ApiGatewayV2(request) => {
+            request.path_parameters.get("job_id").map(String::as_str)
+        }
+        _ => None,
+    }
+}
+
+/// `lambda_http::run`, with the event repaired first and run in its request span.
 pub async fn run_http<'a, S, R, E>(handler: S) -> Result<(), lambda_http::Error>
 where
     S: Service<Request, Response = R, Error = E> + Clone + 'a,
@@ -52,8 +68,9 @@ where
     lambda_runtime::run(lambda_runtime::service_fn(
         move |mut event: LambdaEvent<LambdaRequest>| {
             repair(&mut event.payload);
+            let span = telemetry::request_span(&event.context.request_id, job_id(&event.payload));
             let mut adapter = adapter.clone();
-            async move { adapter.call(event).await }
+            async move { adapter.call(event).await }.instrument(span)
         },
     ))
     .await
