@@ -15,7 +15,7 @@ CLIENT_STAMP := clients/typescript/node_modules/.installed
 DEMO_STAMP := examples/vue-demo/node_modules/.installed
 DEMO_JOB := 5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42
 
-.PHONY: help deps tools run reset demo test token job fmt clippy lint build deploy bench check clean
+.PHONY: help deps tools run reset demo invoke test token job fmt clippy lint build deploy bench check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -66,7 +66,12 @@ demo: $(DEMO_STAMP) ## the Vue demo (examples/vue-demo) on http://localhost:5173
 	@echo "  cd examples/vue-demo && QUOTE_CHAT_TOKEN=\$$(make -s -C ../.. token USER=demo-user) node writer.mjs"
 	cd examples/vue-demo && exec node_modules/.bin/vite
 
-test: deps $(CLIENT_STAMP) $(DEMO_STAMP) $(CHROMIUM_STAMP) ## every test, against its own in-memory DynamoDB Local on a free port
+invoke: tools ## an event through a function on cargo lambda's emulator, against make run's DynamoDB Local: make invoke FN=list EVENT=events/list.json
+	@if [ -z "$(strip $(FN))" ] || [ -z "$(strip $(EVENT))" ]; then \
+	  echo "usage: make invoke FN=list EVENT=events/list.json  (FN: list, create, patch, clear; events in events/)" >&2; exit 2; fi
+	@scripts/invoke.sh "$(FN)" "$(EVENT)"
+
+test: deps tools $(CLIENT_STAMP) $(DEMO_STAMP) $(CHROMIUM_STAMP) ## every test, against its own in-memory DynamoDB Local on a free port
 	scripts/dynamodb-local.sh with scripts/test.sh
 
 token: ## print a local JWT: make token USER=alice [GROUPS="staff admin"]
