@@ -19,7 +19,7 @@ DEMO_PORT ?= 5173
 KIT_FILES := $(shell find clients/typescript/src clients/typescript/scripts -type f 2>/dev/null) \
   $(wildcard clients/typescript/tsconfig*.json)
 
-.PHONY: help deps tools run reset demo test token job fmt clippy lint build deploy bench check clean
+.PHONY: help deps tools run reset demo invoke test token job fmt clippy lint build deploy bench check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -87,6 +87,11 @@ demo: $(DEMO_STAMP) ## the Vue demo (examples/vue-demo) on http://localhost:5173
 	@echo "Wiring (b), a server-side writer: choose 'a server-side writer' on the page, then"
 	@echo "  cd examples/vue-demo && QUOTE_CHAT_TOKEN=\$$(make -s -C ../.. token USER=demo-user) node writer.mjs --api $(DEMO_API)"
 	cd examples/vue-demo && DEMO_PORT=$(DEMO_PORT) exec node_modules/.bin/vite
+
+invoke: tools ## an event through a function on cargo lambda's emulator, against make run's DynamoDB Local: make invoke FN=list EVENT=events/list.json
+	@if [ -z "$(strip $(FN))" ] || [ -z "$(strip $(EVENT))" ]; then \
+	  echo "usage: make invoke FN=list EVENT=events/list.json  (FN: list, create, patch, clear; events in events/)" >&2; exit 2; fi
+	@scripts/invoke.sh "$(FN)" "$(EVENT)"
 
 test: deps tools $(CLIENT_STAMP) $(DEMO_STAMP) $(CHROMIUM_STAMP) ## every test, against its own in-memory DynamoDB Local on a free port
 	scripts/dynamodb-local.sh with scripts/test.sh

@@ -30,6 +30,8 @@ if [ -n "$differing" ]; then
 fi
 # The Lambda binaries and the local server are exercised as real processes by some tests.
 cargo build --workspace --bins --locked
+# `make invoke`: each event in events/ through its function on cargo lambda's emulator.
+scripts/invoke.sh check
 cargo test --workspace --exclude quote-chat-bench --locked
 # The TypeScript client kit: generated types up to date with openapi.yaml, tsc --strict, vitest.
 (cd clients/typescript && npm run --silent ci)

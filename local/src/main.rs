@@ -1,4 +1,5 @@
-//! `quote-chat-local`: the local API (`serve`), and helpers for developers (`token`, `job`).
+//! `quote-chat-local`: the local API (`serve`), and helpers for developers (`token`, `job`,
+//! and `demo`: the tables and the demo job that `serve` creates, for `make invoke`).
 
 use std::sync::Arc;
 
@@ -14,7 +15,8 @@ use std::time::{Duration, Instant};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-const USAGE: &str = "usage: quote-chat-local [serve] | token USER [GROUPS] | job OWNER [MEMBERS]
+const USAGE: &str =
+    "usage: quote-chat-local [serve] | demo | token USER [GROUPS] | job OWNER [MEMBERS]
   (GROUPS and MEMBERS: names separated by commas or spaces)";
 /// Tokens printed for developers last a working day.
 const TOKEN_TTL_SECONDS: i64 = 12 * 3600;
@@ -50,20 +52,24 @@ fn place(endpoint: &str) -> (String, Option<u16>) {
 fn unusable(endpoint: &str, problem: &Unusable, command: &str) -> String {
     let (place, port) = place(endpoint);
     let other = port.map_or(8001, |p| p.saturating_add(1));
+    // `job` and `demo` use the DynamoDB Local of a running `make run`; `serve` is `make run`.
+    let again = match command {
+        "demo" => "make invoke FN=… EVENT=…",
+        _ => "make job OWNER=…",
+    };
     match (problem, command) {
-        (Unusable::Unreachable, "job") => format!(
+        (Unusable::Unreachable, "job" | "demo") => format!(
             "cannot reach DynamoDB Local on {place} — is `make run` running? (If it runs with \
-             another DYNAMODB_PORT, give the same one: DYNAMODB_PORT=… make job OWNER=…)"
+             another DYNAMODB_PORT, give the same one: DYNAMODB_PORT=… {again})"
         ),
         (Unusable::Unreachable, _) => format!(
             "cannot reach DynamoDB Local on {place}: nothing answers there. `make run` starts it \
              with the server; run alone, the server needs one already running (DYNAMODB_PORT or \
              DYNAMODB_ENDPOINT)."
         ),
-        (Unusable::NotDynamoDb { .. }, "job") => format!(
+        (Unusable::NotDynamoDb { .. }, "job" | "demo") => format!(
             "another server answers on {place}, not DynamoDB Local ({problem}) — is `make run` \
-             running on another DYNAMODB_PORT? Give the one it printed: DYNAMODB_PORT=… make job \
-             OWNER=…"
+             running on another DYNAMODB_PORT? Give the one it printed: DYNAMODB_PORT=… {again}"
         ),
         (Unusable::NotDynamoDb { .. }, _) => format!(
             "{place} is taken by another server, not DynamoDB Local ({problem}): stop that \
@@ -107,6 +113,12 @@ async fn run() -> Result<(), BoxError> {
         .as_slice()
     {
         [] | ["serve"] => run_server(jwt).await,
+        ["demo"] => {
+            let config = config()?;
+            let client = config.dynamodb_client().await;
+            usable(&config, &client, "demo").await?;
+            demo_tables(&client, &config).await
+        }
         ["token", user] if !user.trim().is_empty() => print_token(&jwt, user, ""),
         ["token", user, groups] if !user.trim().is_empty() => print_token(&jwt, user, groups),
         ["job", owner, members @ ..] if !owner.trim().is_empty() => {
@@ -122,6 +134,12 @@ async fn run() -> Result<(), BoxError> {
         }
         _ => Err(USAGE.into()),
     }
+}
+
+/// The tables, and the demo job owned by the demo user (what the events in `events/` name).
+async fn demo_tables(client: &aws_sdk_dynamodb::Client, config: &Config) -> Result<(), BoxError> {
+    ensure_tables(client, &config.messages_table, &config.jobs_table).await?;
+    put_job(client, &config.jobs_table, DEMO_JOB_ID, DEMO_OWNER, &[]).await
 }
 
 fn print_token(jwt: &LocalJwt, user: &str, groups: &str) -> Result<(), BoxError> {
@@ -182,20 +200,7 @@ async fn run_server(jwt: LocalJwt) -> Result<(), BoxError> {
     let config = config()?;
     let deps = config.deps().await;
     usable(&config, deps.store.client(), "serve").await?;
-    ensure_tables(
-        deps.store.client(),
-        &config.messages_table,
-        &config.jobs_table,
-    )
-    .await?;
-    put_job(
-        deps.store.client(),
-        &config.jobs_table,
-        DEMO_JOB_ID,
-        DEMO_OWNER,
-        &[],
-    )
-    .await?;
+    demo_tables(deps.store.client(), &config).await?;
 
     let token = jwt.token(DEMO_OWNER, &[], TOKEN_TTL_SECONDS);
     let cors = Cors::new(&env_or("ALLOWED_ORIGINS", DEFAULT_ORIGINS));

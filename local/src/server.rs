@@ -16,8 +16,9 @@ use shared::error::ApiError;
 use shared::limits::MAX_BODY_BYTES;
 use shared::routes::{route, Function, Route, Target};
 use shared::store::ChatStore;
-use shared::{apigw, http as api_http, Deps};
+use shared::{apigw, http as api_http, telemetry, Deps};
 use tokio::net::TcpListener;
+use tracing::Instrument;
 
 use crate::cors::Cors;
 use crate::jwt::{LocalJwt, Refusal};
@@ -30,22 +31,48 @@ pub struct LocalApi<S> {
 
 type Reply = Response<Full<Bytes>>;
 
+/// An answer, and who gave it: a handler writes the line of the request it served (as on
+/// Lambda); the server writes one for what never reached a handler. One line per request.
+enum Answer {
+    Handler(Reply),
+    Server(Reply),
+}
+
 impl<S: ChatStore + 'static> LocalApi<S> {
+    /// Answers one request; every line it logs carries its id and job hash, as on Lambda.
     pub async fn handle(&self, req: Request<Incoming>) -> Reply {
-        let started = Instant::now();
         let request_id = uuid::Uuid::new_v4().to_string();
+        let found = route(req.method(), req.uri().path());
+        let job_id = match &found {
+            Route::Found { job_id, .. } => Some(job_id.as_str()),
+            _ => None,
+        };
+        let span = telemetry::request_span(&request_id, job_id);
+        self.answer(req, found, &request_id).instrument(span).await
+    }
+
+    async fn answer(&self, req: Request<Incoming>, found: Route, request_id: &str) -> Reply {
+        let started = Instant::now();
         let origin = req
             .headers()
             .get(ORIGIN)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let method = req.method().clone();
-        let path = req.uri().path().to_owned();
-        let (mut reply, preflight) = match route(&method, &path) {
-            Route::Preflight => (empty(StatusCode::NO_CONTENT), true),
-            Route::NotFound => (failure(&ApiError::NotFound, &request_id), false),
+        let (answer, route_name, preflight) = match found {
+            Route::Preflight => (
+                Answer::Server(empty(StatusCode::NO_CONTENT)),
+                "preflight",
+                true,
+            ),
+            Route::NotFound => (
+                Answer::Server(failure(&ApiError::NotFound, request_id)),
+                "unrouted",
+                false,
+            ),
             Route::WrongMethod { allow } => (
-                failure(&ApiError::MethodNotAllowed { allow }, &request_id),
+                Answer::Server(failure(&ApiError::MethodNotAllowed { allow }, request_id)),
+                "unrouted",
                 false,
             ),
             Route::Found {
@@ -53,23 +80,30 @@ impl<S: ChatStore + 'static> LocalApi<S> {
                 job_id,
                 message_id,
             } => (
-                self.dispatch(req, target, job_id, message_id, &request_id)
+                self.dispatch(req, target, job_id, message_id, request_id)
                     .await,
+                target.name(),
                 false,
             ),
         };
+        let mut reply = match answer {
+            Answer::Handler(reply) => reply,
+            Answer::Server(reply) => {
+                tracing::info!(
+                    %method,
+                    route = route_name,
+                    status = reply.status().as_u16(),
+                    latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "request"
+                );
+                reply
+            }
+        };
         let headers = reply.headers_mut();
         self.cors.decorate(origin.as_deref(), headers, preflight);
-        if let Ok(value) = HeaderValue::from_str(&request_id) {
+        if let Ok(value) = HeaderValue::from_str(request_id) {
             headers.insert(api_http::REQUEST_ID, value);
         }
-        tracing::info!(
-            %method,
-            path,
-            status = reply.status().as_u16(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "request"
-        );
         reply
     }
 
@@ -80,7 +114,7 @@ impl<S: ChatStore + 'static> LocalApi<S> {
         job_id: String,
         message_id: Option<String>,
         request_id: &str,
-    ) -> Reply {
+    ) -> Answer {
         let (parts, body) = req.into_parts();
         let bytes = match Limited::new(body, MAX_BODY_BYTES + 1).collect().await {
             Ok(collected) => collected.to_bytes(),
@@ -89,7 +123,7 @@ impl<S: ChatStore + 'static> LocalApi<S> {
                     field: "body",
                     limit: MAX_BODY_BYTES,
                 };
-                return failure(&too_large, request_id);
+                return Answer::Server(failure(&too_large, request_id));
             }
         };
         let authorization = parts.headers.get(AUTHORIZATION).map(|v| v.to_str());
@@ -103,7 +137,7 @@ impl<S: ChatStore + 'static> LocalApi<S> {
         // the token).
         let claims = verified
             .map_err(|reason| {
-                tracing::info!(request_id, %reason, "token refused: the answer is 401");
+                tracing::info!(%reason, "token refused: the answer is 401");
             })
             .ok();
         let body = if bytes.is_empty() {
@@ -137,7 +171,7 @@ impl<S: ChatStore + 'static> LocalApi<S> {
             lambda_http::Body::Binary(bytes) => Bytes::from(bytes),
             _ => Bytes::new(),
         };
-        Response::from_parts(parts, Full::new(bytes))
+        Answer::Handler(Response::from_parts(parts, Full::new(bytes)))
     }
 }
 

@@ -6,7 +6,7 @@ use lambda_http::http::header::{
     LINK, RETRY_AFTER,
 };
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use lambda_http::http::StatusCode;
 use lambda_http::request::RequestContext;
@@ -353,19 +353,19 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// instead of Lambda killing it and API Gateway answering its own 500.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 
-/// Runs a handler's work within the time Lambda gives this invocation (no limit off Lambda).
+/// Runs a handler's work within the time Lambda gives this invocation (no limit off Lambda, nor
+/// under a deadline already past: see [`crate::lambda::time_left`]).
 pub async fn before_deadline<F>(req: &Request, work: F) -> Result<Response<Body>, ApiError>
 where
     F: Future<Output = Result<Response<Body>, ApiError>>,
 {
-    let Some(deadline_ms) = req.lambda_context_ref().map(|context| context.deadline) else {
+    let Some(left) = req
+        .lambda_context_ref()
+        .and_then(|context| crate::lambda::time_left(context.deadline, SystemTime::now()))
+    else {
         return work.await;
     };
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |now| u64::try_from(now.as_millis()).unwrap_or(u64::MAX));
-    let budget =
-        Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(DEADLINE_MARGIN);
+    let budget = left.saturating_sub(DEADLINE_MARGIN);
     match tokio::time::timeout(budget, work).await {
         Ok(result) => result,
         Err(_) => {
@@ -423,6 +423,7 @@ fn job_hash(job_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     #[test]
     fn json_media_types() {
@@ -459,6 +460,15 @@ mod tests {
     #[tokio::test]
     async fn off_lambda_there_is_no_deadline() {
         let req = Request::default();
+        let done = async { Ok(success(200, &"ok")) };
+        assert_eq!(serve(&req, done).await.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn a_deadline_already_past_as_cargo_lambda_sends_it_is_no_deadline() {
+        let mut context = lambda_http::Context::default();
+        context.deadline = 600_000;
+        let req = Request::default().with_lambda_context(context);
         let done = async { Ok(success(200, &"ok")) };
         assert_eq!(serve(&req, done).await.status(), 200);
     }

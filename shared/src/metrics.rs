@@ -359,8 +359,17 @@ pub fn emf_values(values: &[(&str, f64)], namespace: &str, now_ms: u64) -> Value
 /// Writes an EMF line of plain values (on Lambda).
 pub fn publish_values(values: &[(&str, f64)]) {
     if emf_enabled() {
-        println!("{}", emf_values(values, namespace(), now_ms()));
+        println!("{}", of_request(emf_values(values, namespace(), now_ms())));
     }
+}
+
+/// The EMF document with the request id and job hash of the request being served, as every
+/// log line of a request carries them (CloudWatch keeps them as searchable properties).
+fn of_request(mut document: Value) -> Value {
+    if let Value::Object(fields) = &mut document {
+        fields.extend(crate::telemetry::request_fields());
+    }
+    document
 }
 
 fn now_ms() -> u64 {
@@ -372,7 +381,7 @@ fn now_ms() -> u64 {
 /// Writes the request's EMF line (on Lambda).
 pub fn publish(record: &RequestRecord<'_>) {
     if emf_enabled() {
-        println!("{}", emf(record, namespace(), now_ms()));
+        println!("{}", of_request(emf(record, namespace(), now_ms())));
     }
 }
 

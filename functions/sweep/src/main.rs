@@ -3,6 +3,7 @@
 use std::time::{Instant, SystemTime};
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -10,8 +11,9 @@ async fn main() -> Result<(), Error> {
     let deps = shared::Config::from_env()?.deps().await;
     run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let stop = sweep::stop_at(event.context.deadline, SystemTime::now(), Instant::now());
+        let span = shared::telemetry::request_span(&event.context.request_id, None);
         let store = &deps.store;
-        async move { sweep::handler(store, stop).await.map_err(Error::from) }
+        async move { sweep::handler(store, stop).await.map_err(Error::from) }.instrument(span)
     }))
     .await
 }

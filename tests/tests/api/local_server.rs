@@ -289,3 +289,85 @@ async fn unknown_paths_wrong_methods_and_oversized_bodies() {
         (400, Some("INVALID_JOB_ID"))
     );
 }
+
+#[tokio::test]
+async fn the_local_server_writes_one_plain_line_per_request_carrying_its_id() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    // The binary as `make run` starts it, its output a pipe (as when sent to a file), on
+    // tables of its own: it writes the demo job there, and sweeps them.
+    let config = testkit::config();
+    let (messages, jobs) = (
+        format!("{}-local-logs", config.messages_table),
+        format!("{}-local-logs", config.jobs_table),
+    );
+    let secret = "local-logs-jwt-secret";
+    let mut child = tokio::process::Command::new(crate::runtime::binary("quote-chat-local"))
+        .arg("serve")
+        .env_clear()
+        .envs([
+            ("PORT", "0".to_owned()),
+            ("DYNAMODB_ENDPOINT", testkit::endpoint()),
+            ("MESSAGES_TABLE", messages),
+            ("JOBS_TABLE", jobs),
+            ("LOCAL_JWT_SECRET", secret.to_owned()),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start quote-chat-local");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut banner = Vec::new();
+    let started = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Ok(Some(line)) = stdout.next_line().await {
+            banner.push(line);
+            if banner
+                .last()
+                .is_some_and(|l| l == "Ctrl-C stops the server.")
+            {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(started, Ok(true), "the server started: {banner:?}");
+    let addr: std::net::SocketAddr = banner
+        .iter()
+        .find_map(|line| line.strip_prefix("quote-chat local API on http://"))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("the address in {banner:?}"));
+
+    let token = bearer(&LocalJwt::new(secret).token(setup::DEMO_OWNER, &[], 60));
+    let listed = http(
+        addr,
+        "GET",
+        &format!("/api/jobs/{}/quote-chat/", setup::DEMO_JOB_ID),
+        &[("authorization", token.as_str())],
+        b"",
+    )
+    .await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let unrouted = http(addr, "GET", "/api/nothing", &[], b"").await;
+    assert_eq!(unrouted.status, 404);
+
+    let _ = child.kill().await;
+    let mut lines = Vec::new();
+    while let Ok(Some(line)) = stdout.next_line().await {
+        lines.push(line);
+    }
+    let text = lines.join("\n");
+    assert!(
+        !text.contains('\u{1b}'),
+        "no colour codes in a pipe: {text:?}"
+    );
+    assert_eq!(lines.len(), 2, "one line per request:\n{text}");
+    for (line, reply, status) in [(&lines[0], &listed, 200), (&lines[1], &unrouted, 404)] {
+        let id = reply.header("x-request-id").expect("x-request-id");
+        assert!(line.contains(id), "its request id {id}: {line}");
+        assert!(line.contains(&format!("status={status}")), "{line}");
+        assert!(!line.contains(setup::DEMO_JOB_ID), "a raw job id: {line}");
+    }
+}

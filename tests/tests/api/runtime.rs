@@ -222,7 +222,7 @@ async fn handle(
 
 /// `target/<profile>/<name>`: next to this test binary's `deps/` folder, or under
 /// `CARGO_TARGET_DIR`, or the workspace's `target/debug`.
-fn binary(name: &str) -> PathBuf {
+pub fn binary(name: &str) -> PathBuf {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut dirs = Vec::new();
     if let Some(dir) = std::env::current_exe()
@@ -305,6 +305,7 @@ async fn read_all(pipe: Option<impl AsyncRead + Unpin>) -> String {
     text
 }
 
+#[derive(Debug)]
 enum Event {
     Report(Report),
     Exited(ExitStatus),
@@ -757,4 +758,55 @@ async fn a_raw_quote_in_the_query_string_still_gets_an_answer_in_the_envelope() 
         body["code"], "VALIDATION_ERROR",
         "the order \"desc\" (quoted) is no order"
     );
+}
+
+#[tokio::test]
+async fn every_json_line_a_request_writes_carries_its_request_id_and_no_raw_job_id() {
+    dynamo_deps().await;
+    // A stranger's request: refused, it logs several lines (the refusal, the request line,
+    // the metrics line), some from code whose spans and fields hold the raw job id.
+    let job = new_job_owned_by("someone-else").await;
+    let mut api = RuntimeApi::start("list").await;
+    let request_id = api.invoke(event_for_job("list", &job));
+    let mut lambda = Lambda::spawn("list", &lambda_env("list", &api, Some(CURSOR_SECRET)));
+    let response = loop {
+        match lambda.next_event(&mut api).await {
+            Some(Event::Report(Report::Next { .. })) => continue,
+            Some(Event::Report(Report::Response { body, .. })) => break body,
+            other => {
+                let logs = lambda.stop().await;
+                panic!("list: expected a response, got {other:?}\n{logs}");
+            }
+        }
+    };
+    let logs = lambda.stop().await;
+    let response: Value = serde_json::from_str(&response).expect("response JSON");
+    assert_eq!(response["statusCode"], 404, "{response}");
+
+    let hash = shared::telemetry::job_hash(&job);
+    let stdout = logs
+        .split("--- list stderr ---")
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| !line.starts_with("--- "));
+    let mut messages = Vec::new();
+    for line in stdout {
+        let value: Value = serde_json::from_str(line)
+            .unwrap_or_else(|err| panic!("not a JSON line ({err}): {line}\n{logs}"));
+        assert_eq!(value["requestId"], request_id.as_str(), "{line}");
+        assert_eq!(value["job"], hash.as_str(), "{line}");
+        assert!(!line.contains(&job), "a raw job id in the logs: {line}");
+        if value["fields"]["message"] == "request" {
+            assert_eq!(value["fields"]["job"], value["job"], "one hash: {line}");
+        }
+        let message = value["fields"]["message"].as_str().unwrap_or("EMF");
+        messages.push(message.to_owned());
+    }
+    for expected in ["request refused", "request", "EMF"] {
+        assert!(
+            messages.iter().any(|m| m == expected),
+            "a {expected:?} line among {messages:?}\n{logs}"
+        );
+    }
 }
