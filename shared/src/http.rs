@@ -14,7 +14,6 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, RETRY_AFTER_SECONDS};
@@ -24,6 +23,7 @@ use crate::history::{ExportPage, Read};
 use crate::limits::MAX_BODY_BYTES;
 use crate::metrics;
 use crate::routes::{self, Target};
+use crate::telemetry;
 use crate::validate;
 
 /// The caller, from the claims API Gateway's JWT authorizer put in the request context.
@@ -406,18 +406,12 @@ where
         dynamodb_retries = cost.dynamodb_retries,
         capacity_units = cost.capacity_units,
         job = path_parameter(req, "job_id")
-            .map(|id| job_hash(&id))
+            .map(|id| telemetry::job_hash(&id))
             .as_deref(),
         "request"
     );
     metrics::publish(&record);
     response
-}
-
-/// A stable, non-reversible name for a job in logs: whom it belongs to stays out of them.
-fn job_hash(job_id: &str) -> String {
-    let digest = Sha256::digest(job_id.as_bytes());
-    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

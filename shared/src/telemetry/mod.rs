@@ -87,9 +87,10 @@ pub fn request_span(request_id: &str, job_id: Option<&str>) -> tracing::Span {
     span
 }
 
-/// A stable, non-reversible name for a job in logs: whom it belongs to stays out of them.
+/// A stable, non-reversible name for a job in logs: whom it belongs to stays out of them. Of
+/// the id's lowercase form, the form the API reads it in, so both cases log the same job.
 pub fn job_hash(job_id: &str) -> String {
-    let digest = Sha256::digest(job_id.as_bytes());
+    let digest = Sha256::digest(job_id.to_ascii_lowercase().as_bytes());
     digest[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -715,7 +715,7 @@ async fn started_as_lambda_starts_it_a_function_writes_only_json_lines_without_c
             let fields = &value["fields"];
             assert_eq!(fields["route"], "create");
             assert_eq!(fields["status"], 201);
-            assert_eq!(fields["dynamodb_requests"], 3);
+            assert_eq!(fields["dynamodb_requests"], 2);
             assert!(
                 fields["capacity_units"].as_f64().unwrap_or_default() > 0.0,
                 "{line}"

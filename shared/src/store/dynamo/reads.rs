@@ -27,7 +27,7 @@ fn readable_job(job_id: &str, item: Item) -> Option<Job> {
     match from_item(item) {
         Ok(job) => Some(job),
         Err(err) => {
-            tracing::error!(job_id, error = %err, "job item is unreadable; answering not found");
+            tracing::error!(job = %crate::telemetry::job_hash(job_id), error = %err, "job item is unreadable; answering not found");
             None
         }
     }

@@ -70,7 +70,7 @@ impl DynamoStore {
                 Ok(Chat::Finished) => report.chats_finished += 1,
                 Ok(Chat::Left) => report.chats_left += 1,
                 Err(err) => {
-                    tracing::warn!(job_id, error = %err, "sweeping a chat failed; the next run retries it");
+                    tracing::warn!(job = %crate::telemetry::job_hash(&job_id), error = %err, "sweeping a chat failed; the next run retries it");
                     report.failures += 1;
                     report.chats_left += 1;
                 }
