@@ -1,7 +1,7 @@
 // Type-level checks on what the app gets from the kit's .d.ts. Checked twice by vue-tsc -b:
 // with the app's settings (tsconfig.app.json) and without skipLibCheck (tsconfig.kit.json).
 import type { UnwrapRef } from 'vue'
-import type { Message, QuoteChatClient, components } from '@quote-chat/client'
+import type { Message, QuoteChatClient, QuoteChatError, components } from '@quote-chat/client'
 import type { useQuoteChat } from '@quote-chat/client/vue'
 
 type IsAny<T> = 0 extends 1 & T ? true : false
@@ -16,4 +16,8 @@ export type KitTypeChecks = [
   Expect<IsAny<QuoteChatClient> extends false ? true : false>,
   // the composable's refs are this app's Vue refs (one copy of vue's types): they unwrap
   Expect<UnwrapRef<Chat['messages']> extends readonly unknown[] ? true : false>,
+  // the template-facing state has the ecosystem's vocabulary and the kit's error type
+  Expect<UnwrapRef<Chat['status']> extends 'ready' | 'submitted' | 'streaming' | 'error' ? true : false>,
+  Expect<UnwrapRef<Chat['error']> extends QuoteChatError | null ? true : false>,
+  Expect<UnwrapRef<Chat['following']> extends boolean ? true : false>,
 ]
