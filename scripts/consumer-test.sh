@@ -40,7 +40,8 @@ fi
 
 cd "$app"
 node_modules/.bin/vue-tsc -b
-node_modules/.bin/vite build --logLevel warn --outDir "$work/dist" --emptyOutDir
+# Into tests/consumer/dist (ignored): tests/browser/consumer.test.mjs serves it.
+node_modules/.bin/vite build --logLevel warn --outDir dist --emptyOutDir
 node --input-type=module -e '
   const client = await import("@quote-chat/client/client");
   const all = await import("@quote-chat/client");
