@@ -251,6 +251,38 @@ impl Bare {
         self.query(job, &head, None).await
     }
 
+    /// A follower's poll when nothing is new: the job, the head and the newest message's
+    /// lookup in one `BatchGetItem` (the head tells whether anything changed).
+    pub async fn poll_idle(&self, job: &str, newest: &str) {
+        self.open(job, HEAD, Some(newest)).await;
+    }
+
+    /// A follower's poll while `id` streams: the message through its lookup (its version),
+    /// then the idle poll.
+    pub async fn poll_streaming(&self, job: &str, id: &str) -> u64 {
+        let (_, lookup) = self.open(job, HEAD, Some(id)).await;
+        let sk = lookup
+            .and_then(|item| text(&item, "message_sk"))
+            .expect("the lookup names its message");
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.messages)
+            .set_key(Some(self.key(job, &sk)))
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .expect("bare GetItem");
+        self.add(
+            |u| &mut u.read,
+            units(out.consumed_capacity.as_ref().map(std::slice::from_ref)),
+        );
+        let version = number(&out.item.unwrap_or_default(), "version");
+        self.poll_idle(job, id).await;
+        version
+    }
+
     /// The counters are on the head; the preview is the newest message.
     pub async fn summary(&self, job: &str) -> u64 {
         let (head, _) = self.open(job, HEAD, None).await;

@@ -3,7 +3,9 @@
 
 use setup::DEMO_OWNER;
 use shared::auth::Caller;
+use shared::etag::{self, IfNoneMatch};
 use shared::export::Format;
+use shared::history::Read;
 use shared::model::{NewMessage, Role, Status};
 use shared::store::dynamo::DynamoStore;
 use shared::validate::{self, ListQuery};
@@ -30,6 +32,60 @@ pub async fn list(deps: &D, job: &str) -> usize {
     // What the function sends back is the page serialized; that is part of the work.
     serde_json::to_string(&page).expect("page serializes");
     page.messages.len()
+}
+
+/// The newest message's id and the tag of "what follows it": where a follower starts.
+pub async fn follow_start(deps: &D, job: &str) -> (String, String) {
+    let newest = ListQuery {
+        limit: Some(1),
+        descending: Some(true),
+        ..ListQuery::default()
+    };
+    let Read::Fresh { body, .. } = history::list(deps, &owner(), job, newest, None)
+        .await
+        .expect("newest")
+    else {
+        panic!("a list asked without a tag is never unchanged");
+    };
+    let first = body.messages.first().expect("a message to follow from");
+    let message: serde_json::Value = serde_json::from_str(first.get()).expect("message JSON");
+    let id = message["message_id"]
+        .as_str()
+        .expect("message_id")
+        .to_owned();
+    let after = ListQuery {
+        after: Some(id.clone()),
+        ..ListQuery::default()
+    };
+    match history::list(deps, &owner(), job, after, None).await {
+        Ok(Read::Fresh {
+            etag: Some(tag), ..
+        }) => (id, tag),
+        other => panic!("a follow read is tagged: {other:?}"),
+    }
+}
+
+/// A follower's poll when nothing is new: `?after=<newest>` with its tag, answered 304.
+pub async fn poll_idle(deps: &D, job: &str, newest: &str, tag: &str) {
+    let after = ListQuery {
+        after: Some(newest.to_owned()),
+        ..ListQuery::default()
+    };
+    let read = history::list(deps, &owner(), job, after, Some(IfNoneMatch(tag)))
+        .await
+        .expect("poll");
+    assert!(matches!(read, Read::Unchanged { .. }), "nothing new");
+}
+
+/// A follower's poll while `id` streams: the message revalidated by its version, then the
+/// idle poll (both answered 304 here: the reply did not move meanwhile).
+pub async fn poll_streaming(deps: &D, job: &str, id: &str, version: u64, tag: &str) {
+    let held = etag::of_version(version);
+    let read = history::message(deps, &owner(), job, id, Some(IfNoneMatch(&held)))
+        .await
+        .expect("message");
+    assert!(matches!(read, Read::Unchanged { .. }), "the version held");
+    poll_idle(deps, job, id, tag).await;
 }
 
 pub async fn summary(deps: &D, job: &str) -> u64 {

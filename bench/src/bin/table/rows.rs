@@ -40,6 +40,32 @@ pub async fn reads(h: &Harness, chats: &Chats) -> Vec<Row> {
         )
         .await,
     );
+    // A page following the 40-message chat: nothing new (idle), or its newest message taken as
+    // a reply being streamed (the version it holds is current).
+    let follow = &chats.list_40;
+    let (newest, tag) = ops::follow_start(h.ours(), follow).await;
+    rows.push(
+        h.compare(
+            "follow: idle poll (304)",
+            async || {
+                h.time(ops::poll_idle(h.ours(), follow, &newest, &tag))
+                    .await
+            },
+            async |via| h.time(h.bare(via).poll_idle(follow, &newest)).await,
+        )
+        .await,
+    );
+    rows.push(
+        h.compare(
+            "follow: poll while a reply streams (304s)",
+            async || {
+                h.time(ops::poll_streaming(h.ours(), follow, &newest, 1, &tag))
+                    .await
+            },
+            async |via| assert_eq!(h.time(h.bare(via).poll_streaming(follow, &newest)).await, 1),
+        )
+        .await,
+    );
     let job = &chats.export_5mb;
     // Where the API's 5 MB cap splits the export into responses: the twin answers in the same.
     let responses = ops::export(h.ours(), job).await;
