@@ -72,4 +72,4 @@ trap stop EXIT INT TERM
 
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port"
 cargo build --locked -p quote-chat-local
-"$root/target/debug/quote-chat-local" serve
+"${CARGO_TARGET_DIR:-$root/target}/debug/quote-chat-local" serve

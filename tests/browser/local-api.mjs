@@ -6,12 +6,15 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
+// Where cargo built it (CARGO_TARGET_DIR, as cargo reads it: relative to the workspace), or
 // QUOTE_CHAT_LOCAL: another build of it (e.g. a copy, while the target directory is rebuilt).
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BIN = process.env.QUOTE_CHAT_LOCAL
-  || fileURLToPath(new URL('../../target/debug/quote-chat-local', import.meta.url));
+  || resolve(ROOT, process.env.CARGO_TARGET_DIR || 'target', 'debug', 'quote-chat-local');
 export const READY_TIMEOUT_MS = 30_000;
 const run = promisify(execFile);
 
