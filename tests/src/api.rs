@@ -450,3 +450,38 @@ pub fn seen_by_handlers(req: &Request) -> Seen {
         request_id: shared::http::request_id(req),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use shared::testing::message_body;
+
+    use super::TestApi;
+
+    /// The kit itself, on the memory store: each method reaches its route, as its caller.
+    #[tokio::test]
+    async fn each_method_reaches_its_route_as_its_caller() {
+        let api = TestApi::in_memory();
+        assert_eq!(api.create(message_body("m1", "x")).await.status, 201);
+        assert_eq!(api.get("m1").await.body["data"]["message_id"], "m1");
+        let patched = api
+            .patch("m1")
+            .if_match(1)
+            .json(json!({"content": "y"}))
+            .await;
+        assert_eq!(patched.header("etag"), Some("\"2\""), "{}", patched.body);
+        assert_eq!(api.patch("m1").if_match(1).json("{}").await.status, 400);
+        assert_eq!(api.messages().await[0]["content"], "y");
+        assert_eq!(api.summary().await.ok_data()["message_count"], 1);
+        let export = api.export().query("format=jsonl").await;
+        assert_eq!(export.header("content-type"), Some("application/x-ndjson"));
+        assert_eq!(api.clear().await.deleted_count(), 1);
+        assert_eq!(api.restore().await.ok_data()["restored_count"], 1);
+        assert_eq!(api.anonymous().list().await.code(), Some("UNAUTHENTICATED"));
+        assert_eq!(api.list().by("mallory", &[]).await.status, 404);
+        let shared_job = api.on_job(&api.new_job("someone", &["member-1"]).await);
+        assert_eq!(shared_job.list().await.code(), Some("JOB_NOT_FOUND"));
+        assert_eq!(shared_job.as_user("member-1", &[]).list().await.status, 200);
+        assert_eq!(shared_job.as_user("x", &["staff"]).list().await.status, 200);
+    }
+}
