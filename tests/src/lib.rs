@@ -1,21 +1,19 @@
-//! Test kit for the integration tests: DynamoDB Local tables, jobs, a store wrapper that
-//! counts calls, and a tiny HTTP client for the local server.
+//! Test kit for the integration tests: [`TestApi`] (the API through the handlers, one method
+//! per route, one [`Reply`]), DynamoDB Local tables, jobs, the fault-injecting [`proxy`] (the
+//! one way to count or fail DynamoDB requests), and a tiny HTTP client for the local server.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use shared::config::Config;
-use shared::model::{Job, Message};
 use shared::store::dynamo::DynamoStore;
-use shared::store::{
-    Change, Chat, ChatStore, ClearOutcome, CreateOutcome, MessageRef, Opened, PatchOutcome,
-    RestoreOutcome, StorePage,
-};
-use shared::{Deps, StoreError};
+use shared::store::{Chat, ChatStore};
+use shared::Deps;
 
+mod api;
 pub mod proxy;
 
-pub use shared::testing::{message_body, parts, Call, OWNER};
+pub use api::{seen_by_handlers, ApiRequest, Jobs, Reply, Seen, TestApi};
+pub use shared::testing::{message_body, OWNER};
 
 /// The DynamoDB Local that `make test` started. Without it the tests fail rather than skip:
 /// a passing run must have exercised the real database.
@@ -77,148 +75,27 @@ pub async fn own_tables(name: &str, proxy: Option<&proxy::Proxy>) -> Deps<Dynamo
     }
 }
 
-/// A new job owned by [`OWNER`] in the jobs table of `deps`.
-pub async fn new_job_for(deps: &Deps<DynamoStore>) -> String {
-    let job_id = uuid::Uuid::new_v4().to_string();
-    setup::put_job(
-        deps.store.client(),
-        deps.store.jobs_table(),
-        &job_id,
-        OWNER,
-        &[],
-    )
-    .await
-    .expect("job written");
-    job_id
-}
-
-/// A new job owned by [`OWNER`] with the given members; returns its id.
-pub async fn new_job(members: &[&str]) -> String {
+/// A new job (fresh id) owned by `owner` with `members` in this process's jobs table, for tests
+/// without a [`TestApi`] (whose `new_job` is the same write on its own tables); returns its id.
+pub async fn new_job(owner: &str, members: &[&str]) -> String {
     let config = config();
     let client = config.dynamodb_client().await;
     let job_id = uuid::Uuid::new_v4().to_string();
     let members: Vec<String> = members.iter().map(|m| m.to_string()).collect();
-    setup::put_job(&client, &config.jobs_table, &job_id, OWNER, &members)
+    setup::put_job(&client, &config.jobs_table, &job_id, owner, &members)
         .await
         .expect("job written");
     job_id
 }
 
-/// Counts the calls that go past the first read of a job and its chat (a message read, a
-/// write), to prove a refused request touched no message.
-pub struct Counting<S> {
-    pub inner: S,
-    pub message_calls: AtomicUsize,
-}
-
-impl<S> Counting<S> {
-    pub fn new(inner: S) -> Self {
-        Self {
-            inner,
-            message_calls: AtomicUsize::new(0),
-        }
-    }
-
-    pub fn calls(&self) -> usize {
-        self.message_calls.load(Ordering::SeqCst)
-    }
-
-    fn count(&self) {
-        self.message_calls.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-impl<S: ChatStore> ChatStore for Counting<S> {
-    async fn open(&self, job_id: &str, message_id: Option<&str>) -> Result<Opened, StoreError> {
-        self.inner.open(job_id, message_id).await
-    }
-    async fn message(
-        &self,
-        chat: &Chat,
-        target: &MessageRef,
-    ) -> Result<Option<Message>, StoreError> {
-        self.count();
-        self.inner.message(chat, target).await
-    }
-    async fn page(
-        &self,
-        chat: &Chat,
-        after: Option<&str>,
-        descending: bool,
-        limit: usize,
-    ) -> Result<StorePage, StoreError> {
-        self.count();
-        self.inner.page(chat, after, descending, limit).await
-    }
-    async fn create(
-        &self,
-        chat: &Chat,
-        message: &Message,
-        fingerprint: &str,
-    ) -> Result<CreateOutcome, StoreError> {
-        self.count();
-        self.inner.create(chat, message, fingerprint).await
-    }
-    async fn clear(
-        &self,
-        chat: &Chat,
-        expires_at: i64,
-        clear_id: &str,
-    ) -> Result<ClearOutcome, StoreError> {
-        self.count();
-        self.inner.clear(chat, expires_at, clear_id).await
-    }
-    async fn restore(&self, chat: &Chat, restore_id: &str) -> Result<RestoreOutcome, StoreError> {
-        self.count();
-        self.inner.restore(chat, restore_id).await
-    }
-    async fn patch(
-        &self,
-        chat: &Chat,
-        target: &MessageRef,
-        change: &Change<'_>,
-    ) -> Result<PatchOutcome, StoreError> {
-        self.count();
-        self.inner.patch(chat, target, change).await
-    }
-}
-
-/// A job record, for tests that need one in memory.
-pub fn job(job_id: &str) -> Job {
-    Job {
-        job_id: job_id.to_owned(),
-        owner_id: OWNER.to_owned(),
-        member_ids: None,
-    }
-}
-
-/// A raw HTTP/1.1 exchange with the local server: status, lower-cased headers, body.
-pub struct HttpReply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-impl HttpReply {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
-    }
-}
-
+/// A raw HTTP/1.1 exchange with the local server.
 pub async fn http(
     addr: std::net::SocketAddr,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> HttpReply {
+) -> Reply {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
@@ -248,11 +125,7 @@ pub async fn http(
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    HttpReply {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
+    Reply::new(status, headers, body.to_owned())
 }
 
 /// Starts the local server on a free port over DynamoDB Local.
@@ -284,22 +157,6 @@ pub async fn start_local_server_with(
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(local::server::serve(listener, api.clone()));
     (addr, api)
-}
-
-/// Writes (or overwrites) the job `job_id` owned by `owner` on this process's jobs table.
-pub async fn put_job_owned_by(job_id: &str, owner: &str) {
-    let config = config();
-    let client = config.dynamodb_client().await;
-    setup::put_job(&client, &config.jobs_table, job_id, owner, &[])
-        .await
-        .expect("job written");
-}
-
-/// A new job owned by `owner`, no members; returns its id.
-pub async fn new_job_owned_by(owner: &str) -> String {
-    let job_id = uuid::Uuid::new_v4().to_string();
-    put_job_owned_by(&job_id, owner).await;
-    job_id
 }
 
 /// The repository's `events/` folder: API Gateway HTTP API (payload 2.0) sample events.

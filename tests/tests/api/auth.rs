@@ -1,131 +1,112 @@
 use aws_sdk_dynamodb::types::AttributeValue;
-use lambda_http::http::Method;
-use shared::Deps;
-use testkit::{config, dynamo_deps, message_body, new_job, parts, Call, Counting};
-
-async fn counting_deps() -> Deps<Counting<shared::store::dynamo::DynamoStore>> {
-    let deps = dynamo_deps().await;
-    Deps {
-        store: Counting::new(deps.store),
-        settings: deps.settings,
-    }
-}
+use testkit::proxy::Proxy;
+use testkit::{config, message_body, Reply, TestApi, OWNER};
 
 #[tokio::test]
 async fn owner_member_and_staff_may_use_a_chat() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&["member-1"]).await;
+    let api = TestApi::start().await;
+    let api = api.on_job(&api.new_job(OWNER, &["member-1"]).await);
     for (sub, groups) in [
         (testkit::OWNER, &[][..]),
         ("member-1", &[][..]),
         ("support", &["staff"][..]),
     ] {
         let id = format!("by-{sub}");
-        let req = Call::new(Method::POST, &job)
-            .by(sub, groups)
-            .json(message_body(&id, "x"))
-            .build();
-        assert_eq!(parts(&create::handler(&deps, req).await).0, 201, "{sub}");
-        let req = Call::new(Method::GET, &job).by(sub, groups).build();
-        assert_eq!(parts(&list::handler(&deps, req).await).0, 200, "{sub}");
+        let user = api.as_user(sub, groups);
+        assert_eq!(
+            user.create(message_body(&id, "x")).await.status,
+            201,
+            "{sub}"
+        );
+        assert_eq!(user.list().await.status, 200, "{sub}");
     }
+}
+
+/// The request since the last reset made the one first read of job, chat head and id lookup
+/// (a `BatchGetItem` naming no message item) and nothing after it: no message item was read or
+/// written. Resets the counts.
+fn only_the_first_read(proxy: &Proxy, what: &str) {
+    assert_eq!(
+        proxy.operations(),
+        ["BatchGetItem"],
+        "{what}: no request after the first read"
+    );
+    let keys = proxy.sort_keys();
+    assert!(
+        !keys.iter().any(|sk| sk.starts_with("M#")),
+        "{what}: no message item is read ({keys:?})"
+    );
+    proxy.reset_counts();
 }
 
 #[tokio::test]
 async fn strangers_get_the_same_404_as_for_a_missing_job_and_touch_no_message() {
-    let deps = counting_deps().await;
-    let job = new_job(&["member-1"]).await;
+    let (proxy, api) = TestApi::through_proxy().await;
+    let job = api.new_job(OWNER, &["member-1"]).await;
     let missing = uuid::Uuid::new_v4().to_string();
-    let stranger = |method: Method, job: &str| Call::new(method, job).by("mallory", &["staffers"]);
+    proxy.reset_counts();
 
     let mut answers = Vec::new();
     for target in [&job, &missing] {
-        let replies = [
-            parts(&list::handler(&deps, stranger(Method::GET, target).build()).await),
-            parts(
-                &create::handler(
-                    &deps,
-                    stranger(Method::POST, target)
-                        .json(message_body("m", "x"))
-                        .build(),
-                )
-                .await,
-            ),
-            parts(&clear::handler(&deps, stranger(Method::DELETE, target).build()).await),
-            parts(
-                &patch::handler(
-                    &deps,
-                    stranger(Method::PATCH, target)
-                        .message("m")
-                        .json(r#"{"content":"x"}"#)
-                        .build(),
-                )
-                .await,
-            ),
-        ];
-        for (status, body) in &replies {
+        let stranger = api.on_job(target).as_user("mallory", &["staffers"]);
+        let list = stranger.list().await;
+        only_the_first_read(&proxy, "list");
+        let create = stranger.create(message_body("m", "x")).await;
+        only_the_first_read(&proxy, "create");
+        let clear = stranger.clear().await;
+        only_the_first_read(&proxy, "clear");
+        let patch = stranger.patch("m").json(r#"{"content":"x"}"#).await;
+        only_the_first_read(&proxy, "patch");
+        let replies: [Reply; 4] = [list, create, clear, patch];
+        for reply in &replies {
             assert_eq!(
-                (*status, body["code"].as_str()),
+                (reply.status, reply.code()),
                 (404, Some("JOB_NOT_FOUND")),
-                "{body}"
+                "{}",
+                reply.body
             );
         }
-        answers.push(replies.map(|(s, mut b)| {
-            b.as_object_mut().unwrap().remove("request_id");
-            (s, b)
-        }));
+        answers.push(replies.map(
+            |Reply {
+                 status, mut body, ..
+             }| {
+                body.as_object_mut().unwrap().remove("request_id");
+                (status, body)
+            },
+        ));
     }
     assert_eq!(
         answers[0], answers[1],
         "a stranger cannot tell an existing job from a missing one"
     );
-    assert_eq!(deps.store.calls(), 0, "no message item was read or written");
 }
 
 #[tokio::test]
 async fn no_caller_is_401_before_anything_else() {
-    let deps = counting_deps().await;
-    let job = new_job(&[]).await;
-    let (status, body) =
-        parts(&list::handler(&deps, Call::new(Method::GET, &job).anonymous().build()).await);
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (401, Some("UNAUTHENTICATED"))
-    );
-    let (status, _) = parts(
-        &create::handler(
-            &deps,
-            Call::new(Method::POST, "bad").anonymous().json("{").build(),
-        )
-        .await,
-    );
-    assert_eq!(status, 401);
-    assert_eq!(deps.store.calls(), 0);
+    let (proxy, api) = TestApi::through_proxy().await;
+    let reply = api.anonymous().list().await;
+    assert_eq!((reply.status, reply.code()), (401, Some("UNAUTHENTICATED")));
+    let reply = api.on_job("bad").anonymous().create("{").await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(proxy.total_requests(), 0, "no DynamoDB request at all");
 }
 
 #[tokio::test]
 async fn archiving_a_job_keeps_its_chat_readable_and_writable() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
-    let req = Call::new(Method::POST, &job)
-        .json(message_body("before", "x"))
-        .build();
-    assert_eq!(parts(&create::handler(&deps, req).await).0, 201);
-    deps.store
+    let api = TestApi::start().await;
+    assert_eq!(api.create(message_body("before", "x")).await.status, 201);
+    api.store()
         .client()
         .update_item()
         .table_name(config().jobs_table)
-        .key("job_id", AttributeValue::S(job.clone()))
+        .key("job_id", AttributeValue::S(api.job.clone()))
         .update_expression("SET archived = :t")
         .expression_attribute_values(":t", AttributeValue::Bool(true))
         .send()
         .await
         .unwrap();
-    let (status, body) = parts(&list::handler(&deps, Call::new(Method::GET, &job).build()).await);
-    assert_eq!(status, 200);
-    assert_eq!(body["data"]["messages"][0]["message_id"], "before");
-    let req = Call::new(Method::POST, &job)
-        .json(message_body("after", "x"))
-        .build();
-    assert_eq!(parts(&create::handler(&deps, req).await).0, 201);
+    let reply = api.list().await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body["data"]["messages"][0]["message_id"], "before");
+    assert_eq!(api.create(message_body("after", "x")).await.status, 201);
 }

@@ -1,15 +1,16 @@
 use futures::future::join_all;
-use lambda_http::http::Method;
 use serde_json::json;
-use testkit::{dynamo_deps, message_body, new_job, parts, Call};
+use testkit::{message_body, Reply, TestApi};
 
 #[tokio::test]
 async fn create_answers_201_with_the_seed_shape_and_lists_it_back() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
+    let api = TestApi::start().await;
     let body = json!({"message_id": "user-1", "role": "user", "content": "3 stainless steel boxes", "metadata": {}});
-    let (status, created) =
-        parts(&create::handler(&deps, Call::new(Method::POST, &job).json(body).build()).await);
+    let Reply {
+        status,
+        body: created,
+        ..
+    } = api.create(body).await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["success"], true);
     assert_eq!(created["data"]["message_id"], "user-1");
@@ -19,7 +20,7 @@ async fn create_answers_201_with_the_seed_shape_and_lists_it_back() {
         "{timestamp}"
     );
 
-    let (_, listed) = parts(&list::handler(&deps, Call::new(Method::GET, &job).build()).await);
+    let listed = api.list().await.body;
     let message = &listed["data"]["messages"][0];
     assert_eq!(
         *message,
@@ -31,18 +32,12 @@ async fn create_answers_201_with_the_seed_shape_and_lists_it_back() {
 
 #[tokio::test]
 async fn metadata_round_trips_exactly() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
+    let api = TestApi::start().await;
     let metadata = r#"{"processing_time":2.5,"ratio":1.0,"sci":1e2,"big":12345678901234567890123,"nested":{"a":[1,{"b":null}],"s":"é\n"},"empty":{}}"#;
     let body =
         format!(r#"{{"message_id":"m","role":"assistant","content":"","metadata":{metadata}}}"#);
-    let (status, _) =
-        parts(&create::handler(&deps, Call::new(Method::POST, &job).json(body).build()).await);
-    assert_eq!(status, 201);
-    let response = list::handler(&deps, Call::new(Method::GET, &job).build()).await;
-    let lambda_http::Body::Text(text) = response.body() else {
-        panic!("text body")
-    };
+    assert_eq!(api.create(body).await.status, 201);
+    let text = api.list().await.text;
     // Values come back byte for byte; top-level keys sorted (a DynamoDB map keeps no order).
     let sorted = r#"{"big":12345678901234567890123,"empty":{},"nested":{"a":[1,{"b":null}],"s":"é\n"},"processing_time":2.5,"ratio":1.0,"sci":1e2}"#;
     assert!(
@@ -53,40 +48,34 @@ async fn metadata_round_trips_exactly() {
 
 #[tokio::test]
 async fn replay_is_200_with_the_original_timestamp_and_reuse_is_409() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
-    let post = |body: String| Call::new(Method::POST, &job).json(body).build();
-    let (_, first) = parts(&create::handler(&deps, post(message_body("m1", "hello"))).await);
-    let (status, replay) = parts(&create::handler(&deps, post(message_body("m1", "hello"))).await);
-    assert_eq!(status, 200);
-    assert_eq!(replay["data"], first["data"]);
-    let (status, conflict) =
-        parts(&create::handler(&deps, post(message_body("m1", "changed"))).await);
+    let api = TestApi::start().await;
+    let first = api.create(message_body("m1", "hello")).await.body;
+    let replay = api.create(message_body("m1", "hello")).await;
+    assert_eq!(replay.status, 200);
+    assert_eq!(replay.body["data"], first["data"]);
+    let conflict = api.create(message_body("m1", "changed")).await;
     assert_eq!(
-        (status, conflict["code"].as_str()),
+        (conflict.status, conflict.code()),
         (409, Some("MESSAGE_ID_CONFLICT"))
     );
-    let (_, listed) = parts(&list::handler(&deps, Call::new(Method::GET, &job).build()).await);
+    let listed = api.list().await.body;
     assert_eq!(listed["data"]["messages"].as_array().unwrap().len(), 1);
     assert_eq!(listed["data"]["messages"][0]["content"], "hello");
 }
 
 #[tokio::test]
 async fn twenty_concurrent_posts_of_one_id_store_exactly_one_message() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
+    let api = TestApi::start().await;
     // Half send the same body (retries), half a different one (conflicts).
     let requests = (0..20).map(|i| {
         let content = if i % 2 == 0 { "same" } else { "other" };
-        create::handler(
-            &deps,
-            Call::new(Method::POST, &job)
-                .json(message_body("racer", content))
-                .build(),
-        )
+        api.create(message_body("racer", content)).send()
     });
-    let results: Vec<(u16, serde_json::Value)> =
-        join_all(requests).await.iter().map(parts).collect();
+    let results: Vec<(u16, serde_json::Value)> = join_all(requests)
+        .await
+        .into_iter()
+        .map(|reply| (reply.status, reply.body))
+        .collect();
     let created: Vec<_> = results.iter().filter(|(s, _)| *s == 201).collect();
     assert_eq!(created.len(), 1, "exactly one creates: {results:?}");
     let winner_timestamp = &created[0].1["data"]["timestamp"];
@@ -101,29 +90,17 @@ async fn twenty_concurrent_posts_of_one_id_store_exactly_one_message() {
             other => panic!("unexpected {other}: {body}"),
         }
     }
-    let (_, listed) = parts(&list::handler(&deps, Call::new(Method::GET, &job).build()).await);
+    let listed = api.list().await.body;
     assert_eq!(listed["data"]["messages"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]
 async fn concurrent_creates_of_different_ids_are_all_kept_in_one_order() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
-    let requests = (0..12).map(|i| {
-        create::handler(
-            &deps,
-            Call::new(Method::POST, &job)
-                .json(message_body(&format!("m{i:02}"), "x"))
-                .build(),
-        )
-    });
-    let statuses: Vec<u16> = join_all(requests)
-        .await
-        .iter()
-        .map(|r| parts(r).0)
-        .collect();
+    let api = TestApi::start().await;
+    let requests = (0..12).map(|i| api.create(message_body(&format!("m{i:02}"), "x")).send());
+    let statuses: Vec<u16> = join_all(requests).await.iter().map(|r| r.status).collect();
     assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
-    let (_, listed) = parts(&list::handler(&deps, Call::new(Method::GET, &job).build()).await);
+    let listed = api.list().await.body;
     let messages = listed["data"]["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 12);
     let stamps: Vec<&str> = messages
@@ -143,9 +120,8 @@ fn hostile(field: &str) -> String {
 
 #[tokio::test]
 async fn refused_bodies_write_nothing() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
-    let call = || Call::new(Method::POST, &job);
+    let api = TestApi::start().await;
+    let call = || api.post();
     let cases = [
         (call().json("{\"message_id\": \"m\""), 400, "INVALID_JSON"),
         (call().json(json!({"message_id": "m", "role": "robot", "content": 1})), 400, "VALIDATION_ERROR"),
@@ -161,37 +137,31 @@ async fn refused_bodies_write_nothing() {
         (call().json(r#"{"message_id":"m","message_id":"n","role":"user","content":""}"#), 400, "VALIDATION_ERROR"),
     ];
     for (req, status, code) in cases {
-        let (got, body) = parts(&create::handler(&deps, req.build()).await);
-        assert_eq!((got, body["code"].as_str()), (status, Some(code)), "{body}");
+        let reply = req.await;
+        let body = &reply.body;
+        assert_eq!((reply.status, reply.code()), (status, Some(code)), "{body}");
         assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()));
     }
-    let (status, body) = parts(
-        &create::handler(
-            &deps,
-            call()
-                .json(message_body("m", &"é".repeat(128 * 1024)))
-                .build(),
-        )
-        .await,
-    );
+    let Reply { status, body, .. } = api.create(message_body("m", &"é".repeat(128 * 1024))).await;
     assert_eq!(status, 201, "256 KiB of UTF-8 exactly is allowed: {body}");
-    let (_, listed) = parts(&list::handler(&deps, Call::new(Method::GET, &job).build()).await);
+    let listed = api.list().await.body;
     assert_eq!(listed["data"]["messages"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]
 async fn a_replay_is_recognised_whatever_its_key_order_spacing_and_escapes() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
-    let post = |body: &str| Call::new(Method::POST, &job).json(body.to_owned()).build();
+    let api = TestApi::start().await;
+    let post = |body: &str| api.create(body.to_owned());
     let first = r#"{"message_id":"m1","role":"user","content":"é","metadata":{"a":{"x":1,"y":[{"p":"é","q":2}]},"b":true}}"#;
     let again = r#"{ "metadata": { "b": true, "a": { "y": [ { "q": 2, "p": "\u00e9" } ], "x": 1 } },
                      "content": "\u00e9", "role": "user", "message_id": "m1" }"#;
-    let (status, created) = parts(&create::handler(&deps, post(first)).await);
-    assert_eq!(status, 201);
-    let (status, replay) = parts(&create::handler(&deps, post(again)).await);
-    assert_eq!((status, &replay["data"]), (200, &created["data"]));
+    let created = post(first).await;
+    assert_eq!(created.status, 201);
+    let replay = post(again).await;
+    assert_eq!(
+        (replay.status, &replay.body["data"]),
+        (200, &created.body["data"])
+    );
     let different = first.replace(r#""q":2"#, r#""q":3"#);
-    let (status, _) = parts(&create::handler(&deps, post(&different)).await);
-    assert_eq!(status, 409, "a nested value differs");
+    assert_eq!(post(&different).await.status, 409, "a nested value differs");
 }

@@ -2,10 +2,9 @@
 //! sends) are real API Gateway HTTP API payload 2.0 events, and the handlers answer them as
 //! docs/api.md says: create → list → patch → clear on one job.
 
-use lambda_http::http::Method;
-use lambda_http::{Request, Response};
+use lambda_http::Request;
 use serde_json::{json, Value};
-use testkit::{dynamo_deps, event_for_job, event_text, new_job_owned_by, put_job_owned_by};
+use testkit::{event_for_job, event_text, seen_by_handlers, Reply, TestApi};
 
 const NAMES: [&str; 4] = ["create", "list", "patch", "clear"];
 
@@ -19,14 +18,14 @@ fn json_of(name: &str) -> Value {
         .unwrap_or_else(|err| panic!("events/{name}.json is not JSON: {err}"))
 }
 
-fn parts(name: &str, response: &Response<lambda_http::Body>) -> (u16, Value) {
-    let (status, body) = testkit::parts(response);
+/// Status and body of `reply`, asserting it is JSON.
+fn parts(name: &str, reply: Reply) -> (u16, Value) {
     assert_eq!(
-        response.headers()["content-type"],
-        "application/json",
+        reply.header("content-type"),
+        Some("application/json"),
         "{name}: every answer is JSON"
     );
-    (status, body)
+    (reply.status, reply.body)
 }
 
 /// What every sample must look like for API Gateway (and `sam local invoke`) to be believable,
@@ -94,32 +93,27 @@ fn sample_events_are_api_gateway_http_api_payload_2_0() {
         // What the handlers see.
         let req = parse(name, &event_text(name));
         assert_eq!(req.method().as_str(), method, "{name}");
-        let caller = shared::http::caller(&req).expect("the JWT claims name a caller");
-        assert_eq!(caller.sub, setup::DEMO_OWNER, "{name}");
+        let seen = seen_by_handlers(&req);
+        let (sub, groups) = seen.caller.expect("the JWT claims name a caller");
+        assert_eq!(sub, setup::DEMO_OWNER, "{name}");
         assert!(
-            !caller.groups.iter().any(|g| g == "staff"),
+            !groups.iter().any(|g| g == "staff"),
             "{name}: the sample caller is the owner, not staff, so the owner rule is what admits it"
         );
+        assert_eq!(seen.job_id.as_deref(), Some(setup::DEMO_JOB_ID), "{name}");
         assert_eq!(
-            shared::http::job_id(&req).ok().as_deref(),
-            Some(setup::DEMO_JOB_ID),
-            "{name}"
-        );
-        assert_eq!(
-            shared::http::request_id(&req).as_ref(),
+            seen.request_id.as_ref(),
             context["requestId"].as_str().map(str::to_owned).as_ref(),
             "{name}"
         );
     }
     // Groups arrive the way API Gateway renders an array claim.
     let req = parse("list", &event_text("list"));
-    let caller = shared::http::caller(&req).expect("caller");
-    assert_eq!(caller.groups, ["customers", "beta-testers"]);
+    let (_, groups) = seen_by_handlers(&req).caller.expect("caller");
+    assert_eq!(groups, ["customers", "beta-testers"]);
     let clear = parse("clear", &event_text("clear"));
-    assert!(shared::http::caller(&clear)
-        .expect("caller")
-        .groups
-        .is_empty());
+    let (_, groups) = seen_by_handlers(&clear).caller.expect("caller");
+    assert!(groups.is_empty());
 
     // The patch sample patches the message the create sample creates.
     let patch = json_of("patch");
@@ -135,20 +129,20 @@ fn sample_events_are_api_gateway_http_api_payload_2_0() {
 /// suite touches that job (the other event tests rewrite the id).
 #[tokio::test]
 async fn sample_events_drive_create_list_patch_clear_through_the_handlers() {
-    let deps = dynamo_deps().await;
+    let api = TestApi::start().await;
     let job = setup::DEMO_JOB_ID;
-    put_job_owned_by(job, setup::DEMO_OWNER).await;
+    api.put_job(job, setup::DEMO_OWNER, &[]).await;
     let event = |name: &str| parse(name, &event_text(name));
 
     // Start from an empty chat, whatever an earlier run on these tables left.
-    let (status, body) = parts("clear", &clear::handler(&deps, event("clear")).await);
+    let (status, body) = parts("clear", api.send(event("clear")).await);
     assert_eq!(status, 200, "{body}");
 
     let create_body: Value =
         serde_json::from_str(json_of("create")["body"].as_str().expect("body")).expect("JSON");
     let message_id = create_body["message_id"].as_str().expect("message_id");
 
-    let (status, created) = parts("create", &create::handler(&deps, event("create")).await);
+    let (status, created) = parts("create", api.send(event("create")).await);
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["success"], true);
     assert_eq!(created["data"]["message_id"], message_id);
@@ -158,7 +152,7 @@ async fn sample_events_drive_create_list_patch_clear_through_the_handlers() {
         .to_owned();
     assert!(timestamp.ends_with('Z'), "{timestamp}");
 
-    let (status, listed) = parts("list", &list::handler(&deps, event("list")).await);
+    let (status, listed) = parts("list", api.send(event("list")).await);
     assert_eq!(status, 200, "{listed}");
     assert_eq!(listed["data"]["job_id"], job);
     assert_eq!(
@@ -178,9 +172,9 @@ async fn sample_events_drive_create_list_patch_clear_through_the_handlers() {
 
     let patch_body: Value =
         serde_json::from_str(json_of("patch")["body"].as_str().expect("body")).expect("JSON");
-    let response = patch::handler(&deps, event("patch")).await;
-    assert_eq!(response.headers()["etag"], "\"2\"");
-    let (status, patched) = parts("patch", &response);
+    let response = api.send(event("patch")).await;
+    assert_eq!(response.header("etag"), Some("\"2\""));
+    let (status, patched) = parts("patch", response);
     assert_eq!(status, 200, "{patched}");
     let message = &patched["data"];
     assert_eq!(message["message_id"], message_id);
@@ -194,17 +188,17 @@ async fn sample_events_drive_create_list_patch_clear_through_the_handlers() {
     );
 
     // The same patch again carries a stale If-Match now.
-    let (status, stale) = parts("patch", &patch::handler(&deps, event("patch")).await);
+    let (status, stale) = parts("patch", api.send(event("patch")).await);
     assert_eq!(
         (status, stale["code"].as_str()),
         (412, Some("PRECONDITION_FAILED"))
     );
 
-    let (status, cleared) = parts("clear", &clear::handler(&deps, event("clear")).await);
+    let (status, cleared) = parts("clear", api.send(event("clear")).await);
     assert_eq!(status, 200, "{cleared}");
     assert_eq!(cleared["data"]["deleted_count"], 1);
 
-    let (status, listed) = parts("list", &list::handler(&deps, event("list")).await);
+    let (status, listed) = parts("list", api.send(event("list")).await);
     assert_eq!(status, 200);
     assert_eq!(listed["data"]["messages"], json!([]));
 }
@@ -213,18 +207,12 @@ async fn sample_events_drive_create_list_patch_clear_through_the_handlers() {
 /// is answered 404 JOB_NOT_FOUND, as for a job that does not exist.
 #[tokio::test]
 async fn sample_events_on_someone_elses_job_are_not_found() {
-    let deps = dynamo_deps().await;
-    let job = new_job_owned_by("someone-else").await;
+    let api = TestApi::start().await;
+    let job = api.new_job("someone-else", &[]).await;
     for name in NAMES {
+        // To the function that serves the sample's route, as API Gateway sends it.
         let req = parse(name, &event_for_job(name, &job));
-        let response = match *req.method() {
-            Method::POST => create::handler(&deps, req).await,
-            Method::GET => list::handler(&deps, req).await,
-            Method::PATCH => patch::handler(&deps, req).await,
-            Method::DELETE => clear::handler(&deps, req).await,
-            ref other => panic!("{name}: unexpected method {other}"),
-        };
-        let (status, body) = parts(name, &response);
+        let (status, body) = parts(name, api.send(req).await);
         assert_eq!(
             (status, body["code"].as_str()),
             (404, Some("JOB_NOT_FOUND")),

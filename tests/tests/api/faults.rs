@@ -3,43 +3,9 @@
 //! client (its real timeouts and retry policy) and DynamoDB Local; and the requests and
 //! capacity units each operation costs, as DynamoDB Local reports them.
 
-use lambda_http::http::Method;
-use serde_json::{json, Value};
-use shared::store::dynamo::DynamoStore;
-use shared::Deps;
+use serde_json::json;
 use testkit::proxy::{Fault, Proxy};
-use testkit::{message_body, new_job, parts, through_proxy, Call};
-
-async fn post(deps: &Deps<DynamoStore>, job: &str, body: String) -> (u16, Value) {
-    parts(&create::handler(deps, Call::new(Method::POST, job).json(body).build()).await)
-}
-
-async fn patch(
-    deps: &Deps<DynamoStore>,
-    job: &str,
-    id: &str,
-    if_match: Option<&str>,
-    body: Value,
-) -> (u16, Value) {
-    let mut call = Call::new(Method::PATCH, job).message(id).json(body);
-    if let Some(version) = if_match {
-        call = call.header("if-match", version);
-    }
-    parts(&patch::handler(deps, call.build()).await)
-}
-
-async fn messages(deps: &Deps<DynamoStore>, job: &str) -> Vec<Value> {
-    let (status, body) = parts(&list::handler(deps, Call::new(Method::GET, job).build()).await);
-    assert_eq!(status, 200, "{body}");
-    body["data"]["messages"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-async fn generation(deps: &Deps<DynamoStore>, job: &str) -> u64 {
-    testkit::open_chat(&deps.store, job).await.head.generation
-}
+use testkit::{message_body, Reply, TestApi};
 
 /// The operations since the last reset, and resets.
 fn take(proxy: &Proxy) -> Vec<String> {
@@ -50,19 +16,15 @@ fn take(proxy: &Proxy) -> Vec<String> {
 
 #[tokio::test]
 async fn a_clear_whose_answer_was_lost_answers_the_true_count_and_clears_once() {
-    let (proxy, deps) = through_proxy().await;
-    let job = new_job(&[]).await;
+    let (proxy, api) = TestApi::through_proxy().await;
     for i in 0..5 {
         assert_eq!(
-            post(&deps, &job, message_body(&format!("m{i}"), "x"))
-                .await
-                .0,
+            api.create(message_body(&format!("m{i}"), "x")).await.status,
             201
         );
     }
     proxy.inject("UpdateItem", Fault::LoseAnswer, 1);
-    let (status, body) =
-        parts(&clear::handler(&deps, Call::new(Method::DELETE, &job).build()).await);
+    let Reply { status, body, .. } = api.clear().await;
     assert_eq!(
         (status, &body["data"]["deleted_count"]),
         (200, &json!(5)),
@@ -74,33 +36,35 @@ async fn a_clear_whose_answer_was_lost_answers_the_true_count_and_clears_once() 
         "the SDK retried the lost answer"
     );
     assert_eq!(
-        generation(&deps, &job).await,
+        api.chat().await.head.generation,
         1,
         "one clear, one new generation"
     );
-    assert!(messages(&deps, &job).await.is_empty());
+    assert!(api.messages().await.is_empty());
 }
 
 #[tokio::test]
 async fn a_create_whose_answer_was_lost_is_created_once() {
-    let (proxy, deps) = through_proxy().await;
-    let job = new_job(&[]).await;
+    let (proxy, api) = TestApi::through_proxy().await;
     proxy.inject("TransactWriteItems", Fault::LoseAnswer, 1);
-    let (status, body) = post(&deps, &job, message_body("m1", "hello")).await;
+    let Reply { status, body, .. } = api.create(message_body("m1", "hello")).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(proxy.requests("TransactWriteItems"), 2);
-    let listed = messages(&deps, &job).await;
+    let listed = api.messages().await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["timestamp"], body["data"]["timestamp"]);
 }
 
 #[tokio::test]
 async fn a_patch_whose_answer_was_lost_answers_its_own_write_not_a_412() {
-    let (proxy, deps) = through_proxy().await;
-    let job = new_job(&[]).await;
-    post(&deps, &job, message_body("a1", "")).await;
+    let (proxy, api) = TestApi::through_proxy().await;
+    api.create(message_body("a1", "")).await;
     proxy.inject("UpdateItem", Fault::LoseAnswer, 1);
-    let (status, body) = patch(&deps, &job, "a1", Some("\"1\""), json!({"content": "one"})).await;
+    let Reply { status, body, .. } = api
+        .patch("a1")
+        .if_match(1)
+        .json(json!({"content": "one"}))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         (&body["data"]["version"], &body["data"]["content"]),
@@ -108,61 +72,48 @@ async fn a_patch_whose_answer_was_lost_answers_its_own_write_not_a_412() {
     );
     // Without If-Match the retried write is not applied twice either.
     proxy.inject("UpdateItem", Fault::LoseAnswer, 1);
-    let (status, body) = patch(&deps, &job, "a1", None, json!({"content": "two"})).await;
+    let Reply { status, body, .. } = api.patch("a1").json(json!({"content": "two"})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["version"], 3);
-    assert_eq!(messages(&deps, &job).await[0]["version"], 3);
+    assert_eq!(api.messages().await[0]["version"], 3);
 }
 
 #[tokio::test]
 async fn throttled_transaction_cancellations_are_retried_then_answer_503_with_nothing_written() {
-    let (proxy, deps) = through_proxy().await;
-    let job = new_job(&[]).await;
+    let (proxy, api) = TestApi::through_proxy().await;
     proxy.inject("TransactWriteItems", Fault::ThrottledCancellation, 2);
-    assert_eq!(post(&deps, &job, message_body("m1", "x")).await.0, 201);
+    assert_eq!(api.create(message_body("m1", "x")).await.status, 201);
     assert_eq!(proxy.requests("TransactWriteItems"), 3);
 
     proxy.inject("TransactWriteItems", Fault::ThrottledCancellation, 3);
-    let response = create::handler(
-        &deps,
-        Call::new(Method::POST, &job)
-            .json(message_body("m2", "y"))
-            .build(),
-    )
-    .await;
-    let retry_after = response.headers().get("retry-after").cloned();
-    let (status, body) = parts(&response);
+    let reply = api.create(message_body("m2", "y")).await;
     assert_eq!(
-        (status, body["code"].as_str()),
+        (reply.status, reply.code()),
         (503, Some("SERVICE_UNAVAILABLE"))
     );
-    assert!(retry_after.is_some());
-    let listed = messages(&deps, &job).await;
+    assert!(reply.header("retry-after").is_some());
+    let listed = api.messages().await;
     assert_eq!(listed.len(), 1, "nothing of m2 written");
-    let chat = testkit::open_chat(&deps.store, &job).await;
+    let chat = api.chat().await;
     assert_eq!(chat.head.counts.total, 1, "the counters saw one create");
 }
 
 #[tokio::test]
 async fn throttling_past_the_retries_leaves_a_patch_unwritten() {
-    let (proxy, deps) = through_proxy().await;
-    let job = new_job(&[]).await;
-    post(&deps, &job, message_body("a1", "before")).await;
+    let (proxy, api) = TestApi::through_proxy().await;
+    api.create(message_body("a1", "before")).await;
     proxy.inject("UpdateItem", Fault::Throttle, 3);
-    let (status, body) = patch(&deps, &job, "a1", None, json!({"content": "after"})).await;
+    let Reply { status, body, .. } = api.patch("a1").json(json!({"content": "after"})).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (503, Some("SERVICE_UNAVAILABLE"))
     );
     proxy.inject("UpdateItem", Fault::Throttle, 2);
-    let (status, body) = patch(
-        &deps,
-        &job,
-        "a1",
-        Some("\"1\""),
-        json!({"content": "after"}),
-    )
-    .await;
+    let Reply { status, body, .. } = api
+        .patch("a1")
+        .if_match(1)
+        .json(json!({"content": "after"}))
+        .await;
     assert_eq!(
         (status, &body["data"]["version"]),
         (200, &json!(2)),
@@ -174,12 +125,11 @@ async fn throttling_past_the_retries_leaves_a_patch_unwritten() {
 async fn a_patch_that_keeps_losing_races_gives_up_at_the_one_stated_bound() {
     use shared::store::retry::CONTENTION_ATTEMPTS;
     let attempts = CONTENTION_ATTEMPTS as usize;
-    let (proxy, deps) = through_proxy().await;
-    let job = new_job(&[]).await;
-    post(&deps, &job, message_body("a1", "before")).await;
+    let (proxy, api) = TestApi::through_proxy().await;
+    api.create(message_body("a1", "before")).await;
     take(&proxy);
     proxy.inject("UpdateItem", Fault::Conflict, attempts);
-    let (status, body) = patch(&deps, &job, "a1", None, json!({"content": "after"})).await;
+    let Reply { status, body, .. } = api.patch("a1").json(json!({"content": "after"})).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (503, Some("SERVICE_UNAVAILABLE"))
@@ -191,7 +141,7 @@ async fn a_patch_that_keeps_losing_races_gives_up_at_the_one_stated_bound() {
     );
     take(&proxy);
     proxy.inject("UpdateItem", Fault::Conflict, attempts - 1);
-    let (status, body) = patch(&deps, &job, "a1", None, json!({"content": "after"})).await;
+    let Reply { status, body, .. } = api.patch("a1").json(json!({"content": "after"})).await;
     assert_eq!(
         (status, &body["data"]["version"]),
         (200, &json!(2)),
@@ -202,11 +152,8 @@ async fn a_patch_that_keeps_losing_races_gives_up_at_the_one_stated_bound() {
 
 #[tokio::test]
 async fn a_streamed_reply_costs_two_requests_per_patch_and_stays_under_its_capacity_target() {
-    let (proxy, deps) = through_proxy().await;
-    let job = new_job(&[]).await;
-    post(
-        &deps,
-        &job,
+    let (proxy, api) = TestApi::through_proxy().await;
+    api.create(
         json!({"message_id": "a1", "role": "assistant", "content": "",
                              "status": "streaming"})
         .to_string(),
@@ -225,7 +172,11 @@ async fn a_streamed_reply_costs_two_requests_per_patch_and_stays_under_its_capac
         if i == 50 {
             body["status"] = json!("complete");
         }
-        let (status, answer) = patch(&deps, &job, "a1", Some(&format!("\"{i}\"")), body).await;
+        let Reply {
+            status,
+            body: answer,
+            ..
+        } = api.patch("a1").if_match(i as u64).json(body).await;
         assert_eq!(status, 200, "{answer}");
         if i == 1 {
             assert_eq!(proxy.operations(), ["BatchGetItem", "UpdateItem"]);
@@ -238,7 +189,7 @@ async fn a_streamed_reply_costs_two_requests_per_patch_and_stays_under_its_capac
     );
     assert_eq!(proxy.total_requests(), 100);
     assert!(units <= 330.0, "{units} capacity units (target 330)");
-    let listed = messages(&deps, &job).await;
+    let listed = api.messages().await;
     assert_eq!(
         (&listed[0]["status"], &listed[0]["version"]),
         (&json!("complete"), &json!(51))
@@ -247,11 +198,14 @@ async fn a_streamed_reply_costs_two_requests_per_patch_and_stays_under_its_capac
 
 #[tokio::test]
 async fn metadata_patches_need_no_read_until_the_limit_is_near() {
-    let (proxy, deps) = through_proxy().await;
-    let job = new_job(&[]).await;
-    post(&deps, &job, message_body("a1", "")).await;
+    let (proxy, api) = TestApi::through_proxy().await;
+    api.create(message_body("a1", "")).await;
     take(&proxy);
-    let (status, _) = patch(&deps, &job, "a1", None, json!({"metadata": {"tokens": 5}})).await;
+    let status = api
+        .patch("a1")
+        .json(json!({"metadata": {"tokens": 5}}))
+        .await
+        .status;
     assert_eq!(status, 200);
     assert_eq!(take(&proxy), ["BatchGetItem", "UpdateItem"]);
     // The item keeps an upper bound of its metadata size; replacing a key counts its new value
@@ -259,21 +213,29 @@ async fn metadata_patches_need_no_read_until_the_limit_is_near() {
     // (read from the failed condition's answer, no extra read) decides.
     let big = "x".repeat(7_000);
     for _ in 0..2 {
-        let (status, _) = patch(&deps, &job, "a1", None, json!({"metadata": {"a": big}})).await;
+        let status = api
+            .patch("a1")
+            .json(json!({"metadata": {"a": big}}))
+            .await
+            .status;
         assert_eq!(status, 200);
     }
     take(&proxy);
-    let (status, body) = patch(&deps, &job, "a1", None, json!({"metadata": {"a": big}})).await;
+    let Reply { status, body, .. } = api.patch("a1").json(json!({"metadata": {"a": big}})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(take(&proxy), ["BatchGetItem", "UpdateItem", "UpdateItem"]);
-    let (status, _) = patch(&deps, &job, "a1", None, json!({"metadata": {"b": big}})).await;
+    let status = api
+        .patch("a1")
+        .json(json!({"metadata": {"b": big}}))
+        .await
+        .status;
     assert_eq!(status, 200);
-    let (status, body) = patch(&deps, &job, "a1", None, json!({"metadata": {"c": big}})).await;
+    let Reply { status, body, .. } = api.patch("a1").json(json!({"metadata": {"c": big}})).await;
     assert_eq!(
         (status, &body["details"]["field"]),
         (413, &json!("metadata"))
     );
-    let stored = &messages(&deps, &job).await[0];
+    let stored = &api.messages().await[0];
     assert_eq!(stored["metadata"], json!({"a": big, "b": big, "tokens": 5}));
     assert_eq!(
         stored["version"], 6,
@@ -293,54 +255,55 @@ fn cost(proxy: &Proxy, what: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn each_operation_costs_what_docs_schema_md_says() {
-    let (proxy, deps) = through_proxy().await;
-    let job = new_job(&[]).await;
+    let (proxy, api) = TestApi::through_proxy().await;
     take(&proxy);
-    assert_eq!(post(&deps, &job, message_body("m1", "x")).await.0, 201);
+    assert_eq!(api.create(message_body("m1", "x")).await.status, 201);
     assert_eq!(
         cost(&proxy, "create"),
         ["BatchGetItem", "TransactWriteItems"]
     );
-    assert_eq!(post(&deps, &job, message_body("m1", "x")).await.0, 200);
+    assert_eq!(api.create(message_body("m1", "x")).await.status, 200);
     assert_eq!(
         cost(&proxy, "create replayed"),
         ["BatchGetItem", "TransactWriteItems"],
         "a replay reads nothing more"
     );
-    let (status, _) = patch(&deps, &job, "m1", Some("\"1\""), json!({"content": "y"})).await;
+    let status = api
+        .patch("m1")
+        .if_match(1)
+        .json(json!({"content": "y"}))
+        .await
+        .status;
     assert_eq!(status, 200);
     assert_eq!(cost(&proxy, "patch"), ["BatchGetItem", "UpdateItem"]);
-    let (status, _) = patch(&deps, &job, "m1", Some("\"1\""), json!({"content": "z"})).await;
+    let status = api
+        .patch("m1")
+        .if_match(1)
+        .json(json!({"content": "z"}))
+        .await
+        .status;
     assert_eq!(status, 412);
     assert_eq!(
         cost(&proxy, "patch, stale If-Match"),
         ["BatchGetItem", "UpdateItem"]
     );
-    messages(&deps, &job).await;
+    api.messages().await;
     assert_eq!(cost(&proxy, "list"), ["BatchGetItem", "Query"]);
-    let (status, _) = parts(&clear::handler(&deps, Call::new(Method::DELETE, &job).build()).await);
-    assert_eq!(status, 200);
+    assert_eq!(api.clear().await.status, 200);
     assert_eq!(
         cost(&proxy, "clear"),
         ["BatchGetItem", "UpdateItem"],
         "the clear answers once hidden"
     );
-    let (status, _) =
-        parts(&clear::handler(&deps, Call::new(Method::POST, &job).on("restore").build()).await);
-    assert_eq!(status, 200);
+    assert_eq!(api.restore().await.status, 200);
     assert_eq!(cost(&proxy, "restore"), ["BatchGetItem", "UpdateItem"]);
-    let (status, _) =
-        parts(&list::handler(&deps, Call::new(Method::GET, &job).on("summary").build()).await);
-    assert_eq!(status, 200);
+    assert_eq!(api.summary().await.status, 200);
     assert_eq!(cost(&proxy, "summary"), ["BatchGetItem", "Query"]);
-    let (status, _) =
-        parts(&list::handler(&deps, Call::new(Method::GET, &job).on("export").build()).await);
-    assert_eq!(status, 200);
+    assert_eq!(api.export().await.status, 200);
     assert_eq!(cost(&proxy, "export"), ["BatchGetItem", "Query"]);
-    let (status, _) = parts(&clear::handler(&deps, Call::new(Method::DELETE, &job).build()).await);
-    assert_eq!(status, 200);
+    assert_eq!(api.clear().await.status, 200);
     take(&proxy);
-    messages(&deps, &job).await;
+    api.messages().await;
     assert_eq!(
         cost(&proxy, "list of an empty chat"),
         ["BatchGetItem"],
@@ -350,42 +313,38 @@ async fn each_operation_costs_what_docs_schema_md_says() {
 
 #[tokio::test]
 async fn following_a_chat_reads_no_message_until_something_changes() {
-    let (proxy, deps) = through_proxy().await;
-    let job = new_job(&[]).await;
-    assert_eq!(post(&deps, &job, message_body("m1", "x")).await.0, 201);
-    let (status, _) = patch(&deps, &job, "m1", Some("\"1\""), json!({"content": "y"})).await;
+    let (proxy, api) = TestApi::through_proxy().await;
+    assert_eq!(api.create(message_body("m1", "x")).await.status, 201);
+    let status = api
+        .patch("m1")
+        .if_match(1)
+        .json(json!({"content": "y"}))
+        .await
+        .status;
     assert_eq!(status, 200);
     take(&proxy);
-    let read = |query: &str, tag: Option<&str>| {
-        let mut call = Call::new(Method::GET, &job).query(query);
-        if let Some(tag) = tag {
-            call = call.header("if-none-match", tag);
-        }
-        call.build()
-    };
-    let followed = list::handler(&deps, read("after=m1", None)).await;
-    assert_eq!(followed.status(), 200);
+    let followed = api.list().query("after=m1").await;
+    assert_eq!(followed.status, 200);
     assert_eq!(
         cost(&proxy, "list after the newest message"),
         ["BatchGetItem", "Query"]
     );
-    let tag = followed.headers()["etag"].to_str().unwrap().to_owned();
-    let idle = list::handler(&deps, read("after=m1", Some(&tag))).await;
-    assert_eq!(idle.status(), 304);
+    let tag = followed.header("etag").unwrap();
+    let idle = api
+        .list()
+        .query("after=m1")
+        .header("if-none-match", tag)
+        .await;
+    assert_eq!(idle.status, 304);
     assert_eq!(
         cost(&proxy, "list after the newest message, nothing new (304)"),
         ["BatchGetItem"],
         "an idle poll reads no message"
     );
-    let one = Call::new(Method::GET, &job).message("m1");
-    let streaming = list::handler(&deps, one.build()).await;
-    assert_eq!(streaming.status(), 200);
+    assert_eq!(api.get("m1").await.status, 200);
     assert_eq!(cost(&proxy, "one message"), ["BatchGetItem", "GetItem"]);
-    let same = Call::new(Method::GET, &job)
-        .message("m1")
-        .header("if-none-match", "\"2\"")
-        .build();
-    assert_eq!(list::handler(&deps, same).await.status(), 304);
+    let same = api.get("m1").header("if-none-match", "\"2\"").await;
+    assert_eq!(same.status, 304);
     assert_eq!(
         cost(&proxy, "one message, unchanged (304)"),
         ["BatchGetItem", "GetItem"]

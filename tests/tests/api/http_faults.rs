@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use shared::routes::ROUTES;
 use shared::Config;
 use testkit::proxy::{Fault, Proxy};
-use testkit::{http, new_job, proxied_deps, start_local_server_with, HttpReply, OWNER};
+use testkit::{http, new_job, proxied_deps, start_local_server_with, Reply, OWNER};
 
 struct Api {
     addr: SocketAddr,
@@ -27,7 +27,7 @@ impl Api {
         let proxy = Proxy::start(&testkit::endpoint()).await;
         let deps = proxied_deps(&proxy).await;
         let (addr, _) = start_local_server_with(deps, "*").await;
-        let job = new_job(&[]).await;
+        let job = new_job(OWNER, &[]).await;
         let api = Self { addr, proxy, job };
         let created = api
             .call(
@@ -37,12 +37,12 @@ impl Api {
                 Some(json!({"message_id": "m1", "role": "user", "content": "x"})),
             )
             .await;
-        assert_eq!(created.status, 201, "{}", created.body);
+        assert_eq!(created.status, 201, "{}", created.text);
         api.proxy.reset_counts();
         api
     }
 
-    async fn call(&self, who: &str, method: &str, path: &str, body: Option<Value>) -> HttpReply {
+    async fn call(&self, who: &str, method: &str, path: &str, body: Option<Value>) -> Reply {
         let token = format!(
             "Bearer {}",
             LocalJwt::new("test-jwt-secret").token(who, &[], 60)
@@ -58,7 +58,7 @@ impl Api {
 
     async fn visible(&self) -> Vec<Value> {
         let listed = self.call(OWNER, "GET", "", None).await;
-        listed.json()["data"]["messages"]
+        listed.body["data"]["messages"]
             .as_array()
             .cloned()
             .unwrap_or_default()
@@ -94,8 +94,8 @@ async fn throttling_past_the_retries_answers_503_with_retry_after_on_every_route
         for (name, method, path, body) in routes() {
             api.proxy.inject(read, Fault::Throttle, 3);
             let reply = api.call(OWNER, method, path, body.clone()).await;
-            assert_eq!(reply.status, 503, "{name} ({read}): {}", reply.body);
-            assert_eq!(reply.json()["code"], "SERVICE_UNAVAILABLE", "{name}");
+            assert_eq!(reply.status, 503, "{name} ({read}): {}", reply.text);
+            assert_eq!(reply.body["code"], "SERVICE_UNAVAILABLE", "{name}");
             assert_eq!(reply.header("retry-after"), Some("1"), "{name}");
         }
     }
@@ -117,12 +117,12 @@ async fn throttling_past_the_retries_answers_503_with_retry_after_on_every_route
     ] {
         api.proxy.inject(op, Fault::Throttle, 3);
         let reply = api.call(OWNER, method, path, Some(body)).await;
-        assert_eq!(reply.status, 503, "{name}: {}", reply.body);
+        assert_eq!(reply.status, 503, "{name}: {}", reply.text);
         assert_eq!(reply.header("retry-after"), Some("1"));
     }
     api.proxy.inject("UpdateItem", Fault::Throttle, 3);
     let reply = api.call(OWNER, "DELETE", "", None).await;
-    assert_eq!(reply.status, 503, "clear: {}", reply.body);
+    assert_eq!(reply.status, 503, "clear: {}", reply.text);
     assert_eq!(reply.header("retry-after"), Some("1"));
     assert_eq!(
         api.visible().await,
@@ -133,7 +133,7 @@ async fn throttling_past_the_retries_answers_503_with_retry_after_on_every_route
     assert_eq!(api.call(OWNER, "DELETE", "", None).await.status, 200);
     api.proxy.inject("UpdateItem", Fault::Throttle, 3);
     let reply = api.call(OWNER, "POST", "restore/", None).await;
-    assert_eq!(reply.status, 503, "restore: {}", reply.body);
+    assert_eq!(reply.status, 503, "restore: {}", reply.text);
     assert_eq!(reply.header("retry-after"), Some("1"));
     assert_eq!(
         api.visible().await,
@@ -163,7 +163,7 @@ async fn a_slow_dynamodb_is_cut_off_by_the_operation_timeout_on_every_route() {
     let api = Api {
         addr,
         proxy,
-        job: new_job(&[]).await,
+        job: new_job(OWNER, &[]).await,
     };
     let routes = routes();
     api.proxy.inject(
@@ -181,7 +181,7 @@ async fn a_slow_dynamodb_is_cut_off_by_the_operation_timeout_on_every_route() {
     }))
     .await;
     for (name, reply, took) in timed {
-        assert_eq!(reply.status, 503, "{name}: {}", reply.body);
+        assert_eq!(reply.status, 503, "{name}: {}", reply.text);
         assert_eq!(reply.header("retry-after"), Some("1"), "{name}");
         assert!(
             took >= Duration::from_secs(3) && took < Duration::from_secs(7),
@@ -294,7 +294,7 @@ async fn a_strangers_request_makes_the_owners_first_read_and_touches_no_message(
         api.proxy.reset_counts();
         let reply = api.call("stranger", method, path, body.clone()).await;
         assert_eq!(
-            (reply.status, &reply.json()["code"]),
+            (reply.status, &reply.body["code"]),
             (404, &json!("JOB_NOT_FOUND")),
             "{name}"
         );
@@ -307,7 +307,7 @@ async fn a_strangers_request_makes_the_owners_first_read_and_touches_no_message(
         // The owner's request starts with the very same read, then does its work.
         api.proxy.reset_counts();
         let reply = api.call(OWNER, method, path, body).await;
-        assert!(reply.status < 300, "{name}: {}", reply.body);
+        assert!(reply.status < 300, "{name}: {}", reply.text);
         assert_eq!(
             api.proxy.sort_keys()[..stranger_keys.len()],
             stranger_keys[..],
@@ -399,7 +399,7 @@ async fn every_dynamodb_call_of_a_route_is_one_its_function_may_make_in_template
         let resource = format!("{}{}Function", function[..1].to_uppercase(), &function[1..]);
         api.proxy.reset_counts();
         let reply = api.call(OWNER, method, path, body).await;
-        assert!(reply.status < 300, "{name}: {}", reply.body);
+        assert!(reply.status < 300, "{name}: {}", reply.text);
         let calls = made(&api.proxy);
         assert!(!calls.is_empty(), "{name} calls DynamoDB");
         let policy = allowed.get(&resource).cloned().unwrap_or_default();

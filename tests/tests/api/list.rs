@@ -1,7 +1,5 @@
-use lambda_http::http::Method;
 use serde_json::Value;
-use shared::testing::fill;
-use testkit::{dynamo_deps, new_job, parts, Call};
+use testkit::TestApi;
 
 fn ids(body: &Value) -> Vec<String> {
     body["data"]["messages"]
@@ -12,27 +10,18 @@ fn ids(body: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn get(
-    deps: &shared::Deps<impl shared::store::ChatStore>,
-    job: &str,
-    query: &str,
-) -> (u16, Value, usize) {
-    let response = list::handler(deps, Call::new(Method::GET, job).query(query).build()).await;
-    let size = match response.body() {
-        lambda_http::Body::Text(t) => t.len(),
-        _ => 0,
-    };
-    let (status, body) = parts(&response);
-    (status, body, size)
+/// The status, body and size of a list with `query`.
+async fn get(api: &TestApi, query: &str) -> (u16, Value, usize) {
+    let reply = api.list().query(query).await;
+    (reply.status, reply.body, reply.text.len())
 }
 
 #[tokio::test]
 async fn a_history_of_several_dynamodb_pages_comes_back_whole_and_in_order() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
+    let api = TestApi::start().await;
     // 3.2 MB: four 1 MB Query pages, under the 5 MB response cap.
-    fill(&deps, &job, 32, &"q".repeat(100 * 1024)).await;
-    let (status, body, _) = get(&deps, &job, "").await;
+    api.fill(32, &"q".repeat(100 * 1024)).await;
+    let (status, body, _) = get(&api, "").await;
     assert_eq!(status, 200);
     let expected: Vec<String> = (0..32).map(|i| format!("m{i:05}")).collect();
     assert_eq!(ids(&body), expected);
@@ -41,15 +30,14 @@ async fn a_history_of_several_dynamodb_pages_comes_back_whole_and_in_order() {
 
 #[tokio::test]
 async fn responses_stay_under_lambdas_cap_and_continue_by_cursor() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
+    let api = TestApi::start().await;
     // 25 messages of 250 KiB of quotes: 6.4 MB of content, 12.8 MB once escaped twice.
-    fill(&deps, &job, 25, &"\"".repeat(250 * 1024)).await;
+    api.fill(25, &"\"".repeat(250 * 1024)).await;
     let mut seen = Vec::new();
     let mut query = String::new();
     let mut pages = 0;
     loop {
-        let (status, body, size) = get(&deps, &job, &query).await;
+        let (status, body, size) = get(&api, &query).await;
         assert_eq!(status, 200);
         let escaped = size + body.to_string().matches(['"', '\\']).count();
         assert!(
@@ -72,26 +60,24 @@ async fn responses_stay_under_lambdas_cap_and_continue_by_cursor() {
 
 #[tokio::test]
 async fn at_most_1000_messages_per_response_then_a_cursor() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
-    fill(&deps, &job, 1003, "").await;
-    let (_, first, _) = get(&deps, &job, "").await;
+    let api = TestApi::start().await;
+    api.fill(1003, "").await;
+    let (_, first, _) = get(&api, "").await;
     assert_eq!(ids(&first).len(), 1000);
     let cursor = first["data"]["next_cursor"]
         .as_str()
         .expect("a cursor after 1000");
-    let (_, rest, _) = get(&deps, &job, &format!("cursor={cursor}")).await;
+    let (_, rest, _) = get(&api, &format!("cursor={cursor}")).await;
     assert_eq!(ids(&rest), ["m01000", "m01001", "m01002"]);
     assert!(rest["data"]["next_cursor"].is_null());
 }
 
 #[tokio::test]
 async fn limit_order_and_cursors_walk_both_ways_and_refuse_foreign_or_tampered_cursors() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
-    let other_job = new_job(&[]).await;
-    fill(&deps, &job, 7, "x").await;
-    fill(&deps, &other_job, 1, "x").await;
+    let api = TestApi::start().await;
+    let other_job = api.on_job(&api.new_job(testkit::OWNER, &[]).await);
+    api.fill(7, "x").await;
+    other_job.fill(1, "x").await;
 
     for (order, mut expected) in [
         ("asc", (0..7).collect::<Vec<_>>()),
@@ -101,7 +87,7 @@ async fn limit_order_and_cursors_walk_both_ways_and_refuse_foreign_or_tampered_c
         let mut query = format!("limit=3&order={order}");
         let mut cursor_seen = None;
         loop {
-            let (status, body, _) = get(&deps, &job, &query).await;
+            let (status, body, _) = get(&api, &query).await;
             assert_eq!(status, 200, "{body}");
             assert!(ids(&body).len() <= 3);
             seen.extend(ids(&body));
@@ -117,8 +103,7 @@ async fn limit_order_and_cursors_walk_both_ways_and_refuse_foreign_or_tampered_c
         assert_eq!(seen, expected);
 
         let cursor = cursor_seen.unwrap();
-        let (status, body, _) =
-            get(&deps, &other_job, &format!("cursor={cursor}&order={order}")).await;
+        let (status, body, _) = get(&other_job, &format!("cursor={cursor}&order={order}")).await;
         assert_eq!(
             (status, body["code"].as_str()),
             (400, Some("INVALID_CURSOR")),
@@ -127,22 +112,21 @@ async fn limit_order_and_cursors_walk_both_ways_and_refuse_foreign_or_tampered_c
         let mut tampered = cursor.clone().into_bytes();
         tampered[3] = if tampered[3] == b'A' { b'B' } else { b'A' };
         let tampered = String::from_utf8(tampered).unwrap();
-        let (status, _, _) = get(&deps, &job, &format!("cursor={tampered}&order={order}")).await;
+        let (status, _, _) = get(&api, &format!("cursor={tampered}&order={order}")).await;
         assert_eq!(status, 400, "tampered");
     }
 }
 
 #[tokio::test]
 async fn bad_query_parameters_are_400_naming_the_parameter() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
+    let api = TestApi::start().await;
     for (query, field) in [
         ("limit=0", "limit"),
         ("limit=1001", "limit"),
         ("limit=x", "limit"),
         ("order=up", "order"),
     ] {
-        let (status, body, _) = get(&deps, &job, query).await;
+        let (status, body, _) = get(&api, query).await;
         assert_eq!(
             (status, body["code"].as_str()),
             (400, Some("VALIDATION_ERROR")),

@@ -15,7 +15,7 @@ fn bearer(token: &str) -> String {
 #[tokio::test]
 async fn the_whole_flow_over_http_with_and_without_trailing_slashes() {
     let (addr, _api) = start_local_server(ORIGIN).await;
-    let job = new_job(&[]).await;
+    let job = new_job(OWNER, &[]).await;
     let auth = bearer(&LocalJwt::new("test-jwt-secret").token(OWNER, &[], 60));
     let headers = [
         ("authorization", auth.as_str()),
@@ -31,7 +31,7 @@ async fn the_whole_flow_over_http_with_and_without_trailing_slashes() {
         br#"{"message_id":"u1","role":"user","content":"hi"}"#,
     )
     .await;
-    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.status, 201, "{}", created.text);
     assert_eq!(created.header("content-type"), Some("application/json"));
     let patched = http(
         addr,
@@ -41,18 +41,18 @@ async fn the_whole_flow_over_http_with_and_without_trailing_slashes() {
         br#"{"content":"hello"}"#,
     )
     .await;
-    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(patched.status, 200, "{}", patched.text);
     assert_eq!(patched.header("etag"), Some("\"2\""));
     let listed = http(addr, "GET", &format!("{base}/"), &headers, b"").await;
-    assert_eq!(listed.json()["data"]["messages"][0]["content"], "hello");
+    assert_eq!(listed.body["data"]["messages"][0]["content"], "hello");
     let cleared = http(addr, "DELETE", &format!("{base}/"), &headers, b"").await;
-    assert_eq!(cleared.json()["data"]["deleted_count"], 1);
+    assert_eq!(cleared.body["data"]["deleted_count"], 1);
 }
 
 #[tokio::test]
 async fn missing_expired_forged_and_foreign_tokens_are_401() {
     let (addr, _api) = start_local_server(ORIGIN).await;
-    let job = new_job(&[]).await;
+    let job = new_job(OWNER, &[]).await;
     let path = format!("/api/jobs/{job}/quote-chat/");
     let good = LocalJwt::new("test-jwt-secret");
     let cases = [
@@ -67,7 +67,7 @@ async fn missing_expired_forged_and_foreign_tokens_are_401() {
             auth.iter().map(|a| ("authorization", a.as_str())).collect();
         let reply = http(addr, "GET", &path, &headers, b"").await;
         assert_eq!(reply.status, 401, "{auth:?}");
-        assert_eq!(reply.json()["code"], "UNAUTHENTICATED");
+        assert_eq!(reply.body["code"], "UNAUTHENTICATED");
     }
     let staff = bearer(&good.token("someone", &["staff".into()], 60));
     let reply = http(
@@ -102,7 +102,7 @@ fn crafted(algorithm: Algorithm, change: impl FnOnce(&mut Map<String, Value>)) -
 #[tokio::test]
 async fn hostile_tokens_are_401_over_http_and_a_well_formed_one_is_not() {
     let (addr, _api) = start_local_server(ORIGIN).await;
-    let job = new_job(&[]).await;
+    let job = new_job(OWNER, &[]).await;
     let path = format!("/api/jobs/{job}/quote-chat/");
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let now = chrono::Utc::now().timestamp();
@@ -158,7 +158,7 @@ async fn hostile_tokens_are_401_over_http_and_a_well_formed_one_is_not() {
     for (what, auth) in &cases {
         let reply = http(addr, "GET", &path, &[("authorization", auth.as_str())], b"").await;
         assert_eq!(
-            (reply.status, &reply.json()["code"]),
+            (reply.status, &reply.body["code"]),
             (401, &json!("UNAUTHENTICATED")),
             "{what}"
         );
@@ -177,7 +177,7 @@ async fn hostile_tokens_are_401_over_http_and_a_well_formed_one_is_not() {
 #[tokio::test]
 async fn cors_preflight_and_headers_on_every_response_for_allowed_origins() {
     let (addr, _api) = start_local_server(ORIGIN).await;
-    let job = new_job(&[]).await;
+    let job = new_job(OWNER, &[]).await;
     let path = format!("/api/jobs/{job}/quote-chat/");
     let preflight = http(
         addr,
@@ -239,11 +239,11 @@ async fn cors_preflight_and_headers_on_every_response_for_allowed_origins() {
 #[tokio::test]
 async fn unknown_paths_wrong_methods_and_oversized_bodies() {
     let (addr, _api) = start_local_server(ORIGIN).await;
-    let job = new_job(&[]).await;
+    let job = new_job(OWNER, &[]).await;
     let auth = bearer(&LocalJwt::new("test-jwt-secret").token(OWNER, &[], 60));
     let reply = http(addr, "GET", "/api/nothing", &[], b"").await;
     assert_eq!(
-        (reply.status, reply.json()["code"].as_str()),
+        (reply.status, reply.body["code"].as_str()),
         (404, Some("NOT_FOUND"))
     );
     let reply = http(
@@ -255,7 +255,7 @@ async fn unknown_paths_wrong_methods_and_oversized_bodies() {
     )
     .await;
     assert_eq!(
-        (reply.status, reply.json()["code"].as_str()),
+        (reply.status, reply.body["code"].as_str()),
         (405, Some("METHOD_NOT_ALLOWED"))
     );
     assert_eq!(reply.header("allow"), Some("GET, POST, DELETE"));
@@ -273,7 +273,7 @@ async fn unknown_paths_wrong_methods_and_oversized_bodies() {
     )
     .await;
     assert_eq!(
-        (reply.status, reply.json()["code"].as_str()),
+        (reply.status, reply.body["code"].as_str()),
         (413, Some("PAYLOAD_TOO_LARGE"))
     );
     let reply = http(
@@ -285,7 +285,7 @@ async fn unknown_paths_wrong_methods_and_oversized_bodies() {
     )
     .await;
     assert_eq!(
-        (reply.status, reply.json()["code"].as_str()),
+        (reply.status, reply.body["code"].as_str()),
         (400, Some("INVALID_JOB_ID"))
     );
 }
@@ -349,7 +349,7 @@ async fn the_local_server_writes_one_plain_line_per_request_carrying_its_id() {
         b"",
     )
     .await;
-    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.status, 200, "{}", listed.text);
     let unrouted = http(addr, "GET", "/api/nothing", &[], b"").await;
     assert_eq!(unrouted.status, 404);
 

@@ -1,41 +1,17 @@
 use futures::future::join_all;
-use lambda_http::http::Method;
-use serde_json::{json, Value};
-use testkit::{dynamo_deps, new_job, parts, Call};
+use serde_json::json;
+use testkit::{Reply, TestApi};
 
-async fn send_patch(
-    deps: &shared::Deps<impl shared::store::ChatStore>,
-    job: &str,
-    id: &str,
-    if_match: Option<&str>,
-    body: Value,
-) -> (u16, Value) {
-    let mut call = Call::new(Method::PATCH, job).message(id);
-    if let Some(version) = if_match {
-        call = call.header("if-match", version);
-    }
-    parts(&patch::handler(deps, call.json(body).build()).await)
-}
-
-async fn create_assistant(deps: &shared::Deps<impl shared::store::ChatStore>, job: &str, id: &str) {
+async fn create_assistant(api: &TestApi, id: &str) {
     let body = json!({"message_id": id, "role": "assistant", "content": "", "metadata": {"streaming": true, "model": "m-1", "cost": 0.25}});
-    let (status, _) =
-        parts(&create::handler(deps, Call::new(Method::POST, job).json(body).build()).await);
-    assert_eq!(status, 201);
+    assert_eq!(api.create(body).await.status, 201);
 }
 
 #[tokio::test]
 async fn patch_replaces_content_merges_metadata_and_bumps_version() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
-    create_assistant(&deps, &job, "a1").await;
-    let (status, body) = send_patch(
-        &deps,
-        &job,
-        "a1",
-        Some("\"1\""),
-        json!({"content": "I understand", "metadata": {"streaming": null, "processing_time": 2.5}}),
-    )
+    let api = TestApi::start().await;
+    create_assistant(&api, "a1").await;
+    let Reply { status, body, .. } = api.patch("a1").if_match(1).json(json!({"content": "I understand", "metadata": {"streaming": null, "processing_time": 2.5}}))
     .await;
     assert_eq!(status, 200, "{body}");
     let m = &body["data"];
@@ -47,7 +23,7 @@ async fn patch_replaces_content_merges_metadata_and_bumps_version() {
     );
     assert_eq!(m["role"], "assistant");
 
-    let (_, listed) = parts(&list::handler(&deps, Call::new(Method::GET, &job).build()).await);
+    let listed = api.list().await.body;
     assert_eq!(
         listed["data"]["messages"][0], *m,
         "GET shows the patched message"
@@ -57,14 +33,11 @@ async fn patch_replaces_content_merges_metadata_and_bumps_version() {
         "timestamp never changes"
     );
 
-    let (status, body) = send_patch(
-        &deps,
-        &job,
-        "a1",
-        Some("\"1\""),
-        json!({"content": "stale"}),
-    )
-    .await;
+    let Reply { status, body, .. } = api
+        .patch("a1")
+        .if_match(1)
+        .json(json!({"content": "stale"}))
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (412, Some("PRECONDITION_FAILED"))
@@ -74,51 +47,45 @@ async fn patch_replaces_content_merges_metadata_and_bumps_version() {
 
 #[tokio::test]
 async fn patch_never_creates() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
-    let (status, body) = send_patch(&deps, &job, "ghost", None, json!({"content": "boo"})).await;
+    let api = TestApi::start().await;
+    let Reply { status, body, .. } = api.patch("ghost").json(json!({"content": "boo"})).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (404, Some("MESSAGE_NOT_FOUND"))
     );
-    let (_, listed) = parts(&list::handler(&deps, Call::new(Method::GET, &job).build()).await);
+    let listed = api.list().await.body;
     assert_eq!(listed["data"]["messages"], json!([]));
     let body = json!({"message_id": "ghost", "role": "user", "content": "real"});
-    let (status, _) =
-        parts(&create::handler(&deps, Call::new(Method::POST, &job).json(body).build()).await);
-    assert_eq!(status, 201, "the id was never taken");
+    assert_eq!(api.create(body).await.status, 201, "the id was never taken");
 }
 
 #[tokio::test]
 async fn a_patch_right_after_its_post_always_finds_it() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
+    let api = TestApi::start().await;
     for i in 0..20 {
         let id = format!("a{i}");
-        create_assistant(&deps, &job, &id).await;
-        let (status, body) =
-            send_patch(&deps, &job, &id, Some("1"), json!({"content": "chunk"})).await;
+        create_assistant(&api, &id).await;
+        let Reply { status, body, .. } = api
+            .patch(&id)
+            .header("if-match", "1")
+            .json(json!({"content": "chunk"}))
+            .await;
         assert_eq!(status, 200, "{body}");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_patches_lose_no_update_and_if_match_lets_one_win() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
-    create_assistant(&deps, &job, "a1").await;
+    let api = TestApi::start().await;
+    create_assistant(&api, "a1").await;
     let patches = (0..10).map(|i| {
-        send_patch(
-            &deps,
-            &job,
-            "a1",
-            None,
-            json!({"metadata": {format!("k{i}"): i}}),
-        )
+        api.patch("a1")
+            .json(json!({"metadata": {format!("k{i}"): i}}))
+            .send()
     });
     let results = join_all(patches).await;
-    assert!(results.iter().all(|(s, _)| *s == 200), "{results:?}");
-    let (_, listed) = parts(&list::handler(&deps, Call::new(Method::GET, &job).build()).await);
+    assert!(results.iter().all(|r| r.status == 200), "{results:?}");
+    let listed = api.list().await.body;
     let m = &listed["data"]["messages"][0];
     assert_eq!(m["version"], 11);
     for i in 0..10 {
@@ -126,28 +93,24 @@ async fn concurrent_patches_lose_no_update_and_if_match_lets_one_win() {
     }
 
     let guarded = (0..6).map(|i| {
-        send_patch(
-            &deps,
-            &job,
-            "a1",
-            Some("\"11\""),
-            json!({"content": format!("v{i}")}),
-        )
+        api.patch("a1")
+            .if_match(11)
+            .json(json!({"content": format!("v{i}")}))
+            .send()
     });
     let results = join_all(guarded).await;
-    let winners = results.iter().filter(|(s, _)| *s == 200).count();
+    let winners = results.iter().filter(|r| r.status == 200).count();
     let stale = results
         .iter()
-        .filter(|(s, b)| *s == 412 && b["details"]["current_version"] == 12)
+        .filter(|r| r.status == 412 && r.body["details"]["current_version"] == 12)
         .count();
     assert_eq!((winners, stale), (1, 5), "{results:?}");
 }
 
 #[tokio::test]
 async fn read_only_fields_and_bad_patches_are_refused_without_a_write() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
-    create_assistant(&deps, &job, "a1").await;
+    let api = TestApi::start().await;
+    create_assistant(&api, "a1").await;
     for body in [
         json!({"role": "user", "content": "x"}),
         json!({"timestamp": "2020-01-01T00:00:00Z", "content": "x"}),
@@ -156,7 +119,11 @@ async fn read_only_fields_and_bad_patches_are_refused_without_a_write() {
         json!({"metadata": [1]}),
         json!({}),
     ] {
-        let (status, reply) = send_patch(&deps, &job, "a1", None, body.clone()).await;
+        let Reply {
+            status,
+            body: reply,
+            ..
+        } = api.patch("a1").json(body.clone()).await;
         assert_eq!(
             (status, reply["code"].as_str()),
             (400, Some("VALIDATION_ERROR")),
@@ -177,26 +144,32 @@ async fn read_only_fields_and_bad_patches_are_refused_without_a_write() {
         r#"{"content":"\ud800x"}"#,
         r#"{"content":"a","content":"b"}"#,
     ] {
-        let call = Call::new(Method::PATCH, &job).message("a1").json(raw);
-        let (status, reply) = parts(&patch::handler(&deps, call.build()).await);
+        let reply = api.patch("a1").json(raw).await;
         assert_eq!(
-            (status, reply["code"].as_str()),
+            (reply.status, reply.code()),
             (400, Some("VALIDATION_ERROR")),
             "{raw}"
         );
     }
-    let (status, _) = send_patch(&deps, &job, "a1", Some("\"1\""), json!({"content": "ok"})).await;
+    let status = api
+        .patch("a1")
+        .if_match(1)
+        .json(json!({"content": "ok"}))
+        .await
+        .status;
     assert_eq!(status, 200, "still at version 1");
 }
 
 #[tokio::test]
 async fn if_match_star_matches_any_version_of_an_existing_message_only() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
-    create_assistant(&deps, &job, "a1").await;
+    let api = TestApi::start().await;
+    create_assistant(&api, "a1").await;
     for (version, star) in [(2, "*"), (3, " * ")] {
-        let (status, body) =
-            send_patch(&deps, &job, "a1", Some(star), json!({"content": "x"})).await;
+        let Reply { status, body, .. } = api
+            .patch("a1")
+            .header("if-match", star)
+            .json(json!({"content": "x"}))
+            .await;
         assert_eq!(
             (status, &body["data"]["version"]),
             (200, &json!(version)),
@@ -204,13 +177,20 @@ async fn if_match_star_matches_any_version_of_an_existing_message_only() {
         );
     }
     // RFC 9110 13.2.1: a request that would fail without its precondition (404) ignores it.
-    let (status, body) = send_patch(&deps, &job, "nope", Some("*"), json!({"content": "x"})).await;
+    let Reply { status, body, .. } = api
+        .patch("nope")
+        .header("if-match", "*")
+        .json(json!({"content": "x"}))
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (404, Some("MESSAGE_NOT_FOUND"))
     );
-    let (status, body) =
-        send_patch(&deps, &job, "a1", Some("*, \"1\""), json!({"content": "x"})).await;
+    let Reply { status, body, .. } = api
+        .patch("a1")
+        .header("if-match", "*, \"1\"")
+        .json(json!({"content": "x"}))
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (400, Some("VALIDATION_ERROR")),
@@ -220,40 +200,40 @@ async fn if_match_star_matches_any_version_of_an_existing_message_only() {
 
 #[tokio::test]
 async fn if_match_compares_strongly_and_accepts_any_of_several_versions() {
-    let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
-    create_assistant(&deps, &job, "a1").await;
-    let (status, body) =
-        send_patch(&deps, &job, "a1", Some("W/\"1\""), json!({"content": "x"})).await;
+    let api = TestApi::start().await;
+    create_assistant(&api, "a1").await;
+    let Reply { status, body, .. } = api
+        .patch("a1")
+        .header("if-match", "W/\"1\"")
+        .json(json!({"content": "x"}))
+        .await;
     assert_eq!(
         (status, &body["details"]["current_version"]),
         (412, &json!(1)),
         "weak never matches"
     );
-    let (status, body) = send_patch(
-        &deps,
-        &job,
-        "a1",
-        Some("\"7\", \"1\""),
-        json!({"content": "y"}),
-    )
-    .await;
+    let Reply { status, body, .. } = api
+        .patch("a1")
+        .header("if-match", "\"7\", \"1\"")
+        .json(json!({"content": "y"}))
+        .await;
     assert_eq!(
         (status, &body["data"]["version"]),
         (200, &json!(2)),
         "{body}"
     );
-    let (status, _) = send_patch(
-        &deps,
-        &job,
-        "a1",
-        Some("\"1\", \"3\""),
-        json!({"content": "z"}),
-    )
-    .await;
+    let status = api
+        .patch("a1")
+        .header("if-match", "\"1\", \"3\"")
+        .json(json!({"content": "z"}))
+        .await
+        .status;
     assert_eq!(status, 412);
-    let (status, body) =
-        send_patch(&deps, &job, "a1", Some("\"1\","), json!({"content": "z"})).await;
+    let Reply { status, body, .. } = api
+        .patch("a1")
+        .header("if-match", "\"1\",")
+        .json(json!({"content": "z"}))
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (400, Some("VALIDATION_ERROR"))

@@ -24,7 +24,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, Mutex};
 use tokio::task::JoinHandle;
 
-use testkit::{dynamo_deps, event_for_job, new_job_owned_by};
+use testkit::{dynamo_deps, event_for_job, new_job};
 
 const API_PREFIX: &str = "/2018-06-01/runtime/";
 /// A safety net only: every wait below ends on a message or on the process exiting.
@@ -450,7 +450,7 @@ fn event_body(name: &str) -> Value {
 #[tokio::test]
 async fn lambda_binaries_answer_the_sample_events_through_the_runtime_api() {
     dynamo_deps().await; // the tables the binaries are pointed at
-    let job = new_job_owned_by(setup::DEMO_OWNER).await;
+    let job = new_job(setup::DEMO_OWNER, &[]).await;
     let mut cold_starts = Vec::new();
 
     let created = event_body("create");
@@ -685,7 +685,7 @@ async fn the_sweep_binary_stamps_a_cleared_chat_on_a_scheduled_event() {
 #[tokio::test]
 async fn started_as_lambda_starts_it_a_function_writes_only_json_lines_without_content_or_tokens() {
     dynamo_deps().await;
-    let job = new_job_owned_by(setup::DEMO_OWNER).await;
+    let job = new_job(setup::DEMO_OWNER, &[]).await;
     // The sample create carries metadata {"model": "quote-llm-1", ...}: it must not be logged.
     let created = event_body("create");
     let model = created["metadata"]["model"]
@@ -748,7 +748,7 @@ async fn started_as_lambda_starts_it_a_function_writes_only_json_lines_without_c
 async fn a_raw_quote_in_the_query_string_still_gets_an_answer_in_the_envelope() {
     // curl sends `?a="` unencoded; lambda_http alone panics building such a request's URI.
     dynamo_deps().await;
-    let job = new_job_owned_by(setup::DEMO_OWNER).await;
+    let job = new_job(setup::DEMO_OWNER, &[]).await;
     let mut event: Value = serde_json::from_str(&event_for_job("list", &job)).expect("JSON");
     event["rawQueryString"] = json!(r#"order="desc"&<x>"#);
     let (_, response) = invoke_binary("list", event.to_string()).await;
@@ -765,7 +765,7 @@ async fn every_json_line_a_request_writes_carries_its_request_id_and_no_raw_job_
     dynamo_deps().await;
     // A stranger's request: refused, it logs several lines (the refusal, the request line,
     // the metrics line), some from code whose spans and fields hold the raw job id.
-    let job = new_job_owned_by("someone-else").await;
+    let job = new_job("someone-else", &[]).await;
     let mut api = RuntimeApi::start("list").await;
     let request_id = api.invoke(event_for_job("list", &job));
     let mut lambda = Lambda::spawn("list", &lambda_env("list", &api, Some(CURSOR_SECRET)));

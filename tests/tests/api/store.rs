@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use shared::model::{Message, Role};
 use shared::store::{ChatStore, CreateOutcome};
-use testkit::{config, dynamo_deps, new_job};
+use testkit::{config, dynamo_deps, new_job, OWNER};
 
 fn message(id: &str, timestamp: &str) -> Message {
     Message {
@@ -21,7 +21,7 @@ fn message(id: &str, timestamp: &str) -> Message {
 #[tokio::test]
 async fn a_create_at_an_instant_already_taken_never_overwrites() {
     let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
+    let job = new_job(OWNER, &[]).await;
     let chat = testkit::open_chat(&deps.store, &job).await;
     let instant = "2024-01-15T10:30:00.123456Z";
     assert_eq!(
@@ -76,7 +76,7 @@ async fn unknown_jobs_open_as_none() {
 #[tokio::test]
 async fn odd_attributes_of_the_existing_jobs_table_do_not_break_requests() {
     let deps = dynamo_deps().await;
-    let job = new_job(&[]).await;
+    let job = new_job(OWNER, &[]).await;
     let put = |item: Vec<(&str, AttributeValue)>| {
         let mut request = deps
             .store

@@ -6,23 +6,19 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use lambda_http::http::Method;
-use shared::store::dynamo::DynamoStore;
 use shared::store::keys;
-use shared::testing::fill;
-use shared::Deps;
 use testkit::proxy::{Fault, Proxy};
-use testkit::{new_job_for, own_tables, parts, Call};
+use testkit::TestApi;
 
 /// Every item of the chat by sort key, with its expiry.
-async fn expiries(deps: &Deps<DynamoStore>, job: &str) -> HashMap<String, Option<i64>> {
-    let out = deps
-        .store
+async fn expiries(api: &TestApi) -> HashMap<String, Option<i64>> {
+    let out = api
+        .store()
         .client()
         .query()
-        .table_name(deps.store.messages_table())
+        .table_name(api.store().messages_table())
         .key_condition_expression("job_id = :j")
-        .expression_attribute_values(":j", AttributeValue::S(job.to_owned()))
+        .expression_attribute_values(":j", AttributeValue::S(api.job.clone()))
         .consistent_read(true)
         .send()
         .await
@@ -41,12 +37,6 @@ async fn expiries(deps: &Deps<DynamoStore>, job: &str) -> HashMap<String, Option
         .collect()
 }
 
-async fn clear(deps: &Deps<DynamoStore>, job: &str) -> u64 {
-    let (status, body) = parts(&clear::handler(deps, Call::new(Method::DELETE, job).build()).await);
-    assert_eq!(status, 200, "{body}");
-    body["data"]["deleted_count"].as_u64().unwrap()
-}
-
 fn stamped(items: &HashMap<String, Option<i64>>) -> usize {
     items.values().filter(|at| at.is_some()).count()
 }
@@ -57,21 +47,20 @@ fn in_a_minute() -> Instant {
 
 #[tokio::test]
 async fn the_sweep_stamps_every_item_a_clear_hid_and_nothing_else() {
-    let deps = own_tables("sweep-stamps", None).await;
-    let job = new_job_for(&deps).await;
-    fill(&deps, &job, 60, "x").await;
+    let api = TestApi::on_own_tables("sweep-stamps", None).await;
+    api.fill(60, "x").await;
     let before = chrono::Utc::now().timestamp();
-    assert_eq!(clear(&deps, &job).await, 60);
-    fill(&deps, &job, 2, "after").await;
-    let items = expiries(&deps, &job).await;
+    assert_eq!(api.clear().await.deleted_count(), 60);
+    api.fill(2, "after").await;
+    let items = expiries(&api).await;
     assert_eq!(stamped(&items), 0, "the clear answers before any stamping");
 
-    let report = deps.store.sweep(in_a_minute()).await.unwrap();
+    let report = api.store().sweep(in_a_minute()).await.unwrap();
     assert!(
         report.chats_finished >= 1 && report.items_stamped >= 60,
         "{report:?}"
     );
-    let items = expiries(&deps, &job).await;
+    let items = expiries(&api).await;
     let retention = 30 * 86_400;
     for (sk, at) in &items {
         let hidden = keys::parse_message(sk).is_some_and(|(generation, _)| generation == 0);
@@ -89,33 +78,32 @@ async fn the_sweep_stamps_every_item_a_clear_hid_and_nothing_else() {
     // 60 hidden messages and their lookups; the two new messages reuse ids m00000 and m00001,
     // whose lookups now belong to the live messages.
     assert_eq!(stamped(&items), 60 + 58);
-    let again = deps.store.sweep(in_a_minute()).await.unwrap();
+    let again = api.store().sweep(in_a_minute()).await.unwrap();
     assert_eq!(again.items_stamped, 0, "nothing left once done: {again:?}");
 }
 
 #[tokio::test]
 async fn a_sweep_cut_off_by_throttling_or_its_deadline_is_finished_by_the_next_run() {
     let proxy = Proxy::start(&testkit::endpoint()).await;
-    let deps = own_tables("sweep-cut-off", Some(&proxy)).await;
-    let job = new_job_for(&deps).await;
-    fill(&deps, &job, 30, "x").await;
-    assert_eq!(clear(&deps, &job).await, 30);
+    let api = TestApi::on_own_tables("sweep-cut-off", Some(&proxy)).await;
+    api.fill(30, "x").await;
+    assert_eq!(api.clear().await.deleted_count(), 30);
 
-    let nothing = deps.store.sweep(Instant::now()).await.unwrap();
+    let nothing = api.store().sweep(Instant::now()).await.unwrap();
     assert_eq!((nothing.items_stamped, nothing.chats_finished), (0, 0));
     assert!(nothing.chats_left >= 1);
 
     // Throttling that outlasts the SDK's retries on every write of this run.
     proxy.inject("UpdateItem", Fault::Throttle, 1_000);
-    let failed = deps.store.sweep(in_a_minute()).await.unwrap();
+    let failed = api.store().sweep(in_a_minute()).await.unwrap();
     assert!(failed.failures >= 1, "{failed:?}");
-    assert!(stamped(&expiries(&deps, &job).await) < 60);
+    assert!(stamped(&expiries(&api).await) < 60);
 
-    let direct = own_tables("sweep-cut-off", None).await;
-    let done = direct.store.sweep(in_a_minute()).await.unwrap();
+    let direct = TestApi::on_own_tables("sweep-cut-off", None).await;
+    let done = direct.store().sweep(in_a_minute()).await.unwrap();
     assert!(done.chats_finished >= 1, "{done:?}");
     assert_eq!(
-        stamped(&expiries(&deps, &job).await),
+        stamped(&expiries(&api).await),
         60,
         "30 messages, 30 lookups"
     );
