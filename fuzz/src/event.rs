@@ -15,7 +15,7 @@ use shared::model::{Job, NewMessage, Role, Status};
 use shared::routes::{self, Function, Route, Target, ROUTES};
 use shared::store::memory::MemoryStore;
 use shared::testing::{self, OWNER};
-use shared::{chat, Deps};
+use shared::{writes, Deps};
 
 use crate::json;
 
@@ -79,12 +79,12 @@ pub async fn deps(setup: Setup) -> Deps<MemoryStore> {
         metadata,
         status: Status::Streaming,
     };
-    if let Err(err) = chat::create(&deps, &testing::owner(), JOB, reply).await {
+    if let Err(err) = writes::create(&deps, &testing::owner(), JOB, reply).await {
         panic!("setting up the store failed: {err}");
     }
     match setup {
         Setup::Cleared => {
-            if let Err(err) = chat::clear(&deps, &testing::owner(), JOB).await {
+            if let Err(err) = writes::clear(&deps, &testing::owner(), JOB).await {
                 panic!("clearing the store failed: {err}");
             }
         }

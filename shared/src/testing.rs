@@ -9,11 +9,12 @@ use serde_json::Value;
 
 use crate::apigw;
 use crate::auth::Caller;
-use crate::chat::{self, Deps, Settings};
 use crate::cursor::CursorCodec;
+use crate::deps::{Deps, Settings};
 use crate::model::{Job, NewMessage, Role};
 use crate::store::memory::MemoryStore;
 use crate::store::ChatStore;
+use crate::writes;
 
 pub const OWNER: &str = "owner-1";
 
@@ -35,7 +36,7 @@ pub async fn fill<S: ChatStore>(deps: &Deps<S>, job_id: &str, count: usize, cont
             metadata: Default::default(),
             status: Default::default(),
         };
-        if let Err(err) = chat::create(deps, &owner(), job_id, new).await {
+        if let Err(err) = writes::create(deps, &owner(), job_id, new).await {
             panic!("filling the chat failed: {err}");
         }
     }

@@ -8,7 +8,7 @@ use shared::config::Config;
 use shared::model::{Job, Message};
 use shared::store::dynamo::DynamoStore;
 use shared::store::{
-    Change, Chat, ChatStore, ClearOutcome, CreateOutcome, MessageRef, Opened, PatchOutcome,
+    Change, Chat, ChatRead, ChatStore, ClearOutcome, CreateOutcome, MessageRef, PatchOutcome,
     RestoreOutcome, StorePage,
 };
 use shared::{Deps, StoreError};
@@ -129,8 +129,12 @@ impl<S> Counting<S> {
 }
 
 impl<S: ChatStore> ChatStore for Counting<S> {
-    async fn open(&self, job_id: &str, message_id: Option<&str>) -> Result<Opened, StoreError> {
-        self.inner.open(job_id, message_id).await
+    async fn read_chat(
+        &self,
+        job_id: &str,
+        message_id: Option<&str>,
+    ) -> Result<ChatRead, StoreError> {
+        self.inner.read_chat(job_id, message_id).await
     }
     async fn message(
         &self,
@@ -330,7 +334,7 @@ pub fn event_for_job(name: &str, job_id: &str) -> String {
 
 /// The chat of an existing job, as an operation opens it (the job and its head together).
 pub async fn open_chat<S: ChatStore>(store: &S, job_id: &str) -> Chat {
-    let opened = store.open(job_id, None).await.expect("chat read");
+    let opened = store.read_chat(job_id, None).await.expect("chat read");
     Chat {
         job: opened.job.expect("job exists"),
         head: opened.head,

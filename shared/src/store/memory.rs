@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    keys, Change, Chat, ChatStore, ClearOutcome, CreateOutcome, Head, LastClear, MessageRef,
-    Opened, PatchOutcome, RestoreOutcome, StorePage, StoredMessage,
+    keys, Change, Chat, ChatRead, ChatStore, ClearOutcome, CreateOutcome, Head, LastClear,
+    MessageRef, PatchOutcome, RestoreOutcome, StorePage, StoredMessage,
 };
 use crate::error::StoreError;
 use crate::limits::MAX_METADATA_BYTES;
@@ -76,14 +76,18 @@ impl MemoryStore {
 }
 
 impl ChatStore for MemoryStore {
-    async fn open(&self, job_id: &str, message_id: Option<&str>) -> Result<Opened, StoreError> {
+    async fn read_chat(
+        &self,
+        job_id: &str,
+        message_id: Option<&str>,
+    ) -> Result<ChatRead, StoreError> {
         self.check()?;
         let state = self.lock();
         let chat = state.chats.get(job_id);
         let target = chat
             .zip(message_id)
             .and_then(|(chat, id)| chat.lookups.get(id).cloned());
-        Ok(Opened {
+        Ok(ChatRead {
             job: state.jobs.get(job_id).cloned(),
             head: chat.map(|c| c.head.clone()).unwrap_or_default(),
             target,

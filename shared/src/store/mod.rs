@@ -92,9 +92,9 @@ pub struct Chat {
 
 /// What one read of a job and its chat found. The head and the lookup are read with the job,
 /// whoever asks, so owners and strangers cost the same one round trip; they must not reach a
-/// caller who may not use the job (`chat::open` checks that before anything else).
+/// caller who may not use the job (`access::open_chat` checks that before anything else).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Opened {
+pub struct ChatRead {
     /// `None` when the job does not exist.
     pub job: Option<Job>,
     pub head: Head,
@@ -188,11 +188,11 @@ pub enum PatchOutcome {
 pub trait ChatStore: Send + Sync {
     /// The job, its chat's head and, with `message_id`, where that message lives: one round
     /// trip that reads no message item.
-    fn open(
+    fn read_chat(
         &self,
         job_id: &str,
         message_id: Option<&str>,
-    ) -> impl Future<Output = Result<Opened, StoreError>> + Send;
+    ) -> impl Future<Output = Result<ChatRead, StoreError>> + Send;
 
     /// The visible message `target` as it is now (`None` if it vanished under its lookup).
     fn message(

@@ -2,7 +2,7 @@
 //! - [`ids`]: the job and message ids of the path;
 //! - [`json`]: a body's top-level fields, each held to what every JSON client can read back;
 //! - [`body`]: the POST and PATCH bodies;
-//! - [`headers`]: `If-Match`;
+//! - [`headers`]: the `If-Match` header;
 //! - [`query`]: the query of a GET.
 
 use serde_json::{Map, Value};

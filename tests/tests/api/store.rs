@@ -66,7 +66,7 @@ async fn unknown_jobs_open_as_none() {
     let deps = dynamo_deps().await;
     assert!(deps
         .store
-        .open(&uuid::Uuid::new_v4().to_string(), None)
+        .read_chat(&uuid::Uuid::new_v4().to_string(), None)
         .await
         .unwrap()
         .job
@@ -98,7 +98,7 @@ async fn odd_attributes_of_the_existing_jobs_table_do_not_break_requests() {
     .unwrap();
     let read = deps
         .store
-        .open(&job, None)
+        .read_chat(&job, None)
         .await
         .unwrap()
         .job
@@ -110,7 +110,12 @@ async fn odd_attributes_of_the_existing_jobs_table_do_not_break_requests() {
         .await
         .unwrap();
     assert!(
-        deps.store.open(&orphan, None).await.unwrap().job.is_none(),
+        deps.store
+            .read_chat(&orphan, None)
+            .await
+            .unwrap()
+            .job
+            .is_none(),
         "no owner: nobody may use it"
     );
 }

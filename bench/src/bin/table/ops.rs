@@ -3,11 +3,11 @@
 
 use setup::DEMO_OWNER;
 use shared::auth::Caller;
-use shared::export::Format;
+use shared::export::{self, Format};
 use shared::model::{NewMessage, Role, Status};
 use shared::store::dynamo::DynamoStore;
 use shared::validate::{self, ListQuery};
-use shared::{chat, history, Deps};
+use shared::{reads, writes, Deps};
 
 type D = Deps<DynamoStore>;
 
@@ -21,10 +21,10 @@ pub fn owner() -> Caller {
 }
 
 pub async fn list(deps: &D, job: &str) -> usize {
-    let read = history::list(deps, &owner(), job, ListQuery::default(), None)
+    let read = reads::list(deps, &owner(), job, ListQuery::default(), None)
         .await
         .expect("list");
-    let history::Read::Fresh { body: page, .. } = read else {
+    let reads::Read::Fresh { body: page, .. } = read else {
         panic!("a list asked without a tag is never unchanged");
     };
     // What the function sends back is the page serialized; that is part of the work.
@@ -33,9 +33,7 @@ pub async fn list(deps: &D, job: &str) -> usize {
 }
 
 pub async fn summary(deps: &D, job: &str) -> u64 {
-    let summary = history::summary(deps, &owner(), job)
-        .await
-        .expect("summary");
+    let summary = reads::summary(deps, &owner(), job).await.expect("summary");
     serde_json::to_string(&summary).expect("summary serializes");
     summary.message_count
 }
@@ -46,7 +44,7 @@ pub async fn export(deps: &D, job: &str) -> Vec<usize> {
     let mut pages = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let page = history::export(deps, &owner(), job, Format::Json, cursor.as_deref())
+        let page = export::read_page(deps, &owner(), job, Format::Json, cursor.as_deref())
             .await
             .expect("export");
         pages.push(page.items.len());
@@ -68,7 +66,7 @@ pub fn new_message(id: &str, role: Role, content: &str, status: Status) -> NewMe
 }
 
 pub async fn create(deps: &D, job: &str, message: NewMessage) {
-    chat::create(deps, &owner(), job, message)
+    writes::create(deps, &owner(), job, message)
         .await
         .expect("create");
 }
@@ -87,21 +85,21 @@ pub async fn patch(
         body["status"] = "complete".into();
     }
     let patch = validate::message_patch(&body.to_string()).expect("valid PATCH body");
-    chat::patch(deps, &owner(), job, id, &patch, version.map(|v| vec![v]))
+    writes::patch(deps, &owner(), job, id, &patch, version.map(|v| vec![v]))
         .await
         .expect("patch")
         .version
 }
 
 pub async fn clear(deps: &D, job: &str) -> u64 {
-    chat::clear(deps, &owner(), job)
+    writes::clear(deps, &owner(), job)
         .await
         .expect("clear")
         .deleted_count
 }
 
 pub async fn restore(deps: &D, job: &str) -> u64 {
-    chat::restore(deps, &owner(), job)
+    writes::restore(deps, &owner(), job)
         .await
         .expect("restore")
         .restored_count

@@ -103,7 +103,7 @@ async fn throttling_that_outlasts_the_sdk_retries_is_unavailable() {
         .http_response(throttled)
         .times(SDK_ATTEMPTS as usize)
         .build();
-    let result = store(client(&[&rule])).open("job", None).await;
+    let result = store(client(&[&rule])).read_chat("job", None).await;
     assert!(
         matches!(result, Err(StoreError::Unavailable(_))),
         "{result:?}"
@@ -138,7 +138,7 @@ async fn unprocessed_keys_of_batch_get_are_fetched_again() {
             .build()
     });
     let opened = store(client(&[&first, &second]))
-        .open("job", None)
+        .read_chat("job", None)
         .await
         .unwrap();
     assert_eq!(opened.head.generation, 7);

@@ -148,95 +148,90 @@ enum Attempt {
     Conflict,
 }
 
-impl DynamoStore {
-    pub(super) async fn patch_message(
-        &self,
-        chat: &Chat,
-        target: &MessageRef,
-        change: &Change<'_>,
-    ) -> Result<PatchOutcome, StoreError> {
-        let keyed = change
-            .patch
-            .metadata
-            .as_ref()
-            .is_none_or(|m| m.len() <= MAX_KEYS_PER_UPDATE);
-        let seen = if keyed {
-            match self
-                .try_update(chat, target, change, &MetadataWrite::Keyed)
-                .await?
-            {
-                Attempt::Done(outcome) => return Ok(outcome),
-                Attempt::Seen(item) => item,
-                Attempt::Conflict => return Ok(PatchOutcome::Contended),
-            }
-        } else {
-            self.read_message(chat, target).await?
-        };
-        let Some(item) = seen else {
-            return Ok(PatchOutcome::NotFound);
-        };
-        let stored: MessageItem = from_item(item)?;
-        if stored.write_id == change.write_id {
-            // Our own write, whose answer was lost and whose retry met it.
-            return Ok(PatchOutcome::Patched(stored.into_stored()?.message));
+pub(super) async fn apply(
+    store: &DynamoStore,
+    chat: &Chat,
+    target: &MessageRef,
+    change: &Change<'_>,
+) -> Result<PatchOutcome, StoreError> {
+    let keyed = change
+        .patch
+        .metadata
+        .as_ref()
+        .is_none_or(|m| m.len() <= MAX_KEYS_PER_UPDATE);
+    let seen = if keyed {
+        match try_update(store, chat, target, change, &MetadataWrite::Keyed).await? {
+            Attempt::Done(outcome) => return Ok(outcome),
+            Attempt::Seen(item) => item,
+            Attempt::Conflict => return Ok(PatchOutcome::Contended),
         }
-        if let Some(expected) = &change.expected_versions {
-            if !expected.contains(&stored.version) {
-                return Ok(PatchOutcome::VersionMismatch(stored.version));
-            }
-        }
-        let seen_version = stored.version;
-        let merged = change
-            .patch
-            .merge_metadata(stored.into_stored()?.message.metadata);
-        if metadata_to_string(&merged).len() > MAX_METADATA_BYTES {
-            return Ok(PatchOutcome::MetadataTooLarge);
-        }
-        let whole = MetadataWrite::Whole {
-            merged,
-            seen_version,
-        };
-        // One write of the merged whole; if another writer changed the message meanwhile, the
-        // domain's one retry loop (`retry::contended`) reads again and starts over.
-        match self.try_update(chat, target, change, &whole).await? {
-            Attempt::Done(outcome) => Ok(outcome),
-            Attempt::Seen(_) | Attempt::Conflict => Ok(PatchOutcome::Contended),
+    } else {
+        super::reads::message_item(store, chat, target).await?
+    };
+    let Some(item) = seen else {
+        return Ok(PatchOutcome::NotFound);
+    };
+    let stored: MessageItem = from_item(item)?;
+    if stored.write_id == change.write_id {
+        // Our own write, whose answer was lost and whose retry met it.
+        return Ok(PatchOutcome::Patched(stored.into_stored()?.message));
+    }
+    if let Some(expected) = &change.expected_versions {
+        if !expected.contains(&stored.version) {
+            return Ok(PatchOutcome::VersionMismatch(stored.version));
         }
     }
+    let seen_version = stored.version;
+    let merged = change
+        .patch
+        .merge_metadata(stored.into_stored()?.message.metadata);
+    if metadata_to_string(&merged).len() > MAX_METADATA_BYTES {
+        return Ok(PatchOutcome::MetadataTooLarge);
+    }
+    let whole = MetadataWrite::Whole {
+        merged,
+        seen_version,
+    };
+    // One write of the merged whole; if another writer changed the message meanwhile, the
+    // domain's one retry loop (`retry::contended`) reads again and starts over.
+    match try_update(store, chat, target, change, &whole).await? {
+        Attempt::Done(outcome) => Ok(outcome),
+        Attempt::Seen(_) | Attempt::Conflict => Ok(PatchOutcome::Contended),
+    }
+}
 
-    async fn try_update(
-        &self,
-        chat: &Chat,
-        target: &MessageRef,
-        change: &Change<'_>,
-        metadata: &MetadataWrite,
-    ) -> Result<Attempt, StoreError> {
-        let e = plan(change.patch, change, metadata);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.messages_table)
-            .set_key(Some(self.key(&chat.job.job_id, &target.sort_key)))
-            .update_expression(e.update())
-            .condition_expression(e.conditions.join(" AND "))
-            .set_expression_attribute_names(Some(e.names))
-            .set_expression_attribute_values(Some(e.values))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                let item: MessageItem = from_item(out.attributes.unwrap_or_default())?;
-                Ok(Attempt::Done(PatchOutcome::Patched(
-                    item.into_stored()?.message,
-                )))
-            }
-            Err(err) => match update_failed(err) {
-                UpdateFailed::Condition(item) => Ok(Attempt::Seen(item)),
-                UpdateFailed::Conflict => Ok(Attempt::Conflict),
-                UpdateFailed::Other(err) => Err(err),
-            },
+async fn try_update(
+    store: &DynamoStore,
+    chat: &Chat,
+    target: &MessageRef,
+    change: &Change<'_>,
+    metadata: &MetadataWrite,
+) -> Result<Attempt, StoreError> {
+    let e = plan(change.patch, change, metadata);
+    let result = store
+        .client
+        .update_item()
+        .table_name(&store.messages_table)
+        .set_key(Some(store.key(&chat.job.job_id, &target.sort_key)))
+        .update_expression(e.update())
+        .condition_expression(e.conditions.join(" AND "))
+        .set_expression_attribute_names(Some(e.names))
+        .set_expression_attribute_values(Some(e.values))
+        .return_values(ReturnValue::AllNew)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await;
+    match result {
+        Ok(out) => {
+            let item: MessageItem = from_item(out.attributes.unwrap_or_default())?;
+            Ok(Attempt::Done(PatchOutcome::Patched(
+                item.into_stored()?.message,
+            )))
         }
+        Err(err) => match update_failed(err) {
+            UpdateFailed::Condition(item) => Ok(Attempt::Seen(item)),
+            UpdateFailed::Conflict => Ok(Attempt::Conflict),
+            UpdateFailed::Other(err) => Err(err),
+        },
     }
 }
