@@ -1,4 +1,4 @@
-//! Our operations, called as the handlers call them (`shared`'s chat and history functions,
+//! Our operations, called as the handlers call them (`shared`'s writes, reads and export functions,
 //! bodies validated as a request's would be), minus the HTTP envelope.
 
 use setup::DEMO_OWNER;

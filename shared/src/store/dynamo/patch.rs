@@ -1,5 +1,5 @@
 //! PATCH: one conditional `UpdateItem` on the message, found through the id lookup that
-//! `open` read with the job. A lost race is reported, not retried here (`retry::contended`). Metadata merges key by key (`SET`/`REMOVE`), so concurrent PATCHes
+//! `reads::chat` read with the job. A lost race is reported, not retried here (`retry::contended`). Metadata merges key by key (`SET`/`REMOVE`), so concurrent PATCHes
 //! never overwrite each other's keys and need no read; only a PATCH that may push metadata
 //! past its limit (or names very many keys) reads the message and writes it whole.
 
