@@ -18,7 +18,7 @@ use shared::error::ApiError;
 use shared::limits::{
     MAX_CONTENT_BYTES, MAX_METADATA_BYTES, MAX_METADATA_DEPTH, MAX_PAGE_MESSAGES,
 };
-use shared::model::{metadata_to_string, Role, Status};
+use shared::model::{metadata_to_string, IfMatch, Role, Status};
 use shared::routes::{self, Route, ROUTES};
 use shared::validate;
 
@@ -225,9 +225,14 @@ fn headers_query_and_ids_never_panic() {
                     Tag::Weak(_) => None,
                 })
                 .collect();
+            let expected = if expected.is_empty() {
+                IfMatch::Never
+            } else {
+                IfMatch::Versions(expected)
+            };
             let got = validate::if_match(Some(&text));
             prop_assert!(
-                matches!(&got, Ok(Some(v)) if *v == expected),
+                matches!(&got, Ok(m) if *m == expected),
                 "If-Match {text:?}: {got:?}, expected {expected:?}"
             );
 

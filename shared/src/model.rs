@@ -117,6 +117,30 @@ pub struct Echoed {
     pub timestamp: Option<String>,
 }
 
+/// What a PATCH's `If-Match` asks for (RFC 9110 §13.1.1), as [`crate::validate::if_match`]
+/// reads it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum IfMatch {
+    /// No header, or `*`: any version (the message exists, or the PATCH answers 404 anyway).
+    #[default]
+    Any,
+    /// One of these versions (at least one; several tags match if any does).
+    Versions(Vec<u64>),
+    /// Only weak tags (`W/"3"`): the comparison is strong, so no version matches.
+    Never,
+}
+
+impl IfMatch {
+    /// Whether a message at `version` may be changed.
+    pub fn allows(&self, version: u64) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Versions(versions) => versions.contains(&version),
+            Self::Never => false,
+        }
+    }
+}
+
 /// A job from the jobs table: who may use its chat (all that is read of it; an archived job
 /// keeps its chat as it is).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]

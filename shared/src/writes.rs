@@ -12,7 +12,7 @@ use crate::deps::Deps;
 use crate::error::ApiError;
 use crate::fingerprint::fingerprint;
 use crate::limits::MAX_METADATA_BYTES;
-use crate::model::{Message, MessagePatch, NewMessage};
+use crate::model::{IfMatch, Message, MessagePatch, NewMessage};
 use crate::store::retry::{contended, Attempt};
 use crate::store::{
     Change, ChatStore, ClearOutcome, CreateOutcome, MessageRef, PatchOutcome, RestoreOutcome,
@@ -192,7 +192,7 @@ pub async fn patch<S: ChatStore>(
     job_id: &str,
     message_id: &str,
     patch: &MessagePatch,
-    if_match: Option<Vec<u64>>,
+    if_match: IfMatch,
 ) -> Result<Message, ApiError> {
     let write_id = write_id();
     let (write_id, if_match) = (write_id.as_str(), &if_match);
@@ -204,7 +204,7 @@ pub async fn patch<S: ChatStore>(
         check_echoed(&target, patch)?;
         let change = Change {
             patch,
-            expected_versions: if_match.clone(),
+            if_match: if_match.clone(),
             now: format_timestamp(Utc::now()),
             write_id: write_id.to_owned(),
         };

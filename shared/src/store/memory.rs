@@ -271,10 +271,8 @@ impl ChatStore for MemoryStore {
         else {
             return Ok(PatchOutcome::NotFound);
         };
-        if let Some(expected) = &change.expected_versions {
-            if !expected.contains(&message.version) {
-                return Ok(PatchOutcome::VersionMismatch(message.version));
-            }
+        if !change.if_match.allows(message.version) {
+            return Ok(PatchOutcome::VersionMismatch(message.version));
         }
         let patch = change.patch;
         let metadata = patch.merge_metadata(message.metadata.clone());

@@ -13,7 +13,7 @@
 use std::future::Future;
 
 use crate::error::StoreError;
-use crate::model::{Job, Message, MessagePatch, Role};
+use crate::model::{IfMatch, Job, Message, MessagePatch, Role};
 
 pub mod dynamo;
 pub mod keys;
@@ -162,8 +162,8 @@ pub enum RestoreOutcome {
 #[derive(Clone, Debug)]
 pub struct Change<'a> {
     pub patch: &'a MessagePatch,
-    /// `If-Match`: apply only to one of these versions (none: to no version).
-    pub expected_versions: Option<Vec<u64>>,
+    /// The versions the change may apply to.
+    pub if_match: IfMatch,
     /// Server time of this write (`updated_at`).
     pub now: String,
     /// Unique per request, stored with the write, so a retry whose first answer was lost

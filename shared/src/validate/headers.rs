@@ -1,17 +1,20 @@
 //! The request headers the API reads beyond the body's: `If-Match`.
 
 use crate::error::ApiError;
+use crate::model::IfMatch;
 
-/// Reads an `If-Match` header (RFC 9110 §13.1.1): `None` when absent or `*` (the message
-/// exists, or the PATCH answers 404 anyway), else the versions it names. Comparison is strong:
-/// a weak tag (`W/"3"`) never matches, so a header of only weak tags matches no version.
-/// Several tags match if any does. A bare number (`3`) is read as `"3"` for clients that
-/// forget the quotes.
-pub fn if_match(header: Option<&str>) -> Result<Option<Vec<u64>>, ApiError> {
-    let Some(raw) = header else { return Ok(None) };
+/// Reads an `If-Match` header (RFC 9110 §13.1.1): [`IfMatch::Any`] when absent or `*` (the
+/// message exists, or the PATCH answers 404 anyway), else the versions it names. Comparison is
+/// strong: a weak tag (`W/"3"`) never matches, so a header of only weak tags is
+/// [`IfMatch::Never`]. Several tags match if any does. A bare number (`3`) is read as `"3"`
+/// for clients that forget the quotes.
+pub fn if_match(header: Option<&str>) -> Result<IfMatch, ApiError> {
+    let Some(raw) = header else {
+        return Ok(IfMatch::Any);
+    };
     let raw = raw.trim();
     if raw == "*" {
-        return Ok(None);
+        return Ok(IfMatch::Any);
     }
     let refuse = || ApiError::field("If-Match", "must be message versions such as \"3\"");
     let mut versions = Vec::new();
@@ -27,7 +30,11 @@ pub fn if_match(header: Option<&str>) -> Result<Option<Vec<u64>>, ApiError> {
             .ok_or_else(refuse)?;
         versions.push(version);
     }
-    Ok(Some(versions))
+    if versions.is_empty() {
+        Ok(IfMatch::Never)
+    } else {
+        Ok(IfMatch::Versions(versions))
+    }
 }
 
 /// The opaque part of `"..."`.
@@ -41,15 +48,16 @@ mod tests {
 
     #[test]
     fn if_match_forms() {
-        assert_eq!(if_match(None).unwrap(), None);
-        assert_eq!(if_match(Some("\"3\"")).unwrap(), Some(vec![3]));
-        assert_eq!(if_match(Some("5")).unwrap(), Some(vec![5]));
-        assert_eq!(if_match(Some("*")).unwrap(), None);
+        assert_eq!(if_match(None).unwrap(), IfMatch::Any);
+        assert_eq!(if_match(Some("\"3\"")).unwrap(), IfMatch::Versions(vec![3]));
+        assert_eq!(if_match(Some("5")).unwrap(), IfMatch::Versions(vec![5]));
+        assert_eq!(if_match(Some("*")).unwrap(), IfMatch::Any);
         // Strong comparison: a weak tag never matches.
-        assert_eq!(if_match(Some("W/\"4\"")).unwrap(), Some(vec![]));
+        assert_eq!(if_match(Some("W/\"4\"")).unwrap(), IfMatch::Never);
+        assert!(!IfMatch::Never.allows(4));
         assert_eq!(
             if_match(Some("\"3\", W/\"4\" ,\"7\"")).unwrap(),
-            Some(vec![3, 7])
+            IfMatch::Versions(vec![3, 7])
         );
         assert!(if_match(Some("\"abc\"")).is_err());
         assert!(if_match(Some("\"3\",")).is_err());

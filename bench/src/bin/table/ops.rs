@@ -4,7 +4,7 @@
 use setup::DEMO_OWNER;
 use shared::auth::Caller;
 use shared::export::{self, Format};
-use shared::model::{NewMessage, Role, Status};
+use shared::model::{IfMatch, NewMessage, Role, Status};
 use shared::store::dynamo::DynamoStore;
 use shared::validate::{self, ListQuery};
 use shared::{reads, writes, Deps};
@@ -85,10 +85,17 @@ pub async fn patch(
         body["status"] = "complete".into();
     }
     let patch = validate::message_patch(&body.to_string()).expect("valid PATCH body");
-    writes::patch(deps, &owner(), job, id, &patch, version.map(|v| vec![v]))
-        .await
-        .expect("patch")
-        .version
+    writes::patch(
+        deps,
+        &owner(),
+        job,
+        id,
+        &patch,
+        version.map_or(IfMatch::Any, |v| IfMatch::Versions(vec![v])),
+    )
+    .await
+    .expect("patch")
+    .version
 }
 
 pub async fn clear(deps: &D, job: &str) -> u64 {

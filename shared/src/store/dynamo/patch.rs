@@ -1,7 +1,9 @@
 //! PATCH: one conditional `UpdateItem` on the message, found through the id lookup that
-//! `reads::chat` read with the job. A lost race is reported, not retried here (`retry::contended`). Metadata merges key by key (`SET`/`REMOVE`), so concurrent PATCHes
-//! never overwrite each other's keys and need no read; only a PATCH that may push metadata
-//! past its limit (or names very many keys) reads the message and writes it whole.
+//! `reads::chat` read with the job; `If-Match` becomes a condition on its version. A lost race
+//! is reported, not retried here (`retry::contended`). Metadata merges key by key
+//! (`SET`/`REMOVE`), so concurrent PATCHes never overwrite each other's keys and need no read;
+//! only a PATCH that may push metadata past its limit (or names very many keys) reads the
+//! message and writes it whole.
 
 use std::collections::HashMap;
 
@@ -14,7 +16,7 @@ use super::items::{
 use super::DynamoStore;
 use crate::error::StoreError;
 use crate::limits::MAX_METADATA_BYTES;
-use crate::model::{metadata_to_string, MessagePatch, Metadata};
+use crate::model::{metadata_to_string, IfMatch, MessagePatch, Metadata};
 use crate::store::{Change, Chat, MessageRef, PatchOutcome};
 
 /// Most metadata keys one key-by-key update names (DynamoDB caps an expression at 4 KB).
@@ -105,17 +107,21 @@ fn plan(patch: &MessagePatch, change: &Change<'_>, write: &MetadataWrite) -> Exp
                 let budget = e.value(":budget", n(budget));
                 e.conditions.push(format!("{bytes} <= {budget}"));
             }
-            if let Some(expected) = &change.expected_versions {
-                // Versions start at 1: an empty list (only weak tags) matches nothing.
-                let listed: Vec<String> = if expected.is_empty() {
-                    vec![0]
-                } else {
-                    expected.clone()
-                }
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| e.value(&format!(":expected{i}"), n(v)))
-                .collect();
+            // What each `If-Match` asks of the stored version.
+            let expected: &[u64] = match &change.if_match {
+                // No condition on the version.
+                IfMatch::Any => &[],
+                // One of them.
+                IfMatch::Versions(versions) => versions,
+                // None: versions start at 1, so only 0 is asked for, which no message has.
+                IfMatch::Never => &[0],
+            };
+            if !expected.is_empty() {
+                let listed: Vec<String> = expected
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| e.value(&format!(":expected{i}"), n(*v)))
+                    .collect();
                 e.conditions
                     .push(format!("{version} IN ({})", listed.join(", ")));
             }
@@ -176,10 +182,8 @@ pub(super) async fn apply(
         // Our own write, whose answer was lost and whose retry met it.
         return Ok(PatchOutcome::Patched(stored.into_stored()?.message));
     }
-    if let Some(expected) = &change.expected_versions {
-        if !expected.contains(&stored.version) {
-            return Ok(PatchOutcome::VersionMismatch(stored.version));
-        }
+    if !change.if_match.allows(stored.version) {
+        return Ok(PatchOutcome::VersionMismatch(stored.version));
     }
     let seen_version = stored.version;
     let merged = change
