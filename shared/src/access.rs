@@ -4,6 +4,7 @@
 use crate::auth::Caller;
 use crate::deps::Deps;
 use crate::error::ApiError;
+use crate::ids::{JobId, MessageId};
 use crate::store::{Chat, ChatStore, MessageRef};
 
 /// The chat of a job the caller may use (and where `message_id` lives, if asked), in one
@@ -12,8 +13,8 @@ use crate::store::{Chat, ChatStore, MessageRef};
 pub(crate) async fn open_chat<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
-    job_id: &str,
-    message_id: Option<&str>,
+    job_id: &JobId,
+    message_id: Option<&MessageId>,
 ) -> Result<(Chat, Option<MessageRef>), ApiError> {
     let opened = deps.store.read_chat(job_id, message_id).await?;
     let job = opened.job.ok_or(ApiError::JobNotFound)?;

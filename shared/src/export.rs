@@ -14,6 +14,7 @@ use crate::auth::Caller;
 use crate::deps::Deps;
 use crate::error::ApiError;
 use crate::http::envelope::{json_response, success};
+use crate::ids::JobId;
 use crate::limits::MAX_PAGE_BYTES;
 use crate::model::Message;
 use crate::reads::{collect, cursor, escaped_size, start};
@@ -81,7 +82,7 @@ pub fn render(format: Format, message: &Message) -> Result<String, ApiError> {
 }
 
 /// The Markdown document's title.
-pub fn markdown_title(job_id: &str, exported_at: &str) -> String {
+pub fn markdown_title(job_id: &JobId, exported_at: &str) -> String {
     format!("# Quote chat of job {job_id}\n\nExported {exported_at}.\n")
 }
 
@@ -116,7 +117,7 @@ pub fn raw(json: String) -> Result<Box<RawValue>, ApiError> {
 /// One page of an export: each message rendered in the page's format.
 #[derive(Debug)]
 pub struct ExportPage {
-    pub job_id: String,
+    pub job_id: JobId,
     pub exported_at: String,
     pub format: Format,
     pub items: Vec<String>,
@@ -128,7 +129,7 @@ pub struct ExportPage {
 pub async fn read_page<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
-    job_id: &str,
+    job_id: &JobId,
     format: Format,
     cursor_text: Option<&str>,
 ) -> Result<ExportPage, ApiError> {
@@ -148,7 +149,7 @@ pub async fn read_page<S: ChatStore>(
     )
     .await?;
     Ok(ExportPage {
-        job_id: job_id.to_owned(),
+        job_id: job_id.clone(),
         exported_at: format_timestamp(Utc::now()),
         format,
         items: page.items,
@@ -158,7 +159,7 @@ pub async fn read_page<S: ChatStore>(
 
 #[derive(Serialize)]
 struct ExportData<'a> {
-    job_id: &'a str,
+    job_id: &'a JobId,
     exported_at: &'a str,
     messages: Vec<Box<RawValue>>,
     next_cursor: &'a Option<String>,

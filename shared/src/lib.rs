@@ -7,7 +7,8 @@
 //!   [`export`] (the export: its formats, its pages and its download), [`deps`] (what a handler
 //!   needs), [`fingerprint`] (retry or conflict), [`cursor`] (signed paging), [`timestamps`],
 //!   [`limits`].
-//! - Input: [`validate`] (untrusted text into domain values), [`auth`] (the caller).
+//! - Input: [`ids`] (`JobId`, `MessageId`: made only by parsing), [`validate`] (untrusted
+//!   text into domain values), [`auth`] (the caller).
 //! - Storage: [`store`], the port with its DynamoDB and in-memory adapters and its one retry
 //!   policy.
 //! - HTTP: [`routes`] (the one route table), [`http`] (requests in, the envelope out,
@@ -28,6 +29,7 @@ pub mod etag;
 pub mod export;
 pub mod fingerprint;
 pub mod http;
+pub mod ids;
 pub mod lambda;
 pub mod limits;
 pub mod metrics;

@@ -4,6 +4,8 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::ids::MessageId;
+
 /// Who wrote a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -74,7 +76,7 @@ pub struct Message {
 /// A validated POST body.
 #[derive(Clone, Debug)]
 pub struct NewMessage {
-    pub message_id: String,
+    pub message_id: MessageId,
     pub role: Role,
     pub content: String,
     pub metadata: Metadata,

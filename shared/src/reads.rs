@@ -15,6 +15,7 @@ use crate::cursor::Cursor;
 use crate::deps::Deps;
 use crate::error::ApiError;
 use crate::etag::{self, IfNoneMatch};
+use crate::ids::{JobId, MessageId};
 use crate::limits::{MAX_PAGE_BYTES, MAX_PAGE_MESSAGES};
 use crate::model::Message;
 use crate::store::{Chat, ChatStore};
@@ -27,7 +28,7 @@ const BATCH: usize = 1000;
 
 #[derive(Debug, Serialize)]
 pub struct ListPage {
-    pub job_id: String,
+    pub job_id: JobId,
     pub messages: Vec<Box<RawValue>>,
     pub next_cursor: Option<String>,
     /// Visible messages in the whole chat, from the head's counters: a follower that holds
@@ -46,7 +47,7 @@ pub enum Read<T> {
 
 #[derive(Debug, Serialize)]
 pub struct Summary {
-    pub job_id: String,
+    pub job_id: JobId,
     pub message_count: u64,
     pub first_timestamp: Option<String>,
     pub last_timestamp: Option<String>,
@@ -115,16 +116,18 @@ pub(crate) async fn collect<S: ChatStore, T>(
 pub(crate) fn start<S>(
     deps: &Deps<S>,
     chat: &Chat,
-    job_id: &str,
+    job_id: &JobId,
     cursor: Option<&str>,
     descending: Option<bool>,
 ) -> Result<Start, ApiError> {
     Ok(match cursor {
         Some(text) => {
-            let cursor =
-                deps.settings
-                    .cursors
-                    .decode(text, job_id, chat.head.generation, descending)?;
+            let cursor = deps.settings.cursors.decode(
+                text,
+                job_id.as_str(),
+                chat.head.generation,
+                descending,
+            )?;
             Start {
                 after: Some(cursor.after),
                 descending: cursor.descending,
@@ -157,11 +160,11 @@ pub(crate) fn cursor<S>(
 pub async fn list<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
-    job_id: &str,
+    job_id: &JobId,
     query: ListQuery,
     known: Option<IfNoneMatch<'_>>,
 ) -> Result<Read<ListPage>, ApiError> {
-    let (chat, after) = open_chat(deps, caller, job_id, query.after.as_deref()).await?;
+    let (chat, after) = open_chat(deps, caller, job_id, query.after.as_ref()).await?;
     let (start, etag) = match (&query.after, after) {
         (None, _) => {
             let start = start(
@@ -174,7 +177,7 @@ pub async fn list<S: ChatStore>(
             (start, None)
         }
         (Some(after_id), Some(after)) if chat.head.is_visible(after.generation) => {
-            let etag = etag::of_messages_after(&chat.head, after_id);
+            let etag = etag::of_messages_after(&chat.head, after_id.as_str());
             if known.is_some_and(|known| known.names(&etag)) {
                 return Ok(Read::Unchanged { etag });
             }
@@ -203,7 +206,7 @@ pub async fn list<S: ChatStore>(
         .await?
     };
     let body = ListPage {
-        job_id: job_id.to_owned(),
+        job_id: job_id.clone(),
         messages: page.items,
         next_cursor: cursor(deps, &chat, &start, page.next),
         message_count: chat.head.counts.total,
@@ -216,8 +219,8 @@ pub async fn list<S: ChatStore>(
 pub async fn message<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
-    job_id: &str,
-    message_id: &str,
+    job_id: &JobId,
+    message_id: &MessageId,
     known: Option<IfNoneMatch<'_>>,
 ) -> Result<Read<Message>, ApiError> {
     let (chat, target) = open_chat(deps, caller, job_id, Some(message_id)).await?;
@@ -245,7 +248,7 @@ pub async fn message<S: ChatStore>(
 pub async fn summary<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
-    job_id: &str,
+    job_id: &JobId,
 ) -> Result<Summary, ApiError> {
     let (chat, _) = open_chat(deps, caller, job_id, None).await?;
     let counts = chat.head.counts;
@@ -261,7 +264,7 @@ pub async fn summary<S: ChatStore>(
         }
     }
     Ok(Summary {
-        job_id: job_id.to_owned(),
+        job_id: job_id.clone(),
         message_count: counts.total,
         first_timestamp: chat.head.first_timestamp.clone().filter(|_| last.is_some()),
         last_timestamp: last.as_ref().map(|m| m.message.timestamp.clone()),

@@ -11,6 +11,7 @@ use crate::auth::Caller;
 use crate::deps::Deps;
 use crate::error::ApiError;
 use crate::fingerprint::fingerprint;
+use crate::ids::{JobId, MessageId};
 use crate::limits::MAX_METADATA_BYTES;
 use crate::model::{IfMatch, Message, MessagePatch, NewMessage};
 use crate::store::retry::{contended, Attempt};
@@ -50,12 +51,12 @@ fn write_id() -> String {
 pub async fn create<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
-    job_id: &str,
+    job_id: &JobId,
     new: NewMessage,
 ) -> Result<Created, ApiError> {
     let fingerprint = fingerprint(&new);
     let template = Message {
-        message_id: new.message_id,
+        message_id: new.message_id.into(),
         role: new.role,
         content: new.content,
         timestamp: String::new(),
@@ -102,7 +103,7 @@ pub async fn create<S: ChatStore>(
 pub async fn clear<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
-    job_id: &str,
+    job_id: &JobId,
 ) -> Result<Cleared, ApiError> {
     let clear_id = write_id();
     let clear_id = clear_id.as_str();
@@ -125,7 +126,7 @@ pub async fn clear<S: ChatStore>(
 pub async fn restore<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
-    job_id: &str,
+    job_id: &JobId,
 ) -> Result<Restored, ApiError> {
     let restore_id = write_id();
     let restore_id = restore_id.as_str();
@@ -189,8 +190,8 @@ fn check_echoed(target: &MessageRef, patch: &MessagePatch) -> Result<(), ApiErro
 pub async fn patch<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
-    job_id: &str,
-    message_id: &str,
+    job_id: &JobId,
+    message_id: &MessageId,
     patch: &MessagePatch,
     if_match: IfMatch,
 ) -> Result<Message, ApiError> {

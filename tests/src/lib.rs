@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use shared::config::Config;
+use shared::ids::{JobId, MessageId};
 use shared::model::{Job, Message};
 use shared::store::dynamo::DynamoStore;
 use shared::store::{
@@ -131,8 +132,8 @@ impl<S> Counting<S> {
 impl<S: ChatStore> ChatStore for Counting<S> {
     async fn read_chat(
         &self,
-        job_id: &str,
-        message_id: Option<&str>,
+        job_id: &JobId,
+        message_id: Option<&MessageId>,
     ) -> Result<ChatRead, StoreError> {
         self.inner.read_chat(job_id, message_id).await
     }
@@ -334,7 +335,8 @@ pub fn event_for_job(name: &str, job_id: &str) -> String {
 
 /// The chat of an existing job, as an operation opens it (the job and its head together).
 pub async fn open_chat<S: ChatStore>(store: &S, job_id: &str) -> Chat {
-    let opened = store.read_chat(job_id, None).await.expect("chat read");
+    let job_id = JobId::parse(job_id).expect("a job id");
+    let opened = store.read_chat(&job_id, None).await.expect("chat read");
     Chat {
         job: opened.job.expect("job exists"),
         head: opened.head,

@@ -103,7 +103,8 @@ mod tests {
 
     async fn listed<S: ChatStore>(deps: &Deps<S>, job: &str) -> usize {
         let owner = shared::testing::owner();
-        match shared::reads::list(deps, &owner, job, Default::default(), None).await {
+        let job = shared::ids::JobId::parse(job).unwrap();
+        match shared::reads::list(deps, &owner, &job, Default::default(), None).await {
             Ok(shared::reads::Read::Fresh { body, .. }) => body.messages.len(),
             other => panic!("a plain list: {other:?}"),
         }

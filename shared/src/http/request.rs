@@ -8,6 +8,7 @@ use lambda_http::{Body, Request, RequestExt};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::etag::IfNoneMatch;
+use crate::ids::{JobId, MessageId};
 use crate::limits::MAX_BODY_BYTES;
 use crate::validate;
 
@@ -38,12 +39,12 @@ pub(crate) fn path_parameter(req: &Request, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-pub fn job_id(req: &Request) -> Result<String, ApiError> {
+pub fn job_id(req: &Request) -> Result<JobId, ApiError> {
     let raw = path_parameter(req, "job_id").ok_or(ApiError::InvalidJobId)?;
     validate::job_id(&raw)
 }
 
-pub fn message_id(req: &Request) -> Result<String, ApiError> {
+pub fn message_id(req: &Request) -> Result<MessageId, ApiError> {
     let raw = path_parameter(req, "message_id").unwrap_or_default();
     validate::path_message_id(&raw)
 }

@@ -10,6 +10,7 @@ use super::{
     MessageRef, PatchOutcome, RestoreOutcome, StorePage, StoredMessage,
 };
 use crate::error::StoreError;
+use crate::ids::{JobId, MessageId};
 use crate::limits::MAX_METADATA_BYTES;
 use crate::model::{metadata_to_string, Job, Message};
 
@@ -78,17 +79,17 @@ impl MemoryStore {
 impl ChatStore for MemoryStore {
     async fn read_chat(
         &self,
-        job_id: &str,
-        message_id: Option<&str>,
+        job_id: &JobId,
+        message_id: Option<&MessageId>,
     ) -> Result<ChatRead, StoreError> {
         self.check()?;
         let state = self.lock();
-        let chat = state.chats.get(job_id);
+        let chat = state.chats.get(job_id.as_str());
         let target = chat
             .zip(message_id)
-            .and_then(|(chat, id)| chat.lookups.get(id).cloned());
+            .and_then(|(chat, id)| chat.lookups.get(id.as_str()).cloned());
         Ok(ChatRead {
-            job: state.jobs.get(job_id).cloned(),
+            job: state.jobs.get(job_id.as_str()).cloned(),
             head: chat.map(|c| c.head.clone()).unwrap_or_default(),
             target,
         })

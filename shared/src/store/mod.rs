@@ -13,6 +13,7 @@
 use std::future::Future;
 
 use crate::error::StoreError;
+use crate::ids::{JobId, MessageId};
 use crate::model::{IfMatch, Job, Message, MessagePatch, Role};
 
 pub mod dynamo;
@@ -190,8 +191,8 @@ pub trait ChatStore: Send + Sync {
     /// trip that reads no message item.
     fn read_chat(
         &self,
-        job_id: &str,
-        message_id: Option<&str>,
+        job_id: &JobId,
+        message_id: Option<&MessageId>,
     ) -> impl Future<Output = Result<ChatRead, StoreError>> + Send;
 
     /// The visible message `target` as it is now (`None` if it vanished under its lookup).

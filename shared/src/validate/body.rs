@@ -1,9 +1,9 @@
 //! The POST and PATCH bodies: which fields each takes, and their size limits.
 
-use super::ids::{is_valid_message_id, MESSAGE_ID_RULE};
 use super::json::{is_null, metadata_object, object_fields, role_field, string_field, Fields};
 use super::Problems;
 use crate::error::ApiError;
+use crate::ids::MessageId;
 use crate::limits::{MAX_CONTENT_BYTES, MAX_METADATA_BYTES};
 use crate::model::{metadata_to_string, Echoed, MessagePatch, Metadata, NewMessage, Status};
 
@@ -50,10 +50,10 @@ pub fn new_message(body: &str) -> Result<NewMessage, ApiError> {
             problems.add("message_id", "is required");
             None
         }
-        Some(raw) => match string_field(raw) {
-            Some(id) if is_valid_message_id(&id) => Some(id),
-            _ => {
-                problems.add("message_id", MESSAGE_ID_RULE);
+        Some(raw) => match string_field(raw).as_deref().and_then(MessageId::parse) {
+            Some(id) => Some(id),
+            None => {
+                problems.add("message_id", MessageId::RULE);
                 None
             }
         },

@@ -1,5 +1,5 @@
 //! Turns untrusted request text into validated domain values, naming every bad field:
-//! - [`ids`]: the job and message ids of the path;
+//! - [`ids`]: the job and message ids of the path (the types are [`crate::ids`]);
 //! - [`json`]: a body's top-level fields, each held to what every JSON client can read back;
 //! - [`body`]: the POST and PATCH bodies;
 //! - [`headers`]: the `If-Match` header;
@@ -17,7 +17,7 @@ pub mod query;
 
 pub use body::{check_metadata_size, message_patch, new_message};
 pub use headers::if_match;
-pub use ids::{is_valid_message_id, job_id, path_message_id};
+pub use ids::{job_id, path_message_id};
 pub use query::{list_query, ListQuery};
 
 /// Collects the problems of one request so the client hears about all of them at once.

@@ -1,8 +1,8 @@
 //! The query of a GET of the list.
 
-use super::ids::{is_valid_message_id, MESSAGE_ID_RULE};
 use super::Problems;
 use crate::error::ApiError;
+use crate::ids::MessageId;
 
 /// The validated query of a GET.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -10,7 +10,7 @@ pub struct ListQuery {
     pub limit: Option<usize>,
     pub cursor: Option<String>,
     /// Only the messages after this one (ascending, without a cursor).
-    pub after: Option<String>,
+    pub after: Option<MessageId>,
     /// `None` when the client did not say: ascending, or the order of the cursor.
     pub descending: Option<bool>,
 }
@@ -47,10 +47,10 @@ pub fn list_query(
         }
     };
     let cursor = cursor.filter(|c| !c.is_empty()).map(str::to_owned);
-    let after = match after {
+    let after = match after.map(|id| MessageId::parse(id).ok_or(id)) {
         None => None,
-        Some(id) if !is_valid_message_id(id) => {
-            problems.add("after", MESSAGE_ID_RULE);
+        Some(Err(_)) => {
+            problems.add("after", MessageId::RULE);
             None
         }
         Some(_) if cursor.is_some() => {
@@ -64,7 +64,7 @@ pub fn list_query(
             problems.add("after", "lists in ascending order only");
             None
         }
-        Some(id) => Some(id.to_owned()),
+        Some(Ok(id)) => Some(id),
     };
     problems.finish()?;
     Ok(ListQuery {
@@ -101,7 +101,11 @@ mod tests {
     fn after_takes_a_message_id_in_ascending_order_without_a_cursor() {
         let after = |cursor, order, id| list_query(None, cursor, order, Some(id));
         assert_eq!(
-            after(None, Some("asc"), "m-1").unwrap().after.as_deref(),
+            after(None, Some("asc"), "m-1")
+                .unwrap()
+                .after
+                .as_ref()
+                .map(MessageId::as_str),
             Some("m-1")
         );
         for (cursor, order, id) in [

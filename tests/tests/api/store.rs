@@ -1,6 +1,7 @@
 //! The DynamoDB adapter's own promises, below the handlers.
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use shared::ids::JobId;
 use shared::model::{Message, Role};
 use shared::store::{ChatStore, CreateOutcome};
 use testkit::{config, dynamo_deps, new_job};
@@ -66,7 +67,10 @@ async fn unknown_jobs_open_as_none() {
     let deps = dynamo_deps().await;
     assert!(deps
         .store
-        .read_chat(&uuid::Uuid::new_v4().to_string(), None)
+        .read_chat(
+            &JobId::parse(&uuid::Uuid::new_v4().to_string()).unwrap(),
+            None
+        )
         .await
         .unwrap()
         .job
@@ -98,7 +102,7 @@ async fn odd_attributes_of_the_existing_jobs_table_do_not_break_requests() {
     .unwrap();
     let read = deps
         .store
-        .read_chat(&job, None)
+        .read_chat(&JobId::parse(&job).unwrap(), None)
         .await
         .unwrap()
         .job
@@ -111,7 +115,7 @@ async fn odd_attributes_of_the_existing_jobs_table_do_not_break_requests() {
         .unwrap();
     assert!(
         deps.store
-            .read_chat(&orphan, None)
+            .read_chat(&JobId::parse(&orphan).unwrap(), None)
             .await
             .unwrap()
             .job

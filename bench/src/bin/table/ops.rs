@@ -4,12 +4,23 @@
 use setup::DEMO_OWNER;
 use shared::auth::Caller;
 use shared::export::{self, Format};
+use shared::ids::{JobId, MessageId};
 use shared::model::{IfMatch, NewMessage, Role, Status};
 use shared::store::dynamo::DynamoStore;
 use shared::validate::{self, ListQuery};
 use shared::{reads, writes, Deps};
 
 type D = Deps<DynamoStore>;
+
+/// A job id, parsed as a handler parses the path's.
+fn job_id(job: &str) -> JobId {
+    JobId::parse(job).expect("a job id")
+}
+
+/// A message id, parsed as a handler parses the path's or the body's.
+fn message_id(id: &str) -> MessageId {
+    MessageId::parse(id).expect("a message id")
+}
 
 /// The caller of every operation: the owner of the bench's jobs, the demo user (the caller of
 /// the events/ files too).
@@ -21,7 +32,7 @@ pub fn owner() -> Caller {
 }
 
 pub async fn list(deps: &D, job: &str) -> usize {
-    let read = reads::list(deps, &owner(), job, ListQuery::default(), None)
+    let read = reads::list(deps, &owner(), &job_id(job), ListQuery::default(), None)
         .await
         .expect("list");
     let reads::Read::Fresh { body: page, .. } = read else {
@@ -33,7 +44,9 @@ pub async fn list(deps: &D, job: &str) -> usize {
 }
 
 pub async fn summary(deps: &D, job: &str) -> u64 {
-    let summary = reads::summary(deps, &owner(), job).await.expect("summary");
+    let summary = reads::summary(deps, &owner(), &job_id(job))
+        .await
+        .expect("summary");
     serde_json::to_string(&summary).expect("summary serializes");
     summary.message_count
 }
@@ -44,9 +57,15 @@ pub async fn export(deps: &D, job: &str) -> Vec<usize> {
     let mut pages = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let page = export::read_page(deps, &owner(), job, Format::Json, cursor.as_deref())
-            .await
-            .expect("export");
+        let page = export::read_page(
+            deps,
+            &owner(),
+            &job_id(job),
+            Format::Json,
+            cursor.as_deref(),
+        )
+        .await
+        .expect("export");
         pages.push(page.items.len());
         cursor = page.next_cursor;
         if cursor.is_none() {
@@ -57,7 +76,7 @@ pub async fn export(deps: &D, job: &str) -> Vec<usize> {
 
 pub fn new_message(id: &str, role: Role, content: &str, status: Status) -> NewMessage {
     NewMessage {
-        message_id: id.to_owned(),
+        message_id: message_id(id),
         role,
         content: content.to_owned(),
         metadata: Default::default(),
@@ -66,7 +85,7 @@ pub fn new_message(id: &str, role: Role, content: &str, status: Status) -> NewMe
 }
 
 pub async fn create(deps: &D, job: &str, message: NewMessage) {
-    writes::create(deps, &owner(), job, message)
+    writes::create(deps, &owner(), &job_id(job), message)
         .await
         .expect("create");
 }
@@ -88,8 +107,8 @@ pub async fn patch(
     writes::patch(
         deps,
         &owner(),
-        job,
-        id,
+        &job_id(job),
+        &message_id(id),
         &patch,
         version.map_or(IfMatch::Any, |v| IfMatch::Versions(vec![v])),
     )
@@ -99,14 +118,14 @@ pub async fn patch(
 }
 
 pub async fn clear(deps: &D, job: &str) -> u64 {
-    writes::clear(deps, &owner(), job)
+    writes::clear(deps, &owner(), &job_id(job))
         .await
         .expect("clear")
         .deleted_count
 }
 
 pub async fn restore(deps: &D, job: &str) -> u64 {
-    writes::restore(deps, &owner(), job)
+    writes::restore(deps, &owner(), &job_id(job))
         .await
         .expect("restore")
         .restored_count

@@ -12,6 +12,7 @@ use super::{
     RestoreOutcome, StorePage,
 };
 use crate::error::StoreError;
+use crate::ids::{JobId, MessageId};
 use crate::model::Message;
 
 mod clear;
@@ -78,8 +79,8 @@ impl DynamoStore {
 impl ChatStore for DynamoStore {
     async fn read_chat(
         &self,
-        job_id: &str,
-        message_id: Option<&str>,
+        job_id: &JobId,
+        message_id: Option<&MessageId>,
     ) -> Result<ChatRead, StoreError> {
         reads::chat(self, job_id, message_id).await
     }

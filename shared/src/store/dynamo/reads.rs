@@ -10,6 +10,7 @@ use super::errors::classify;
 use super::items::{from_item, s, HeadItem, Item, LookupItem, MessageItem};
 use super::DynamoStore;
 use crate::error::StoreError;
+use crate::ids::{JobId, MessageId};
 use crate::model::{Job, Message};
 use crate::store::retry::{backoff, CONTENTION_ATTEMPTS};
 use crate::store::{keys, Chat, ChatRead, MessageRef, StorePage};
@@ -45,11 +46,12 @@ fn sort_key(item: &Item) -> Option<&str> {
 /// other attributes of the existing jobs table, whatever their shape, cannot break a request.
 pub(super) async fn chat(
     store: &DynamoStore,
-    job_id: &str,
-    message_id: Option<&str>,
+    job_id: &JobId,
+    message_id: Option<&MessageId>,
 ) -> Result<ChatRead, StoreError> {
+    let job_id = job_id.as_str();
     let mut chat_keys = vec![store.key(job_id, keys::HEAD)];
-    let lookup_sk = message_id.map(keys::lookup);
+    let lookup_sk = message_id.map(|id| keys::lookup(id.as_str()));
     if let Some(sk) = &lookup_sk {
         chat_keys.push(store.key(job_id, sk));
     }
@@ -92,7 +94,9 @@ pub(super) async fn chat(
         if request.is_empty() {
             let head: HeadItem = head.map(from_item).transpose()?.unwrap_or_default();
             let target = match (lookup, message_id) {
-                (Some(item), Some(id)) => Some(from_item::<LookupItem>(item)?.into_ref(id)),
+                (Some(item), Some(id)) => {
+                    Some(from_item::<LookupItem>(item)?.into_ref(id.as_str()))
+                }
                 _ => None,
             };
             return Ok(ChatRead {
