@@ -729,7 +729,7 @@ async fn started_as_lambda_starts_it_a_function_writes_only_json_lines_without_c
         if value["_aws"]["CloudWatchMetrics"].is_array() {
             metric_lines += 1;
             assert_eq!(value["Route"], "create");
-            assert_eq!(value["DynamoDBRequests"], 3.0);
+            assert_eq!(value["DynamoDBRequests"], 2.0);
         }
         assert!(!line.contains(&job), "a raw job id in the logs: {line}");
         assert!(
