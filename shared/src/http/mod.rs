@@ -4,7 +4,7 @@
 //! - [`envelope`]: writing every answer in the envelope of docs/api.md;
 //! - [`conditional`]: `ETag`s and `304 Not Modified`;
 //! - [`deadline`]: answering before the Lambda deadline;
-//! - [`serve`]: a handler's whole answer, with its request log line and metrics.
+//! - [`serve`](mod@serve): a handler's whole answer, with its request log line and metrics.
 //!
 //! The export's downloads are written in [`crate::export`].
 
