@@ -11,11 +11,12 @@ use lambda_http::{Body, Request, Response};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use shared::cursor::{Cursor, CursorCodec};
+use shared::ids::{JobId, MessageId};
 use shared::model::{Job, NewMessage, Role, Status};
 use shared::routes::{self, Function, Route, Target, ROUTES};
 use shared::store::memory::MemoryStore;
 use shared::testing::{self, OWNER};
-use shared::{chat, Deps};
+use shared::{writes, Deps};
 
 use crate::json;
 
@@ -73,18 +74,19 @@ pub async fn deps(setup: Setup) -> Deps<MemoryStore> {
     let metadata = shared::model::metadata_from_str(r#"{"n":2.50,"nested":{"a":[1,"x"]}}"#)
         .unwrap_or_default();
     let reply = NewMessage {
-        message_id: "a1".into(),
+        message_id: MessageId::parse("a1").expect("a message id"),
         role: Role::Assistant,
         content: String::new(),
         metadata,
         status: Status::Streaming,
     };
-    if let Err(err) = chat::create(&deps, &testing::owner(), JOB, reply).await {
+    let job = JobId::parse(JOB).expect("a job id");
+    if let Err(err) = writes::create(&deps, &testing::owner(), &job, reply).await {
         panic!("setting up the store failed: {err}");
     }
     match setup {
         Setup::Cleared => {
-            if let Err(err) = chat::clear(&deps, &testing::owner(), JOB).await {
+            if let Err(err) = writes::clear(&deps, &testing::owner(), &job).await {
                 panic!("clearing the store failed: {err}");
             }
         }

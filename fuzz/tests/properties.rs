@@ -15,10 +15,11 @@ use proptest::test_runner::TestCaseResult;
 use serde::de::IgnoredAny;
 use shared::cursor::{Cursor, CursorCodec};
 use shared::error::ApiError;
+use shared::ids::MessageId;
 use shared::limits::{
     MAX_CONTENT_BYTES, MAX_METADATA_BYTES, MAX_METADATA_DEPTH, MAX_PAGE_MESSAGES,
 };
-use shared::model::{metadata_to_string, Role, Status};
+use shared::model::{metadata_to_string, IfMatch, Role, Status};
 use shared::routes::{self, Route, ROUTES};
 use shared::validate;
 
@@ -102,7 +103,7 @@ fn new_message_never_panics_and_refuses_with_documented_codes() {
         match validate::new_message(&body) {
             Ok(message) => {
                 fuzzkit::tally("new_message ok");
-                prop_assert!(validate::is_valid_message_id(&message.message_id));
+                prop_assert!(MessageId::parse(message.message_id.as_str()).is_some());
                 prop_assert!(message.content.len() <= MAX_CONTENT_BYTES);
                 prop_assert!(metadata_to_string(&message.metadata).len() <= MAX_METADATA_BYTES);
                 for value in message.metadata.values() {
@@ -225,9 +226,14 @@ fn headers_query_and_ids_never_panic() {
                     Tag::Weak(_) => None,
                 })
                 .collect();
+            let expected = if expected.is_empty() {
+                IfMatch::Never
+            } else {
+                IfMatch::Versions(expected)
+            };
             let got = validate::if_match(Some(&text));
             prop_assert!(
-                matches!(&got, Ok(Some(v)) if *v == expected),
+                matches!(&got, Ok(m) if *m == expected),
                 "If-Match {text:?}: {got:?}, expected {expected:?}"
             );
 
@@ -261,7 +267,7 @@ fn headers_query_and_ids_never_panic() {
             // Job ids: exactly the hyphenated UUIDs, kept as written.
             match validate::job_id(&job) {
                 Ok(id) => {
-                    prop_assert_eq!(&id, &job);
+                    prop_assert_eq!(id.as_str(), job.as_str());
                     let hyphenated = job.len() == 36
                         && job.char_indices().all(|(i, c)| {
                             if [8, 13, 18, 23].contains(&i) {
@@ -280,7 +286,7 @@ fn headers_query_and_ids_never_panic() {
 
             // Message ids from the path.
             match validate::path_message_id(&message) {
-                Ok(id) => prop_assert_eq!(&id, &message),
+                Ok(id) => prop_assert_eq!(id.as_str(), message.as_str()),
                 Err(err) => {
                     refused(&err, "path_message_id")?;
                     prop_assert_eq!(err.code(), "VALIDATION_ERROR");
@@ -528,7 +534,7 @@ fn valid_messages_round_trip() {
         let body = Json::Object(shuffle(fields, &m.order)).render(&m.spacing);
         let message = validate::new_message(&body)
             .map_err(|err| TestCaseError::fail(format!("{err:?} for {body}")))?;
-        prop_assert_eq!(&message.message_id, &m.message_id);
+        prop_assert_eq!(message.message_id.as_str(), m.message_id.as_str());
         prop_assert_eq!(message.role, m.role);
         prop_assert_eq!(Some(&message.content), m.content.value.as_ref());
         prop_assert_eq!(message.status, m.status.unwrap_or_default());

@@ -7,8 +7,8 @@ use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
 use thiserror::Error;
 
-use crate::chat::{Deps, Settings};
 use crate::cursor::CursorCodec;
+use crate::deps::{Deps, Settings};
 use crate::store::dynamo::DynamoStore;
 use crate::store::retry;
 

@@ -1,10 +1,25 @@
-//! The formats of the export: how one message is written in each, and how many bytes that
-//! takes in a Lambda response (which must stay under 6 MB once escaped into its JSON payload).
+//! The export, all of it: its formats (how one message is written in each), the read that fills
+//! one page of at most ~5 MB (a Lambda response must stay under 6 MB once escaped into its JSON
+//! payload), and the download that answers it.
 
+use chrono::Utc;
+use lambda_http::http::header::{HeaderValue, CONTENT_DISPOSITION, CONTENT_TYPE, LINK};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
 use serde_json::value::RawValue;
+use tracing::instrument;
 
+use crate::access::open_chat;
+use crate::auth::Caller;
+use crate::deps::Deps;
 use crate::error::ApiError;
+use crate::http::envelope::{json_response, success};
+use crate::ids::JobId;
+use crate::limits::MAX_PAGE_BYTES;
 use crate::model::Message;
+use crate::reads::{collect, cursor, escaped_size, start};
+use crate::store::ChatStore;
+use crate::timestamps::format_timestamp;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -67,7 +82,7 @@ pub fn render(format: Format, message: &Message) -> Result<String, ApiError> {
 }
 
 /// The Markdown document's title.
-pub fn markdown_title(job_id: &str, exported_at: &str) -> String {
+pub fn markdown_title(job_id: &JobId, exported_at: &str) -> String {
     format!("# Quote chat of job {job_id}\n\nExported {exported_at}.\n")
 }
 
@@ -94,20 +109,119 @@ fn markdown_section(message: &Message) -> String {
     )
 }
 
-/// Bytes `text` takes once escaped as a JSON string (the Lambda response payload).
-pub fn escaped_size(text: &str) -> usize {
-    text.bytes()
-        .map(|b| match b {
-            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
-            0..=0x1f => 6,
-            _ => 1,
-        })
-        .sum()
-}
-
 /// A JSON export page: messages already rendered as JSON text.
 pub fn raw(json: String) -> Result<Box<RawValue>, ApiError> {
     RawValue::from_string(json).map_err(|_| ApiError::Internal)
+}
+
+/// One page of an export: each message rendered in the page's format.
+#[derive(Debug)]
+pub struct ExportPage {
+    pub job_id: JobId,
+    pub exported_at: String,
+    pub format: Format,
+    pub items: Vec<String>,
+    pub next_cursor: Option<String>,
+}
+
+/// The whole visible history in time order, in pages of at most ~5 MB.
+#[instrument(skip_all, fields(job_id = %job_id, format = ?format))]
+pub async fn read_page<S: ChatStore>(
+    deps: &Deps<S>,
+    caller: &Caller,
+    job_id: &JobId,
+    format: Format,
+    cursor_text: Option<&str>,
+) -> Result<ExportPage, ApiError> {
+    let (chat, _) = open_chat(deps, caller, job_id, None).await?;
+    let start = start(deps, &chat, job_id, cursor_text, Some(false))?;
+    let page = collect(
+        deps,
+        &chat,
+        &start,
+        usize::MAX - 1,
+        MAX_PAGE_BYTES,
+        |message| {
+            let item = render(format, message)?;
+            let size = escaped_size(&item);
+            Ok((item, size))
+        },
+    )
+    .await?;
+    Ok(ExportPage {
+        job_id: job_id.clone(),
+        exported_at: format_timestamp(Utc::now()),
+        format,
+        items: page.items,
+        next_cursor: cursor(deps, &chat, &start, page.next),
+    })
+}
+
+#[derive(Serialize)]
+struct ExportData<'a> {
+    job_id: &'a JobId,
+    exported_at: &'a str,
+    messages: Vec<Box<RawValue>>,
+    next_cursor: &'a Option<String>,
+}
+
+/// An export page as a download: JSON in the envelope (its `next_cursor` in the data), JSONL
+/// and Markdown as they are, with a `Link: rel="next"` header while more follows.
+pub fn download(req: &Request, page: ExportPage) -> Result<Response<Body>, ApiError> {
+    let format = page.format;
+    let mut response = match format {
+        Format::Json => {
+            let messages = page
+                .items
+                .into_iter()
+                .map(raw)
+                .collect::<Result<Vec<_>, _>>()?;
+            success(
+                200,
+                &ExportData {
+                    job_id: &page.job_id,
+                    exported_at: &page.exported_at,
+                    messages,
+                    next_cursor: &page.next_cursor,
+                },
+            )
+        }
+        Format::Jsonl => text_response(page.items.concat(), format),
+        Format::Markdown => {
+            let title = markdown_title(&page.job_id, &page.exported_at);
+            text_response(title + &page.items.concat(), format)
+        }
+    };
+    let headers = response.headers_mut();
+    let disposition = format!(
+        "attachment; filename=\"quote-chat-{}.{}\"",
+        page.job_id,
+        format.extension()
+    );
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(CONTENT_DISPOSITION, value);
+    }
+    if let Some(cursor) = &page.next_cursor {
+        // The cursor is base64url and '.', safe in a query string as it is.
+        let link = format!(
+            "<{}?format={}&cursor={cursor}>; rel=\"next\"",
+            req.uri().path(),
+            format.query_value()
+        );
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            headers.insert(LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+fn text_response(body: String, format: Format) -> Response<Body> {
+    let mut response = json_response(200, body);
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    response
 }
 
 #[cfg(test)]
@@ -155,13 +269,5 @@ mod tests {
                 .count(),
             1
         );
-    }
-
-    #[test]
-    fn escaped_size_counts_what_json_escaping_adds() {
-        assert_eq!(escaped_size("ab"), 2);
-        assert_eq!(escaped_size("\"\\\n"), 6);
-        assert_eq!(escaped_size("\u{1}"), 6);
-        assert_eq!(escaped_size("é"), 2);
     }
 }

@@ -89,7 +89,7 @@ mod tests {
 
     fn new(content: &str, metadata: &str) -> NewMessage {
         NewMessage {
-            message_id: "m".into(),
+            message_id: crate::ids::MessageId::parse("m").unwrap(),
             role: Role::User,
             content: content.into(),
             metadata: serde_json::from_str(metadata).unwrap(),

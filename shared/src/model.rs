@@ -4,6 +4,8 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::ids::MessageId;
+
 /// Who wrote a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -74,7 +76,7 @@ pub struct Message {
 /// A validated POST body.
 #[derive(Clone, Debug)]
 pub struct NewMessage {
-    pub message_id: String,
+    pub message_id: MessageId,
     pub role: Role,
     pub content: String,
     pub metadata: Metadata,
@@ -115,6 +117,30 @@ pub struct Echoed {
     pub message_id: Option<String>,
     pub role: Option<Role>,
     pub timestamp: Option<String>,
+}
+
+/// What a PATCH's `If-Match` asks for (RFC 9110 §13.1.1), as [`crate::validate::if_match`]
+/// reads it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum IfMatch {
+    /// No header, or `*`: any version (the message exists, or the PATCH answers 404 anyway).
+    #[default]
+    Any,
+    /// One of these versions (at least one; several tags match if any does).
+    Versions(Vec<u64>),
+    /// Only weak tags (`W/"3"`): the comparison is strong, so no version matches.
+    Never,
+}
+
+impl IfMatch {
+    /// Whether a message at `version` may be changed.
+    pub fn allows(&self, version: u64) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Versions(versions) => versions.contains(&version),
+            Self::Never => false,
+        }
+    }
 }
 
 /// A job from the jobs table: who may use its chat (all that is read of it; an archived job

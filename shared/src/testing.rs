@@ -9,11 +9,13 @@ use serde_json::Value;
 
 use crate::apigw;
 use crate::auth::Caller;
-use crate::chat::{self, Deps, Settings};
 use crate::cursor::CursorCodec;
+use crate::deps::{Deps, Settings};
+use crate::ids::{JobId, MessageId};
 use crate::model::{Job, NewMessage, Role};
 use crate::store::memory::MemoryStore;
 use crate::store::ChatStore;
+use crate::writes;
 
 pub const OWNER: &str = "owner-1";
 
@@ -27,15 +29,16 @@ pub fn owner() -> Caller {
 
 /// Creates `count` user messages `m00000`, `m00001`, … with the given content, in that order.
 pub async fn fill<S: ChatStore>(deps: &Deps<S>, job_id: &str, count: usize, content: &str) {
+    let job_id = JobId::parse(job_id).expect("a job id");
     for i in 0..count {
         let new = NewMessage {
-            message_id: format!("m{i:05}"),
+            message_id: MessageId::parse(&format!("m{i:05}")).expect("a message id"),
             role: Role::User,
             content: content.to_owned(),
             metadata: Default::default(),
             status: Default::default(),
         };
-        if let Err(err) = chat::create(deps, &owner(), job_id, new).await {
+        if let Err(err) = writes::create(deps, &owner(), &job_id, new).await {
             panic!("filling the chat failed: {err}");
         }
     }

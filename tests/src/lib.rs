@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use shared::config::Config;
+use shared::ids::JobId;
 use shared::store::dynamo::DynamoStore;
 use shared::store::{Chat, ChatStore};
 use shared::Deps;
@@ -187,7 +188,8 @@ pub fn event_for_job(name: &str, job_id: &str) -> String {
 
 /// The chat of an existing job, as an operation opens it (the job and its head together).
 pub async fn open_chat<S: ChatStore>(store: &S, job_id: &str) -> Chat {
-    let opened = store.open(job_id, None).await.expect("chat read");
+    let job_id = JobId::parse(job_id).expect("a job id");
+    let opened = store.read_chat(&job_id, None).await.expect("chat read");
     Chat {
         job: opened.job.expect("job exists"),
         head: opened.head,

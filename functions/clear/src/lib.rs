@@ -4,17 +4,17 @@
 use lambda_http::{Body, Request, Response};
 use shared::routes::{self, Target};
 use shared::store::ChatStore;
-use shared::{chat, http, Deps};
+use shared::{http, writes, Deps};
 
 pub async fn handler<S: ChatStore>(deps: &Deps<S>, req: Request) -> Response<Body> {
     http::serve(&req, async {
         let caller = http::caller(&req)?;
         let job_id = http::job_id(&req)?;
         if routes::target(req.method(), req.uri().path()) == Some(Target::Restore) {
-            let restored = chat::restore(deps, &caller, &job_id).await?;
+            let restored = writes::restore(deps, &caller, &job_id).await?;
             return Ok(http::success(200, &restored));
         }
-        let cleared = chat::clear(deps, &caller, &job_id).await?;
+        let cleared = writes::clear(deps, &caller, &job_id).await?;
         Ok(http::success(200, &cleared))
     })
     .await

@@ -2,14 +2,14 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::store::ChatStore;
-use shared::{chat, http, validate, Deps};
+use shared::{http, validate, writes, Deps};
 
 pub async fn handler<S: ChatStore>(deps: &Deps<S>, req: Request) -> Response<Body> {
     http::serve(&req, async {
         let caller = http::caller(&req)?;
         let job_id = http::job_id(&req)?;
         let new = validate::new_message(http::json_body(&req)?)?;
-        let created = chat::create(deps, &caller, &job_id, new).await?;
+        let created = writes::create(deps, &caller, &job_id, new).await?;
         let status = if created.replayed { 200 } else { 201 };
         Ok(http::success(status, &created))
     })
@@ -103,8 +103,9 @@ mod tests {
 
     async fn listed<S: ChatStore>(deps: &Deps<S>, job: &str) -> usize {
         let owner = shared::testing::owner();
-        match shared::history::list(deps, &owner, job, Default::default(), None).await {
-            Ok(shared::history::Read::Fresh { body, .. }) => body.messages.len(),
+        let job = shared::ids::JobId::parse(job).unwrap();
+        match shared::reads::list(deps, &owner, &job, Default::default(), None).await {
+            Ok(shared::reads::Read::Fresh { body, .. }) => body.messages.len(),
             other => panic!("a plain list: {other:?}"),
         }
     }

@@ -4,10 +4,10 @@
 //! (the whole history as a download).
 
 use lambda_http::{Body, Request, Response};
-use shared::export::Format;
+use shared::export::{self, Format};
 use shared::routes::{self, Target};
 use shared::store::ChatStore;
-use shared::{history, http, Deps};
+use shared::{http, reads, Deps};
 
 pub async fn handler<S: ChatStore>(deps: &Deps<S>, req: Request) -> Response<Body> {
     let response = http::serve(&req, async {
@@ -15,25 +15,25 @@ pub async fn handler<S: ChatStore>(deps: &Deps<S>, req: Request) -> Response<Bod
         let job_id = http::job_id(&req)?;
         match routes::target(req.method(), req.uri().path()) {
             Some(Target::Summary) => {
-                let summary = history::summary(deps, &caller, &job_id).await?;
+                let summary = reads::summary(deps, &caller, &job_id).await?;
                 Ok(http::success(200, &summary))
             }
             Some(Target::Export) => {
                 let format = Format::parse(http::query(&req, "format"))?;
                 let cursor = http::query(&req, "cursor").filter(|c| !c.is_empty());
-                let page = history::export(deps, &caller, &job_id, format, cursor).await?;
-                http::export(&req, page)
+                let page = export::read_page(deps, &caller, &job_id, format, cursor).await?;
+                export::download(&req, page)
             }
             Some(Target::Message) => {
                 let message_id = http::message_id(&req)?;
                 let known = http::if_none_match(&req);
-                let read = history::message(deps, &caller, &job_id, &message_id, known).await?;
+                let read = reads::message(deps, &caller, &job_id, &message_id, known).await?;
                 Ok(http::read(read))
             }
             _ => {
                 let query = http::list_query(&req)?;
                 let known = http::if_none_match(&req);
-                let read = history::list(deps, &caller, &job_id, query, known).await?;
+                let read = reads::list(deps, &caller, &job_id, query, known).await?;
                 Ok(http::read(read))
             }
         }

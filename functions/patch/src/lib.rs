@@ -3,7 +3,7 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::store::ChatStore;
-use shared::{chat, http, validate, Deps};
+use shared::{http, validate, writes, Deps};
 
 pub async fn handler<S: ChatStore>(deps: &Deps<S>, req: Request) -> Response<Body> {
     http::serve(&req, async {
@@ -12,7 +12,7 @@ pub async fn handler<S: ChatStore>(deps: &Deps<S>, req: Request) -> Response<Bod
         let message_id = http::message_id(&req)?;
         let if_match = validate::if_match(http::header(&req, "if-match"))?;
         let patch = validate::message_patch(http::json_body(&req)?)?;
-        let updated = chat::patch(deps, &caller, &job_id, &message_id, &patch, if_match).await?;
+        let updated = writes::patch(deps, &caller, &job_id, &message_id, &patch, if_match).await?;
         Ok(http::with_etag(
             http::success(200, &updated),
             updated.version,

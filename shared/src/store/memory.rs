@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    keys, Change, Chat, ChatStore, ClearOutcome, CreateOutcome, Head, LastClear, MessageRef,
-    Opened, PatchOutcome, RestoreOutcome, StorePage, StoredMessage,
+    keys, Change, Chat, ChatRead, ChatStore, ClearOutcome, CreateOutcome, Head, LastClear,
+    MessageRef, PatchOutcome, RestoreOutcome, StorePage, StoredMessage,
 };
 use crate::error::StoreError;
+use crate::ids::{JobId, MessageId};
 use crate::limits::MAX_METADATA_BYTES;
 use crate::model::{metadata_to_string, Job, Message};
 
@@ -76,15 +77,19 @@ impl MemoryStore {
 }
 
 impl ChatStore for MemoryStore {
-    async fn open(&self, job_id: &str, message_id: Option<&str>) -> Result<Opened, StoreError> {
+    async fn read_chat(
+        &self,
+        job_id: &JobId,
+        message_id: Option<&MessageId>,
+    ) -> Result<ChatRead, StoreError> {
         self.check()?;
         let state = self.lock();
-        let chat = state.chats.get(job_id);
+        let chat = state.chats.get(job_id.as_str());
         let target = chat
             .zip(message_id)
-            .and_then(|(chat, id)| chat.lookups.get(id).cloned());
-        Ok(Opened {
-            job: state.jobs.get(job_id).cloned(),
+            .and_then(|(chat, id)| chat.lookups.get(id.as_str()).cloned());
+        Ok(ChatRead {
+            job: state.jobs.get(job_id.as_str()).cloned(),
             head: chat.map(|c| c.head.clone()).unwrap_or_default(),
             target,
         })
@@ -267,10 +272,8 @@ impl ChatStore for MemoryStore {
         else {
             return Ok(PatchOutcome::NotFound);
         };
-        if let Some(expected) = &change.expected_versions {
-            if !expected.contains(&message.version) {
-                return Ok(PatchOutcome::VersionMismatch(message.version));
-            }
+        if !change.if_match.allows(message.version) {
+            return Ok(PatchOutcome::VersionMismatch(message.version));
         }
         let patch = change.patch;
         let metadata = patch.merge_metadata(message.metadata.clone());

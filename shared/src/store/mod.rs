@@ -13,7 +13,8 @@
 use std::future::Future;
 
 use crate::error::StoreError;
-use crate::model::{Job, Message, MessagePatch, Role};
+use crate::ids::{JobId, MessageId};
+use crate::model::{IfMatch, Job, Message, MessagePatch, Role};
 
 pub mod dynamo;
 pub mod keys;
@@ -92,9 +93,9 @@ pub struct Chat {
 
 /// What one read of a job and its chat found. The head and the lookup are read with the job,
 /// whoever asks, so owners and strangers cost the same one round trip; they must not reach a
-/// caller who may not use the job (`chat::open` checks that before anything else).
+/// caller who may not use the job (`access::open_chat` checks that before anything else).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Opened {
+pub struct ChatRead {
     /// `None` when the job does not exist.
     pub job: Option<Job>,
     pub head: Head,
@@ -162,8 +163,8 @@ pub enum RestoreOutcome {
 #[derive(Clone, Debug)]
 pub struct Change<'a> {
     pub patch: &'a MessagePatch,
-    /// `If-Match`: apply only to one of these versions (none: to no version).
-    pub expected_versions: Option<Vec<u64>>,
+    /// The versions the change may apply to.
+    pub if_match: IfMatch,
     /// Server time of this write (`updated_at`).
     pub now: String,
     /// Unique per request, stored with the write, so a retry whose first answer was lost
@@ -188,11 +189,11 @@ pub enum PatchOutcome {
 pub trait ChatStore: Send + Sync {
     /// The job, its chat's head and, with `message_id`, where that message lives: one round
     /// trip that reads no message item.
-    fn open(
+    fn read_chat(
         &self,
-        job_id: &str,
-        message_id: Option<&str>,
-    ) -> impl Future<Output = Result<Opened, StoreError>> + Send;
+        job_id: &JobId,
+        message_id: Option<&MessageId>,
+    ) -> impl Future<Output = Result<ChatRead, StoreError>> + Send;
 
     /// The visible message `target` as it is now (`None` if it vanished under its lookup).
     fn message(

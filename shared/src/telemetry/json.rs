@@ -1,7 +1,7 @@
 //! The JSON line of every log event, and the request fields it carries.
 //!
 //! tracing-subscriber's own JSON format either drops span fields or writes all of them, and the
-//! spans of `chat.rs` and `history.rs` carry raw job and message ids. Here a layer ([`Carry`])
+//! spans of `writes.rs`, `reads.rs` and `export.rs` carry raw job and message ids. Here a layer ([`Carry`])
 //! keeps only the span fields in [`CARRIED`] — the request id and the hashed job — and the
 //! format ([`JsonLine`]) writes them at the top of each line under the spans, as Lambda's own
 //! JSON logs and Powertools put `requestId`: `{"timestamp", "level", "requestId", "job",

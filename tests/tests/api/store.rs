@@ -1,6 +1,7 @@
 //! The DynamoDB adapter's own promises, below the handlers.
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use shared::ids::JobId;
 use shared::model::{Message, Role};
 use shared::store::{ChatStore, CreateOutcome};
 use testkit::{config, dynamo_deps, new_job, OWNER};
@@ -66,7 +67,10 @@ async fn unknown_jobs_open_as_none() {
     let deps = dynamo_deps().await;
     assert!(deps
         .store
-        .open(&uuid::Uuid::new_v4().to_string(), None)
+        .read_chat(
+            &JobId::parse(&uuid::Uuid::new_v4().to_string()).unwrap(),
+            None
+        )
         .await
         .unwrap()
         .job
@@ -98,7 +102,7 @@ async fn odd_attributes_of_the_existing_jobs_table_do_not_break_requests() {
     .unwrap();
     let read = deps
         .store
-        .open(&job, None)
+        .read_chat(&JobId::parse(&job).unwrap(), None)
         .await
         .unwrap()
         .job
@@ -110,7 +114,12 @@ async fn odd_attributes_of_the_existing_jobs_table_do_not_break_requests() {
         .await
         .unwrap();
     assert!(
-        deps.store.open(&orphan, None).await.unwrap().job.is_none(),
+        deps.store
+            .read_chat(&JobId::parse(&orphan).unwrap(), None)
+            .await
+            .unwrap()
+            .job
+            .is_none(),
         "no owner: nobody may use it"
     );
 }

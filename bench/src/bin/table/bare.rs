@@ -293,7 +293,8 @@ impl Bare {
     /// One `TransactWriteItems`: the head (timestamp, counter), the id lookup, the message.
     pub async fn create(&self, job: &str, id: &str, content: &str) {
         let (head, _) = self.open(job, HEAD, None).await;
-        let timestamp = shared::chat::next_timestamp(head.last_timestamp.as_deref(), Utc::now());
+        let timestamp =
+            shared::timestamps::next_timestamp(head.last_timestamp.as_deref(), Utc::now());
         let message_sk = format!("M#{:010}#{timestamp}#{id}", head.generation);
         let head_update = Update::builder()
             .table_name(&self.messages)
@@ -363,7 +364,10 @@ impl Bare {
                 "SET content = :content, updated_at = :now, version = version + :one",
             )
             .expression_attribute_values(":content", s(content))
-            .expression_attribute_values(":now", s(&shared::chat::format_timestamp(Utc::now())))
+            .expression_attribute_values(
+                ":now",
+                s(&shared::timestamps::format_timestamp(Utc::now())),
+            )
             .expression_attribute_values(":one", n(1))
             .return_values(ReturnValue::AllNew)
             .return_consumed_capacity(ReturnConsumedCapacity::Total);

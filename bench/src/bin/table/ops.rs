@@ -1,17 +1,28 @@
-//! Our operations, called as the handlers call them (`shared`'s chat and history functions,
+//! Our operations, called as the handlers call them (`shared`'s writes, reads and export functions,
 //! bodies validated as a request's would be), minus the HTTP envelope.
 
 use setup::DEMO_OWNER;
 use shared::auth::Caller;
 use shared::etag::{self, IfNoneMatch};
-use shared::export::Format;
-use shared::history::Read;
-use shared::model::{NewMessage, Role, Status};
+use shared::export::{self, Format};
+use shared::ids::{JobId, MessageId};
+use shared::model::{IfMatch, NewMessage, Role, Status};
+use shared::reads::Read;
 use shared::store::dynamo::DynamoStore;
 use shared::validate::{self, ListQuery};
-use shared::{chat, history, Deps};
+use shared::{reads, writes, Deps};
 
 type D = Deps<DynamoStore>;
+
+/// A job id, parsed as a handler parses the path's.
+fn job_id(job: &str) -> JobId {
+    JobId::parse(job).expect("a job id")
+}
+
+/// A message id, parsed as a handler parses the path's or the body's.
+fn message_id(id: &str) -> MessageId {
+    MessageId::parse(id).expect("a message id")
+}
 
 /// The caller of every operation: the owner of the bench's jobs, the demo user (the caller of
 /// the events/ files too).
@@ -23,10 +34,10 @@ pub fn owner() -> Caller {
 }
 
 pub async fn list(deps: &D, job: &str) -> usize {
-    let read = history::list(deps, &owner(), job, ListQuery::default(), None)
+    let read = reads::list(deps, &owner(), &job_id(job), ListQuery::default(), None)
         .await
         .expect("list");
-    let history::Read::Fresh { body: page, .. } = read else {
+    let reads::Read::Fresh { body: page, .. } = read else {
         panic!("a list asked without a tag is never unchanged");
     };
     // What the function sends back is the page serialized; that is part of the work.
@@ -41,7 +52,7 @@ pub async fn follow_start(deps: &D, job: &str) -> (String, String) {
         descending: Some(true),
         ..ListQuery::default()
     };
-    let Read::Fresh { body, .. } = history::list(deps, &owner(), job, newest, None)
+    let Read::Fresh { body, .. } = reads::list(deps, &owner(), &job_id(job), newest, None)
         .await
         .expect("newest")
     else {
@@ -54,10 +65,10 @@ pub async fn follow_start(deps: &D, job: &str) -> (String, String) {
         .expect("message_id")
         .to_owned();
     let after = ListQuery {
-        after: Some(id.clone()),
+        after: Some(message_id(&id)),
         ..ListQuery::default()
     };
-    match history::list(deps, &owner(), job, after, None).await {
+    match reads::list(deps, &owner(), &job_id(job), after, None).await {
         Ok(Read::Fresh {
             etag: Some(tag), ..
         }) => (id, tag),
@@ -68,10 +79,10 @@ pub async fn follow_start(deps: &D, job: &str) -> (String, String) {
 /// A follower's poll when nothing is new: `?after=<newest>` with its tag, answered 304.
 pub async fn poll_idle(deps: &D, job: &str, newest: &str, tag: &str) {
     let after = ListQuery {
-        after: Some(newest.to_owned()),
+        after: Some(message_id(newest)),
         ..ListQuery::default()
     };
-    let read = history::list(deps, &owner(), job, after, Some(IfNoneMatch(tag)))
+    let read = reads::list(deps, &owner(), &job_id(job), after, Some(IfNoneMatch(tag)))
         .await
         .expect("poll");
     assert!(matches!(read, Read::Unchanged { .. }), "nothing new");
@@ -81,7 +92,8 @@ pub async fn poll_idle(deps: &D, job: &str, newest: &str, tag: &str) {
 /// idle poll (both answered 304 here: the reply did not move meanwhile).
 pub async fn poll_streaming(deps: &D, job: &str, id: &str, version: u64, tag: &str) {
     let held = etag::of_version(version);
-    let read = history::message(deps, &owner(), job, id, Some(IfNoneMatch(&held)))
+    let known = Some(IfNoneMatch(held.as_str()));
+    let read = reads::message(deps, &owner(), &job_id(job), &message_id(id), known)
         .await
         .expect("message");
     assert!(matches!(read, Read::Unchanged { .. }), "the version held");
@@ -89,7 +101,7 @@ pub async fn poll_streaming(deps: &D, job: &str, id: &str, version: u64, tag: &s
 }
 
 pub async fn summary(deps: &D, job: &str) -> u64 {
-    let summary = history::summary(deps, &owner(), job)
+    let summary = reads::summary(deps, &owner(), &job_id(job))
         .await
         .expect("summary");
     serde_json::to_string(&summary).expect("summary serializes");
@@ -102,9 +114,15 @@ pub async fn export(deps: &D, job: &str) -> Vec<usize> {
     let mut pages = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let page = history::export(deps, &owner(), job, Format::Json, cursor.as_deref())
-            .await
-            .expect("export");
+        let page = export::read_page(
+            deps,
+            &owner(),
+            &job_id(job),
+            Format::Json,
+            cursor.as_deref(),
+        )
+        .await
+        .expect("export");
         pages.push(page.items.len());
         cursor = page.next_cursor;
         if cursor.is_none() {
@@ -115,7 +133,7 @@ pub async fn export(deps: &D, job: &str) -> Vec<usize> {
 
 pub fn new_message(id: &str, role: Role, content: &str, status: Status) -> NewMessage {
     NewMessage {
-        message_id: id.to_owned(),
+        message_id: message_id(id),
         role,
         content: content.to_owned(),
         metadata: Default::default(),
@@ -124,7 +142,7 @@ pub fn new_message(id: &str, role: Role, content: &str, status: Status) -> NewMe
 }
 
 pub async fn create(deps: &D, job: &str, message: NewMessage) {
-    chat::create(deps, &owner(), job, message)
+    writes::create(deps, &owner(), &job_id(job), message)
         .await
         .expect("create");
 }
@@ -143,21 +161,28 @@ pub async fn patch(
         body["status"] = "complete".into();
     }
     let patch = validate::message_patch(&body.to_string()).expect("valid PATCH body");
-    chat::patch(deps, &owner(), job, id, &patch, version.map(|v| vec![v]))
-        .await
-        .expect("patch")
-        .version
+    writes::patch(
+        deps,
+        &owner(),
+        &job_id(job),
+        &message_id(id),
+        &patch,
+        version.map_or(IfMatch::Any, |v| IfMatch::Versions(vec![v])),
+    )
+    .await
+    .expect("patch")
+    .version
 }
 
 pub async fn clear(deps: &D, job: &str) -> u64 {
-    chat::clear(deps, &owner(), job)
+    writes::clear(deps, &owner(), &job_id(job))
         .await
         .expect("clear")
         .deleted_count
 }
 
 pub async fn restore(deps: &D, job: &str) -> u64 {
-    chat::restore(deps, &owner(), job)
+    writes::restore(deps, &owner(), &job_id(job))
         .await
         .expect("restore")
         .restored_count

@@ -100,7 +100,7 @@ pub async fn bulk(deps: &Deps<DynamoStore>, job: &str, count: usize, bytes: usiz
     let (mut items, mut users, mut last) = (Vec::new(), 0u64, String::new());
     for i in 1..count {
         let id = format!("m{i:05}");
-        let at = shared::chat::format_timestamp(first + Duration::microseconds(i as i64));
+        let at = shared::timestamps::format_timestamp(first + Duration::microseconds(i as i64));
         let role = if i % 2 == 0 { "user" } else { "assistant" };
         users += u64::from(i % 2 == 0);
         let sk = format!("{prefix}#{at}#{id}");

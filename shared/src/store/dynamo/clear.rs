@@ -24,56 +24,52 @@ const CLEAR: &str = "SET generation = :next, visible_from = :next, \
      REMOVE first_timestamp \
      ADD sweep_seq :one";
 
-impl DynamoStore {
-    pub(super) async fn clear_chat(
-        &self,
-        chat: &Chat,
-        expires_at: i64,
-        clear_id: &str,
-    ) -> Result<ClearOutcome, StoreError> {
-        let generation = chat.head.generation;
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.messages_table)
-            .set_key(Some(self.key(&chat.job.job_id, keys::HEAD)))
-            .update_expression(CLEAR)
-            .condition_expression("attribute_not_exists(generation) OR generation = :generation")
-            .set_expression_attribute_values(Some(Item::from([
-                (":generation".to_owned(), n(generation)),
-                (":next".to_owned(), n(generation + 1)),
-                (":zero".to_owned(), n(0)),
-                (":one".to_owned(), n(1)),
-                (":null".to_owned(), AttributeValue::Null(true)),
-                (":expires_at".to_owned(), n(expires_at)),
-                (":clear_id".to_owned(), s(clear_id)),
-                (":due".to_owned(), s(keys::SWEEP_DUE)),
-                (":false".to_owned(), AttributeValue::Bool(false)),
-            ])))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                let head: HeadItem = from_item(out.attributes.unwrap_or_default())?;
-                Ok(ClearOutcome::Cleared(head.cleared_count))
-            }
-            Err(err) => match update_failed(err) {
-                UpdateFailed::Condition(Some(item)) => {
-                    let head: HeadItem = from_item(item)?;
-                    if head.clear_id.as_deref() == Some(clear_id) {
-                        // Applied; only its answer was lost.
-                        Ok(ClearOutcome::Cleared(head.cleared_count))
-                    } else {
-                        Ok(ClearOutcome::ChatMoved)
-                    }
-                }
-                UpdateFailed::Condition(None) | UpdateFailed::Conflict => {
+pub(super) async fn apply(
+    store: &DynamoStore,
+    chat: &Chat,
+    expires_at: i64,
+    clear_id: &str,
+) -> Result<ClearOutcome, StoreError> {
+    let generation = chat.head.generation;
+    let result = store
+        .client
+        .update_item()
+        .table_name(&store.messages_table)
+        .set_key(Some(store.key(&chat.job.job_id, keys::HEAD)))
+        .update_expression(CLEAR)
+        .condition_expression("attribute_not_exists(generation) OR generation = :generation")
+        .set_expression_attribute_values(Some(Item::from([
+            (":generation".to_owned(), n(generation)),
+            (":next".to_owned(), n(generation + 1)),
+            (":zero".to_owned(), n(0)),
+            (":one".to_owned(), n(1)),
+            (":null".to_owned(), AttributeValue::Null(true)),
+            (":expires_at".to_owned(), n(expires_at)),
+            (":clear_id".to_owned(), s(clear_id)),
+            (":due".to_owned(), s(keys::SWEEP_DUE)),
+            (":false".to_owned(), AttributeValue::Bool(false)),
+        ])))
+        .return_values(ReturnValue::AllNew)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await;
+    match result {
+        Ok(out) => {
+            let head: HeadItem = from_item(out.attributes.unwrap_or_default())?;
+            Ok(ClearOutcome::Cleared(head.cleared_count))
+        }
+        Err(err) => match update_failed(err) {
+            UpdateFailed::Condition(Some(item)) => {
+                let head: HeadItem = from_item(item)?;
+                if head.clear_id.as_deref() == Some(clear_id) {
+                    // Applied; only its answer was lost.
+                    Ok(ClearOutcome::Cleared(head.cleared_count))
+                } else {
                     Ok(ClearOutcome::ChatMoved)
                 }
-                UpdateFailed::Other(err) => Err(err),
-            },
-        }
+            }
+            UpdateFailed::Condition(None) | UpdateFailed::Conflict => Ok(ClearOutcome::ChatMoved),
+            UpdateFailed::Other(err) => Err(err),
+        },
     }
 }

@@ -42,6 +42,11 @@ fn store(client: Client) -> DynamoStore {
     DynamoStore::new(client, "messages".into(), "jobs".into())
 }
 
+/// A job id for the reads (what the mocks answer does not depend on it).
+fn a_job_id() -> crate::ids::JobId {
+    crate::ids::JobId::parse("0e8c5d3a-1b2c-4d5e-8f90-123456789abc").unwrap()
+}
+
 fn chat() -> Chat {
     Chat {
         job: Job {
@@ -103,7 +108,7 @@ async fn throttling_that_outlasts_the_sdk_retries_is_unavailable() {
         .http_response(throttled)
         .times(SDK_ATTEMPTS as usize)
         .build();
-    let result = store(client(&[&rule])).open("job", None).await;
+    let result = store(client(&[&rule])).read_chat(&a_job_id(), None).await;
     assert!(
         matches!(result, Err(StoreError::Unavailable(_))),
         "{result:?}"
@@ -138,7 +143,7 @@ async fn unprocessed_keys_of_batch_get_are_fetched_again() {
             .build()
     });
     let opened = store(client(&[&first, &second]))
-        .open("job", None)
+        .read_chat(&a_job_id(), None)
         .await
         .unwrap();
     assert_eq!(opened.head.generation, 7);

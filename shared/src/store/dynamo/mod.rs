@@ -1,15 +1,18 @@
 //! The DynamoDB adapter. Layout and reasons: `keys.rs` and docs/schema.md; retries:
-//! `retry.rs`. One file per concern: reading a chat, each write, the background sweep.
+//! `retry.rs`. One file per operation, each written as free functions over the store that the
+//! [`ChatStore`] impl below calls: `reads.rs` (the chat, a message, a page), `create.rs`,
+//! `patch.rs`, `clear.rs`, `restore.rs`; the background sweep in `sweep.rs`.
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::Client;
 
 use self::items::{s, Item};
 use super::{
-    Change, Chat, ChatStore, ClearOutcome, CreateOutcome, MessageRef, Opened, PatchOutcome,
+    Change, Chat, ChatRead, ChatStore, ClearOutcome, CreateOutcome, MessageRef, PatchOutcome,
     RestoreOutcome, StorePage,
 };
 use crate::error::StoreError;
+use crate::ids::{JobId, MessageId};
 use crate::model::Message;
 
 mod clear;
@@ -72,9 +75,14 @@ impl DynamoStore {
     }
 }
 
+/// Each operation is written in its own file; this says which.
 impl ChatStore for DynamoStore {
-    async fn open(&self, job_id: &str, message_id: Option<&str>) -> Result<Opened, StoreError> {
-        self.read_opened(job_id, message_id).await
+    async fn read_chat(
+        &self,
+        job_id: &JobId,
+        message_id: Option<&MessageId>,
+    ) -> Result<ChatRead, StoreError> {
+        reads::chat(self, job_id, message_id).await
     }
 
     async fn message(
@@ -82,14 +90,7 @@ impl ChatStore for DynamoStore {
         chat: &Chat,
         target: &MessageRef,
     ) -> Result<Option<Message>, StoreError> {
-        match self.read_message(chat, target).await? {
-            Some(item) => Ok(Some(
-                items::from_item::<items::MessageItem>(item)?
-                    .into_stored()?
-                    .message,
-            )),
-            None => Ok(None),
-        }
+        reads::message(self, chat, target).await
     }
 
     async fn page(
@@ -99,7 +100,7 @@ impl ChatStore for DynamoStore {
         descending: bool,
         limit: usize,
     ) -> Result<StorePage, StoreError> {
-        self.read_page(chat, after, descending, limit).await
+        reads::page(self, chat, after, descending, limit).await
     }
 
     async fn create(
@@ -108,7 +109,7 @@ impl ChatStore for DynamoStore {
         message: &Message,
         fingerprint: &str,
     ) -> Result<CreateOutcome, StoreError> {
-        self.create_message(chat, message, fingerprint).await
+        create::apply(self, chat, message, fingerprint).await
     }
 
     async fn clear(
@@ -117,11 +118,11 @@ impl ChatStore for DynamoStore {
         expires_at: i64,
         clear_id: &str,
     ) -> Result<ClearOutcome, StoreError> {
-        self.clear_chat(chat, expires_at, clear_id).await
+        clear::apply(self, chat, expires_at, clear_id).await
     }
 
     async fn restore(&self, chat: &Chat, restore_id: &str) -> Result<RestoreOutcome, StoreError> {
-        self.restore_chat(chat, restore_id).await
+        restore::apply(self, chat, restore_id).await
     }
 
     async fn patch(
@@ -130,6 +131,6 @@ impl ChatStore for DynamoStore {
         target: &MessageRef,
         change: &Change<'_>,
     ) -> Result<PatchOutcome, StoreError> {
-        self.patch_message(chat, target, change).await
+        patch::apply(self, chat, target, change).await
     }
 }

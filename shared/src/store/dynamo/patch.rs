@@ -1,7 +1,9 @@
 //! PATCH: one conditional `UpdateItem` on the message, found through the id lookup that
-//! `open` read with the job. A lost race is reported, not retried here (`retry::contended`). Metadata merges key by key (`SET`/`REMOVE`), so concurrent PATCHes
-//! never overwrite each other's keys and need no read; only a PATCH that may push metadata
-//! past its limit (or names very many keys) reads the message and writes it whole.
+//! `reads::chat` read with the job; `If-Match` becomes a condition on its version. A lost race
+//! is reported, not retried here (`retry::contended`). Metadata merges key by key
+//! (`SET`/`REMOVE`), so concurrent PATCHes never overwrite each other's keys and need no read;
+//! only a PATCH that may push metadata past its limit (or names very many keys) reads the
+//! message and writes it whole.
 
 use std::collections::HashMap;
 
@@ -14,7 +16,7 @@ use super::items::{
 use super::DynamoStore;
 use crate::error::StoreError;
 use crate::limits::MAX_METADATA_BYTES;
-use crate::model::{metadata_to_string, MessagePatch, Metadata};
+use crate::model::{metadata_to_string, IfMatch, MessagePatch, Metadata};
 use crate::store::{Change, Chat, MessageRef, PatchOutcome};
 
 /// Most metadata keys one key-by-key update names (DynamoDB caps an expression at 4 KB).
@@ -105,17 +107,21 @@ fn plan(patch: &MessagePatch, change: &Change<'_>, write: &MetadataWrite) -> Exp
                 let budget = e.value(":budget", n(budget));
                 e.conditions.push(format!("{bytes} <= {budget}"));
             }
-            if let Some(expected) = &change.expected_versions {
-                // Versions start at 1: an empty list (only weak tags) matches nothing.
-                let listed: Vec<String> = if expected.is_empty() {
-                    vec![0]
-                } else {
-                    expected.clone()
-                }
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| e.value(&format!(":expected{i}"), n(v)))
-                .collect();
+            // What each `If-Match` asks of the stored version.
+            let expected: &[u64] = match &change.if_match {
+                // No condition on the version.
+                IfMatch::Any => &[],
+                // One of them.
+                IfMatch::Versions(versions) => versions,
+                // None: versions start at 1, so only 0 is asked for, which no message has.
+                IfMatch::Never => &[0],
+            };
+            if !expected.is_empty() {
+                let listed: Vec<String> = expected
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| e.value(&format!(":expected{i}"), n(*v)))
+                    .collect();
                 e.conditions
                     .push(format!("{version} IN ({})", listed.join(", ")));
             }
@@ -148,95 +154,88 @@ enum Attempt {
     Conflict,
 }
 
-impl DynamoStore {
-    pub(super) async fn patch_message(
-        &self,
-        chat: &Chat,
-        target: &MessageRef,
-        change: &Change<'_>,
-    ) -> Result<PatchOutcome, StoreError> {
-        let keyed = change
-            .patch
-            .metadata
-            .as_ref()
-            .is_none_or(|m| m.len() <= MAX_KEYS_PER_UPDATE);
-        let seen = if keyed {
-            match self
-                .try_update(chat, target, change, &MetadataWrite::Keyed)
-                .await?
-            {
-                Attempt::Done(outcome) => return Ok(outcome),
-                Attempt::Seen(item) => item,
-                Attempt::Conflict => return Ok(PatchOutcome::Contended),
-            }
-        } else {
-            self.read_message(chat, target).await?
-        };
-        let Some(item) = seen else {
-            return Ok(PatchOutcome::NotFound);
-        };
-        let stored: MessageItem = from_item(item)?;
-        if stored.write_id == change.write_id {
-            // Our own write, whose answer was lost and whose retry met it.
-            return Ok(PatchOutcome::Patched(stored.into_stored()?.message));
+pub(super) async fn apply(
+    store: &DynamoStore,
+    chat: &Chat,
+    target: &MessageRef,
+    change: &Change<'_>,
+) -> Result<PatchOutcome, StoreError> {
+    let keyed = change
+        .patch
+        .metadata
+        .as_ref()
+        .is_none_or(|m| m.len() <= MAX_KEYS_PER_UPDATE);
+    let seen = if keyed {
+        match try_update(store, chat, target, change, &MetadataWrite::Keyed).await? {
+            Attempt::Done(outcome) => return Ok(outcome),
+            Attempt::Seen(item) => item,
+            Attempt::Conflict => return Ok(PatchOutcome::Contended),
         }
-        if let Some(expected) = &change.expected_versions {
-            if !expected.contains(&stored.version) {
-                return Ok(PatchOutcome::VersionMismatch(stored.version));
-            }
-        }
-        let seen_version = stored.version;
-        let merged = change
-            .patch
-            .merge_metadata(stored.into_stored()?.message.metadata);
-        if metadata_to_string(&merged).len() > MAX_METADATA_BYTES {
-            return Ok(PatchOutcome::MetadataTooLarge);
-        }
-        let whole = MetadataWrite::Whole {
-            merged,
-            seen_version,
-        };
-        // One write of the merged whole; if another writer changed the message meanwhile, the
-        // domain's one retry loop (`retry::contended`) reads again and starts over.
-        match self.try_update(chat, target, change, &whole).await? {
-            Attempt::Done(outcome) => Ok(outcome),
-            Attempt::Seen(_) | Attempt::Conflict => Ok(PatchOutcome::Contended),
-        }
+    } else {
+        super::reads::message_item(store, chat, target).await?
+    };
+    let Some(item) = seen else {
+        return Ok(PatchOutcome::NotFound);
+    };
+    let stored: MessageItem = from_item(item)?;
+    if stored.write_id == change.write_id {
+        // Our own write, whose answer was lost and whose retry met it.
+        return Ok(PatchOutcome::Patched(stored.into_stored()?.message));
     }
+    if !change.if_match.allows(stored.version) {
+        return Ok(PatchOutcome::VersionMismatch(stored.version));
+    }
+    let seen_version = stored.version;
+    let merged = change
+        .patch
+        .merge_metadata(stored.into_stored()?.message.metadata);
+    if metadata_to_string(&merged).len() > MAX_METADATA_BYTES {
+        return Ok(PatchOutcome::MetadataTooLarge);
+    }
+    let whole = MetadataWrite::Whole {
+        merged,
+        seen_version,
+    };
+    // One write of the merged whole; if another writer changed the message meanwhile, the
+    // domain's one retry loop (`retry::contended`) reads again and starts over.
+    match try_update(store, chat, target, change, &whole).await? {
+        Attempt::Done(outcome) => Ok(outcome),
+        Attempt::Seen(_) | Attempt::Conflict => Ok(PatchOutcome::Contended),
+    }
+}
 
-    async fn try_update(
-        &self,
-        chat: &Chat,
-        target: &MessageRef,
-        change: &Change<'_>,
-        metadata: &MetadataWrite,
-    ) -> Result<Attempt, StoreError> {
-        let e = plan(change.patch, change, metadata);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.messages_table)
-            .set_key(Some(self.key(&chat.job.job_id, &target.sort_key)))
-            .update_expression(e.update())
-            .condition_expression(e.conditions.join(" AND "))
-            .set_expression_attribute_names(Some(e.names))
-            .set_expression_attribute_values(Some(e.values))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                let item: MessageItem = from_item(out.attributes.unwrap_or_default())?;
-                Ok(Attempt::Done(PatchOutcome::Patched(
-                    item.into_stored()?.message,
-                )))
-            }
-            Err(err) => match update_failed(err) {
-                UpdateFailed::Condition(item) => Ok(Attempt::Seen(item)),
-                UpdateFailed::Conflict => Ok(Attempt::Conflict),
-                UpdateFailed::Other(err) => Err(err),
-            },
+async fn try_update(
+    store: &DynamoStore,
+    chat: &Chat,
+    target: &MessageRef,
+    change: &Change<'_>,
+    metadata: &MetadataWrite,
+) -> Result<Attempt, StoreError> {
+    let e = plan(change.patch, change, metadata);
+    let result = store
+        .client
+        .update_item()
+        .table_name(&store.messages_table)
+        .set_key(Some(store.key(&chat.job.job_id, &target.sort_key)))
+        .update_expression(e.update())
+        .condition_expression(e.conditions.join(" AND "))
+        .set_expression_attribute_names(Some(e.names))
+        .set_expression_attribute_values(Some(e.values))
+        .return_values(ReturnValue::AllNew)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await;
+    match result {
+        Ok(out) => {
+            let item: MessageItem = from_item(out.attributes.unwrap_or_default())?;
+            Ok(Attempt::Done(PatchOutcome::Patched(
+                item.into_stored()?.message,
+            )))
         }
+        Err(err) => match update_failed(err) {
+            UpdateFailed::Condition(item) => Ok(Attempt::Seen(item)),
+            UpdateFailed::Conflict => Ok(Attempt::Conflict),
+            UpdateFailed::Other(err) => Err(err),
+        },
     }
 }

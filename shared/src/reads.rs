@@ -1,20 +1,21 @@
 //! Reading a chat's history: the list (paged by signed cursors, or only what follows a message
-//! the client holds), one message, the summary a job overview shows, and the export a job
-//! export embeds. All read the visible messages only.
+//! the client holds), one message, and the summary a job overview shows; the pages the export
+//! ([`crate::export`]) fills. All read the visible messages only, after the access rule
+//! ([`crate::access`]).
 
 use std::collections::BTreeMap;
 
-use chrono::Utc;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use tracing::instrument;
 
+use crate::access::open_chat;
 use crate::auth::Caller;
-use crate::chat::{format_timestamp, open, Deps};
 use crate::cursor::Cursor;
+use crate::deps::Deps;
 use crate::error::ApiError;
 use crate::etag::{self, IfNoneMatch};
-use crate::export::{self, escaped_size, Format};
+use crate::ids::{JobId, MessageId};
 use crate::limits::{MAX_PAGE_BYTES, MAX_PAGE_MESSAGES};
 use crate::model::Message;
 use crate::store::{Chat, ChatStore};
@@ -22,12 +23,12 @@ use crate::validate::ListQuery;
 
 /// Characters of the last message a summary shows.
 const PREVIEW_CHARS: usize = 200;
-/// Messages asked of the store at once while filling an export page.
-const EXPORT_BATCH: usize = 1000;
+/// Messages asked of the store at once while filling a page.
+const BATCH: usize = 1000;
 
 #[derive(Debug, Serialize)]
 pub struct ListPage {
-    pub job_id: String,
+    pub job_id: JobId,
     pub messages: Vec<Box<RawValue>>,
     pub next_cursor: Option<String>,
     /// Visible messages in the whole chat, from the head's counters: a follower that holds
@@ -46,7 +47,7 @@ pub enum Read<T> {
 
 #[derive(Debug, Serialize)]
 pub struct Summary {
-    pub job_id: String,
+    pub job_id: JobId,
     pub message_count: u64,
     pub first_timestamp: Option<String>,
     pub last_timestamp: Option<String>,
@@ -54,32 +55,22 @@ pub struct Summary {
     pub last_message_preview: Option<String>,
 }
 
-/// One page of an export: each message rendered in the page's format.
-#[derive(Debug)]
-pub struct ExportPage {
-    pub job_id: String,
-    pub exported_at: String,
-    pub format: Format,
-    pub items: Vec<String>,
-    pub next_cursor: Option<String>,
-}
-
 /// Where a page starts and which way it goes.
-struct Start {
-    after: Option<String>,
-    descending: bool,
+pub(crate) struct Start {
+    pub(crate) after: Option<String>,
+    pub(crate) descending: bool,
 }
 
 /// Messages rendered until a count or a size is reached, and the key to continue after.
-struct Collected<T> {
-    items: Vec<T>,
-    next: Option<String>,
+pub(crate) struct Collected<T> {
+    pub(crate) items: Vec<T>,
+    pub(crate) next: Option<String>,
 }
 
 /// Reads visible messages from `start` and renders each, stopping before `max_items` or
 /// `max_bytes` (as `render` measures them) would be passed; never returns an empty page
 /// while messages remain.
-async fn collect<S: ChatStore, T>(
+pub(crate) async fn collect<S: ChatStore, T>(
     deps: &Deps<S>,
     chat: &Chat,
     start: &Start,
@@ -92,7 +83,7 @@ async fn collect<S: ChatStore, T>(
     let mut after = start.after.clone();
     let mut last_key: Option<String> = None;
     loop {
-        let want = (max_items + 1 - items.len()).min(EXPORT_BATCH.max(max_items + 1));
+        let want = (max_items + 1 - items.len()).min(BATCH.max(max_items + 1));
         let page = deps
             .store
             .page(chat, after.as_deref(), start.descending, want)
@@ -122,19 +113,21 @@ async fn collect<S: ChatStore, T>(
     }
 }
 
-fn start<S>(
+pub(crate) fn start<S>(
     deps: &Deps<S>,
     chat: &Chat,
-    job_id: &str,
+    job_id: &JobId,
     cursor: Option<&str>,
     descending: Option<bool>,
 ) -> Result<Start, ApiError> {
     Ok(match cursor {
         Some(text) => {
-            let cursor =
-                deps.settings
-                    .cursors
-                    .decode(text, job_id, chat.head.generation, descending)?;
+            let cursor = deps.settings.cursors.decode(
+                text,
+                job_id.as_str(),
+                chat.head.generation,
+                descending,
+            )?;
             Start {
                 after: Some(cursor.after),
                 descending: cursor.descending,
@@ -147,7 +140,12 @@ fn start<S>(
     })
 }
 
-fn cursor<S>(deps: &Deps<S>, chat: &Chat, start: &Start, next: Option<String>) -> Option<String> {
+pub(crate) fn cursor<S>(
+    deps: &Deps<S>,
+    chat: &Chat,
+    start: &Start,
+    next: Option<String>,
+) -> Option<String> {
     next.map(|after| {
         deps.settings.cursors.encode(&Cursor {
             job_id: chat.job.job_id.clone(),
@@ -162,11 +160,11 @@ fn cursor<S>(deps: &Deps<S>, chat: &Chat, start: &Start, next: Option<String>) -
 pub async fn list<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
-    job_id: &str,
+    job_id: &JobId,
     query: ListQuery,
     known: Option<IfNoneMatch<'_>>,
 ) -> Result<Read<ListPage>, ApiError> {
-    let (chat, after) = open(deps, caller, job_id, query.after.as_deref()).await?;
+    let (chat, after) = open_chat(deps, caller, job_id, query.after.as_ref()).await?;
     let (start, etag) = match (&query.after, after) {
         (None, _) => {
             let start = start(
@@ -179,7 +177,7 @@ pub async fn list<S: ChatStore>(
             (start, None)
         }
         (Some(after_id), Some(after)) if chat.head.is_visible(after.generation) => {
-            let etag = etag::of_messages_after(&chat.head, after_id);
+            let etag = etag::of_messages_after(&chat.head, after_id.as_str());
             if known.is_some_and(|known| known.names(&etag)) {
                 return Ok(Read::Unchanged { etag });
             }
@@ -208,7 +206,7 @@ pub async fn list<S: ChatStore>(
         .await?
     };
     let body = ListPage {
-        job_id: job_id.to_owned(),
+        job_id: job_id.clone(),
         messages: page.items,
         next_cursor: cursor(deps, &chat, &start, page.next),
         message_count: chat.head.counts.total,
@@ -221,11 +219,11 @@ pub async fn list<S: ChatStore>(
 pub async fn message<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
-    job_id: &str,
-    message_id: &str,
+    job_id: &JobId,
+    message_id: &MessageId,
     known: Option<IfNoneMatch<'_>>,
 ) -> Result<Read<Message>, ApiError> {
-    let (chat, target) = open(deps, caller, job_id, Some(message_id)).await?;
+    let (chat, target) = open_chat(deps, caller, job_id, Some(message_id)).await?;
     let target = target
         .filter(|t| chat.head.is_visible(t.generation))
         .ok_or(ApiError::MessageNotFound)?;
@@ -250,9 +248,9 @@ pub async fn message<S: ChatStore>(
 pub async fn summary<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
-    job_id: &str,
+    job_id: &JobId,
 ) -> Result<Summary, ApiError> {
-    let (chat, _) = open(deps, caller, job_id, None).await?;
+    let (chat, _) = open_chat(deps, caller, job_id, None).await?;
     let counts = chat.head.counts;
     let last = if counts.total > 0 {
         deps.store.page(&chat, None, true, 1).await?.messages.pop()
@@ -266,7 +264,7 @@ pub async fn summary<S: ChatStore>(
         }
     }
     Ok(Summary {
-        job_id: job_id.to_owned(),
+        job_id: job_id.clone(),
         message_count: counts.total,
         first_timestamp: chat.head.first_timestamp.clone().filter(|_| last.is_some()),
         last_timestamp: last.as_ref().map(|m| m.message.timestamp.clone()),
@@ -275,35 +273,26 @@ pub async fn summary<S: ChatStore>(
     })
 }
 
-/// The whole visible history in time order, in pages of at most ~5 MB.
-#[instrument(skip_all, fields(job_id = %job_id, format = ?format))]
-pub async fn export<S: ChatStore>(
-    deps: &Deps<S>,
-    caller: &Caller,
-    job_id: &str,
-    format: Format,
-    cursor_text: Option<&str>,
-) -> Result<ExportPage, ApiError> {
-    let (chat, _) = open(deps, caller, job_id, None).await?;
-    let start = start(deps, &chat, job_id, cursor_text, Some(false))?;
-    let page = collect(
-        deps,
-        &chat,
-        &start,
-        usize::MAX - 1,
-        MAX_PAGE_BYTES,
-        |message| {
-            let item = export::render(format, message)?;
-            let size = escaped_size(&item);
-            Ok((item, size))
-        },
-    )
-    .await?;
-    Ok(ExportPage {
-        job_id: job_id.to_owned(),
-        exported_at: format_timestamp(Utc::now()),
-        format,
-        items: page.items,
-        next_cursor: cursor(deps, &chat, &start, page.next),
-    })
+/// Bytes `text` takes once escaped as a JSON string (the Lambda response payload).
+pub fn escaped_size(text: &str) -> usize {
+    text.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaped_size_counts_what_json_escaping_adds() {
+        assert_eq!(escaped_size("ab"), 2);
+        assert_eq!(escaped_size("\"\\\n"), 6);
+        assert_eq!(escaped_size("\u{1}"), 6);
+        assert_eq!(escaped_size("é"), 2);
+    }
 }

@@ -1,35 +1,24 @@
-//! The writes of the API (create, patch, clear, restore) over any [`ChatStore`]: access
-//! checks, lost races retried, and the rules of docs/api.md that do not depend on the database.
-//! Reading the history is in [`crate::history`].
+//! The writes of the API (create, patch, clear, restore) over any [`ChatStore`]: the access
+//! rule first ([`crate::access`]), lost races retried, and the rules of docs/api.md that do not
+//! depend on the database. Reading the history is in [`crate::reads`].
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::Utc;
 use serde::Serialize;
 use tracing::instrument;
 
+use crate::access::open_chat;
 use crate::auth::Caller;
-use crate::cursor::CursorCodec;
+use crate::deps::Deps;
 use crate::error::ApiError;
 use crate::fingerprint::fingerprint;
+use crate::ids::{JobId, MessageId};
 use crate::limits::MAX_METADATA_BYTES;
-use crate::model::{Message, MessagePatch, NewMessage};
+use crate::model::{IfMatch, Message, MessagePatch, NewMessage};
 use crate::store::retry::{contended, Attempt};
 use crate::store::{
-    Change, Chat, ChatStore, ClearOutcome, CreateOutcome, MessageRef, PatchOutcome, RestoreOutcome,
+    Change, ChatStore, ClearOutcome, CreateOutcome, MessageRef, PatchOutcome, RestoreOutcome,
 };
-
-/// Settings fixed at cold start.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    pub staff_group: String,
-    pub retention_days: u32,
-    pub cursors: CursorCodec,
-}
-
-/// Everything a handler needs, built once per cold start.
-pub struct Deps<S> {
-    pub store: S,
-    pub settings: Settings,
-}
+use crate::timestamps::{format_timestamp, next_timestamp};
 
 #[derive(Debug, Serialize)]
 pub struct Created {
@@ -53,59 +42,21 @@ pub struct Restored {
 /// restored items well before DynamoDB TTL would purge them.
 const RESTORE_MARGIN_SECONDS: i64 = 3600;
 
-/// The chat of a job the caller may use (and where `message_id` lives, if asked), in one
-/// round trip. Others get the very answer an unknown job gets, and nothing of the chat that
-/// was read with the job reaches them.
-pub(crate) async fn open<S: ChatStore>(
-    deps: &Deps<S>,
-    caller: &Caller,
-    job_id: &str,
-    message_id: Option<&str>,
-) -> Result<(Chat, Option<MessageRef>), ApiError> {
-    let opened = deps.store.open(job_id, message_id).await?;
-    let job = opened.job.ok_or(ApiError::JobNotFound)?;
-    if !caller.may_use(&job, &deps.settings.staff_group) {
-        tracing::info!("caller may not use this job");
-        return Err(ApiError::JobNotFound);
-    }
-    let chat = Chat {
-        job,
-        head: opened.head,
-    };
-    Ok((chat, opened.target))
-}
-
 /// A unique id for one request's write, so a retry whose answer was lost can recognise it.
 fn write_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
-}
-
-pub fn format_timestamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-/// Now, but always after the chat's newest message, so timestamps order a chat even when
-/// clocks of two Lambda instances disagree.
-pub fn next_timestamp(last: Option<&str>, now: DateTime<Utc>) -> String {
-    let floor = last
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc) + Duration::microseconds(1));
-    match floor {
-        Some(floor) if floor > now => format_timestamp(floor),
-        _ => format_timestamp(now),
-    }
 }
 
 #[instrument(skip_all, fields(job_id = %job_id, message_id = %new.message_id))]
 pub async fn create<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
-    job_id: &str,
+    job_id: &JobId,
     new: NewMessage,
 ) -> Result<Created, ApiError> {
     let fingerprint = fingerprint(&new);
     let template = Message {
-        message_id: new.message_id,
+        message_id: new.message_id.into(),
         role: new.role,
         content: new.content,
         timestamp: String::new(),
@@ -118,7 +69,7 @@ pub async fn create<S: ChatStore>(
     let created = contended::<_, ApiError, _>(|| {
         let mut message = template.clone();
         async move {
-            let (chat, _) = open(deps, caller, job_id, None).await?;
+            let (chat, _) = open_chat(deps, caller, job_id, None).await?;
             message.timestamp = next_timestamp(chat.head.last_timestamp.as_deref(), Utc::now());
             message.updated_at.clone_from(&message.timestamp);
             Ok(
@@ -152,12 +103,12 @@ pub async fn create<S: ChatStore>(
 pub async fn clear<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
-    job_id: &str,
+    job_id: &JobId,
 ) -> Result<Cleared, ApiError> {
     let clear_id = write_id();
     let clear_id = clear_id.as_str();
     let cleared = contended::<_, ApiError, _>(|| async move {
-        let (chat, _) = open(deps, caller, job_id, None).await?;
+        let (chat, _) = open_chat(deps, caller, job_id, None).await?;
         let retention = i64::from(deps.settings.retention_days) * 86_400;
         let expires_at = Utc::now().timestamp() + retention;
         Ok(match deps.store.clear(&chat, expires_at, clear_id).await? {
@@ -175,12 +126,12 @@ pub async fn clear<S: ChatStore>(
 pub async fn restore<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
-    job_id: &str,
+    job_id: &JobId,
 ) -> Result<Restored, ApiError> {
     let restore_id = write_id();
     let restore_id = restore_id.as_str();
     let restored = contended::<_, ApiError, _>(|| async move {
-        let (chat, _) = open(deps, caller, job_id, None).await?;
+        let (chat, _) = open_chat(deps, caller, job_id, None).await?;
         let clear = chat
             .head
             .last_clear
@@ -239,22 +190,22 @@ fn check_echoed(target: &MessageRef, patch: &MessagePatch) -> Result<(), ApiErro
 pub async fn patch<S: ChatStore>(
     deps: &Deps<S>,
     caller: &Caller,
-    job_id: &str,
-    message_id: &str,
+    job_id: &JobId,
+    message_id: &MessageId,
     patch: &MessagePatch,
-    if_match: Option<Vec<u64>>,
+    if_match: IfMatch,
 ) -> Result<Message, ApiError> {
     let write_id = write_id();
     let (write_id, if_match) = (write_id.as_str(), &if_match);
     let patched = contended::<_, ApiError, _>(|| async move {
-        let (chat, target) = open(deps, caller, job_id, Some(message_id)).await?;
+        let (chat, target) = open_chat(deps, caller, job_id, Some(message_id)).await?;
         let target = target
             .filter(|t| chat.head.is_visible(t.generation))
             .ok_or(ApiError::MessageNotFound)?;
         check_echoed(&target, patch)?;
         let change = Change {
             patch,
-            expected_versions: if_match.clone(),
+            if_match: if_match.clone(),
             now: format_timestamp(Utc::now()),
             write_id: write_id.to_owned(),
         };
@@ -279,25 +230,4 @@ pub async fn patch<S: ChatStore>(
 fn gave_up(operation: &'static str) -> ApiError {
     tracing::warn!(operation, "kept losing races with other writers; giving up");
     ApiError::ServiceUnavailable
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps_never_go_backwards_within_a_chat() {
-        let now = DateTime::parse_from_rfc3339("2024-01-15T10:30:00.000005Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(next_timestamp(None, now), "2024-01-15T10:30:00.000005Z");
-        assert_eq!(
-            next_timestamp(Some("2024-01-15T10:30:00.000009Z"), now),
-            "2024-01-15T10:30:00.000010Z"
-        );
-        assert_eq!(
-            next_timestamp(Some("2024-01-15T10:29:00.000000Z"), now),
-            "2024-01-15T10:30:00.000005Z"
-        );
-    }
 }
