@@ -122,7 +122,10 @@ lint: deps tools ## check the deploy files, openapi.yaml and dependencies: cfn-l
 build: tools ## sam build: an arm64 bootstrap per function (cargo-lambda + zig)
 	scripts/build.sh
 
-deploy: build ## sam deploy to a stage: make deploy STAGE=dev|prod
+# The stage and its samconfig.toml settings are checked first: the arm64 build takes minutes.
+deploy: ## make build, then sam deploy to a stage: make deploy STAGE=dev|prod
+	scripts/deploy.sh --check "$(STAGE)"
+	$(MAKE) --no-print-directory build
 	scripts/deploy.sh "$(STAGE)"
 
 bench: deps ## one table: each operation next to its bare DynamoDB work, cold starts, costs (docs/PERFORMANCE.md)
