@@ -30,7 +30,7 @@ fi
 : "${DYNAMODB_ENDPOINT:?set by scripts/dynamodb-local.sh with}"
 
 st="$root/.tools/venv/bin/schemathesis"
-bin="$root/target/debug/quote-chat-local"
+bin="${CARGO_TARGET_DIR:-$root/target}/debug/quote-chat-local"
 [ -x "$st" ] || { echo "schemathesis is not installed: run 'make tools'" >&2; exit 1; }
 [ -x "$bin" ] || { echo "$bin is missing: run 'cargo build --locked -p quote-chat-local'" >&2; exit 1; }
 
