@@ -61,9 +61,8 @@ async fn event_jobs(h: &Harness) -> String {
 /// `BENCH_BINARIES` names others: a directory to take them from, or paths separated by `:`, e.g.
 /// one function built with several release profiles, next to `bare`.
 pub async fn run(h: &Harness) -> Result<ColdStarts, String> {
-    let from_dir = |dir: &Path| -> Vec<PathBuf> {
-        functions().iter().map(|name| dir.join(name)).collect()
-    };
+    let from_dir =
+        |dir: &Path| -> Vec<PathBuf> { functions().iter().map(|name| dir.join(name)).collect() };
     let binaries: Vec<PathBuf> = match std::env::var_os("BENCH_BINARIES") {
         Some(named) if Path::new(&named).is_dir() => from_dir(Path::new(&named)),
         Some(named) => std::env::split_paths(&named).collect(),
