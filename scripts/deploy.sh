@@ -3,21 +3,24 @@
 # `make build`) with the STAGE settings of samconfig.toml. Needs AWS credentials for the target
 # account (a profile, SSO, or CI's OIDC role). Extra arguments go to sam deploy, e.g.
 #   scripts/deploy.sh prod --no-confirm-changeset      (CI: the environment approval is the review)
+#   scripts/deploy.sh --check dev|prod                  only the checks of the stage and its settings
+#                                                       (`make deploy` runs them before the long build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+check_only=false
+if [ "${1:-}" = --check ]; then
+  check_only=true
+  shift
+fi
 stage=${1:-}
 case "$stage" in
   dev | prod) shift ;;
   *)
-    echo "usage: $0 dev|prod [sam deploy options...]  (unknown stage: '${stage}')" >&2
+    echo "usage: $0 [--check] dev|prod [sam deploy options...]  (unknown stage: '${stage}'; make deploy STAGE=dev|prod)" >&2
     exit 2
     ;;
 esac
-
-sam=.tools/venv/bin/sam
-[ -x "$sam" ] || { echo "$sam is missing: run 'make tools'" >&2; exit 1; }
-[ -f .aws-sam/build/template.yaml ] || { echo "nothing built: run 'make build' first" >&2; exit 1; }
 
 # Refuse a stage whose samconfig.toml section still holds placeholders.
 placeholders=$(awk -v env="[$stage.deploy.parameters]" '
@@ -29,6 +32,13 @@ if [ -n "$placeholders" ]; then
   echo "$placeholders" >&2
   exit 1
 fi
+if "$check_only"; then
+  exit 0
+fi
+
+sam=.tools/venv/bin/sam
+[ -x "$sam" ] || { echo "$sam is missing: run 'make tools'" >&2; exit 1; }
+[ -f .aws-sam/build/template.yaml ] || { echo "nothing built: run 'make build' first" >&2; exit 1; }
 
 export SAM_CLI_TELEMETRY=0
 exec "$sam" deploy --config-env "$stage" "$@"

@@ -72,4 +72,5 @@ trap stop EXIT INT TERM
 
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port"
 cargo build --locked -p quote-chat-local
+# Where cargo built it: CARGO_TARGET_DIR when set (relative to the root, as cargo takes it here).
 "${CARGO_TARGET_DIR:-$root/target}/debug/quote-chat-local" serve

@@ -1,4 +1,4 @@
-// A thin typed client for the quote-chat API (../../openapi.yaml, ../../../shared/API.md).
+// A thin typed client for the quote-chat API. Its contract: ../../../docs/api.md, ../../../openapi.yaml.
 // Every request goes through openapi-fetch with the generated `paths`, so a contract change shows
 // up here as a type error after `npm run generate`.
 import createClient from "openapi-fetch";

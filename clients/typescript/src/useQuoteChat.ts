@@ -357,7 +357,7 @@ function chat<Meta extends Metadata>(
   }
 
   /**
-   * One look at the server (live-spec "How a follower uses them"): what is newer than the newest
+   * One look at the server (docs/api.md, "Follow the chat live"): what is newer than the newest
    * message held (one 304 when nothing was created, cleared or restored), then each reply held
    * `streaming` that someone else writes, revalidated by its version.
    */

@@ -1,7 +1,8 @@
 // An in-memory stand-in for the quote-chat API, behind a `fetch`: enough of the contract
-// (../../shared/API.md) for the client's logic — versions and If-Match, ETag and If-None-Match,
-// idempotent creates, cursors, the export's Link header, clear/restore, the live-follow additions
-// (GET of one message, `after`, `message_count`; /work/live-spec.md) — plus injected faults.
+// (../../../docs/api.md, ../../../openapi.yaml) for the client's logic — versions and If-Match,
+// ETag and If-None-Match, idempotent creates, cursors, the export's Link header, clear/restore,
+// live follow (GET of one message, `after`, `message_count`; docs/api.md, "Follow the chat
+// live") — plus injected faults.
 import type { Message } from "../src/client";
 
 type Fault = {

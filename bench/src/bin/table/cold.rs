@@ -9,10 +9,23 @@ use serde_json::Value;
 
 use crate::harness::Harness;
 
-/// The functions, in the order the script interleaves them; `bare` is the floor.
-pub const FUNCTIONS: [&str; 7] = [
-    "bare", "list", "create", "patch", "clear", "fallback", "sweep",
-];
+/// The functions, in the order the script interleaves them: `bare`, the floor, then the
+/// workspace's default members — Cargo.toml's `default-members`, the one list of the functions
+/// (scripts/functions.sh reads it too) — each binary named like its directory.
+fn functions() -> Vec<&'static str> {
+    const CARGO_TOML: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"));
+    let members = CARGO_TOML
+        .split_once("\ndefault-members = [")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(members, _)| members)
+        .expect("Cargo.toml has default-members = [...]");
+    let names = members.lines().filter_map(|line| {
+        let path = line.split('#').next()?.trim().trim_end_matches(',');
+        let path = path.trim_matches('"');
+        (!path.is_empty()).then(|| path.rsplit('/').next().unwrap_or(path))
+    });
+    std::iter::once("bare").chain(names).collect()
+}
 
 /// What scripts/cold-start.py measured, and whether the arm64 sizes it read are of this code.
 pub struct ColdStarts {
@@ -44,21 +57,18 @@ async fn event_jobs(h: &Harness) -> String {
     h.new_job().await
 }
 
-/// The binaries are the ones built beside this one, or in `BENCH_BIN_DIR`; those missing are
-/// left out. `BENCH_BINARIES` (paths separated by `:`) names them instead, e.g. one function
-/// built with several release profiles, next to `bare`.
+/// The binaries are the ones built beside this one; those missing are left out.
+/// `BENCH_BINARIES` names others: a directory to take them from, or paths separated by `:`, e.g.
+/// one function built with several release profiles, next to `bare`.
 pub async fn run(h: &Harness) -> Result<ColdStarts, String> {
-    let binaries: Vec<PathBuf> = match std::env::var("BENCH_BINARIES") {
-        Ok(list) => list.split(':').map(PathBuf::from).collect(),
-        Err(_) => {
-            let dir = match std::env::var_os("BENCH_BIN_DIR") {
-                Some(dir) => PathBuf::from(dir),
-                None => std::env::current_exe()
-                    .ok()
-                    .and_then(|exe| exe.parent().map(Path::to_path_buf))
-                    .ok_or("cannot tell where the binaries are")?,
-            };
-            FUNCTIONS.iter().map(|name| dir.join(name)).collect()
+    let from_dir =
+        |dir: &Path| -> Vec<PathBuf> { functions().iter().map(|name| dir.join(name)).collect() };
+    let binaries: Vec<PathBuf> = match std::env::var_os("BENCH_BINARIES") {
+        Some(named) if Path::new(&named).is_dir() => from_dir(Path::new(&named)),
+        Some(named) => std::env::split_paths(&named).collect(),
+        None => {
+            let exe = std::env::current_exe().map_err(|err| format!("no current exe: {err}"))?;
+            from_dir(exe.parent().ok_or("cannot tell where the binaries are")?)
         }
     };
     let binaries: Vec<PathBuf> = binaries.into_iter().filter(|p| p.is_file()).collect();

@@ -3,7 +3,7 @@
 //! Runs on the DynamoDB Local that `scripts/dynamodb-local.sh with` started
 //! (`DYNAMODB_ENDPOINT`); `BENCH_RUNS` timed runs per side (default 15). Progress goes to
 //! stderr, the table to stdout. `BENCH_ONLY=functions` runs the functions' rows alone
-//! (`BENCH_BIN_DIR` or `BENCH_BINARIES` name other binaries: see cold.rs).
+//! (`BENCH_BINARIES` names other binaries, a directory or paths: see cold.rs).
 //! docs/PERFORMANCE.md says what the numbers mean.
 
 mod bare;
