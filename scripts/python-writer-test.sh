@@ -32,17 +32,9 @@ done
 
 out="$root/target/python-client"
 mkdir -p "$root/target"
-work=$(mktemp -d)
-server_pid=""
-stop() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap stop EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=scripts/own-local-api.sh
+source "$root/scripts/own-local-api.sh"
+own_local_api pywriter "$bin"
 
 # 1. Generate. The venv's bin first on PATH: the generator formats its output with the venv's ruff.
 PATH="$venv/bin:$PATH" openapi-python-client generate --path openapi.yaml --output-path "$out" \
@@ -59,26 +51,6 @@ MYPYPATH="$out" "$venv/bin/mypy" --strict --cache-dir "$root/target/mypy-cache" 
   clients/python/writer.py "$out/quote_chat_client"
 echo "ok    mypy --strict clients/python/writer.py + the generated package"
 
-# 3. A local API of its own.
-export MESSAGES_TABLE="pywriter-messages-$$" JOBS_TABLE="pywriter-jobs-$$"
-export LOCAL_JWT_SECRET="pywriter-$$-$RANDOM$RANDOM-secret"
-export RUST_LOG=${RUST_LOG:-warn}
-HOST=127.0.0.1 PORT=0 "$bin" serve >"$work/server.log" 2>&1 &
-server_pid=$!
-api=""
-for _ in $(seq 1 300); do
-  kill -0 "$server_pid" 2>/dev/null || break
-  if grep -q 'Ctrl-C stops the server.' "$work/server.log"; then
-    api=$(grep -oE 'local API on http://[^ ]+' "$work/server.log" | head -n 1 | sed 's/^local API on //')
-    break
-  fi
-  sleep 0.1
-done
-if [ -z "$api" ]; then
-  echo "the local API did not start:" >&2
-  cat "$work/server.log" >&2
-  exit 1
-fi
 user="python-writer"
 job=$("$bin" job "$user")
 token=$("$bin" token "$user")

@@ -39,45 +39,10 @@ max_time=${SCHEMATHESIS_MAX_TIME:-150}
 seed=${SCHEMATHESIS_SEED:-1}
 workers=${SCHEMATHESIS_WORKERS:-2}
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-work=$(mktemp -d)
-server_pid=""
-stop() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap stop EXIT
-trap 'exit 130' INT TERM
-
-port=$(free_port)
-export PORT=$port HOST=127.0.0.1
-export MESSAGES_TABLE="schemathesis-messages-$$" JOBS_TABLE="schemathesis-jobs-$$"
-export LOCAL_JWT_SECRET="schemathesis-$$-$RANDOM$RANDOM-secret"
-export RUST_LOG=${RUST_LOG:-info}   # a line per request: the statuses served, counted at the end
-"$bin" serve >"$work/server.log" 2>&1 &
-server_pid=$!
-ready=""
-for _ in $(seq 1 300); do
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    break
-  fi
-  if grep -q '^quote-chat local API on ' "$work/server.log"; then
-    ready=1
-    break
-  fi
-  sleep 0.1
-done
-if [ -z "$ready" ]; then
-  echo "the local API did not start on 127.0.0.1:$port:" >&2
-  cat "$work/server.log" >&2
-  exit 1
-fi
+# shellcheck source=scripts/own-local-api.sh
+source "$root/scripts/own-local-api.sh"
+# At info: a line per request, the statuses served, counted at the end.
+own_local_api schemathesis "$bin" "${RUST_LOG:-info}"
 
 user="schemathesis-user"
 job=$("$bin" job "$user")
