@@ -38,7 +38,7 @@ from typing import NoReturn, TypeVar
 import httpx
 
 from quote_chat_client import AuthenticatedClient
-from quote_chat_client.api.quote_chat import create_message, patch_message
+from quote_chat_client.api.quote_chat import create_message, get_message, patch_message
 from quote_chat_client.models import (
     CreatedResponse,
     Error412,
@@ -93,7 +93,14 @@ def patch(
             return parsed.data, conflicts
         if isinstance(parsed, Error412) and conflicts == 0:
             # Someone wrote since `version` — here, our own PATCH whose answer was lost. This
-            # writer owns the reply and always sends its whole text, so it overwrites.
+            # writer owns the reply and always sends its whole text, so it overwrites — unless
+            # the reply was ended meanwhile (a page's regenerate() took it over, status `error`):
+            # then it is no longer this writer's to write.
+            current = get_message.sync_detailed(job, message_id, client=client)
+            if not isinstance(current.parsed, MessageResponse):
+                fail(f"GET {message_id}", current)
+            if current.parsed.data.status != Status.STREAMING:
+                raise WriterError(f"PATCH {message_id}: the reply was ended elsewhere ({current.parsed.data.status.value}); stopping")
             conflicts += 1
             version = parsed.details.current_version
             continue

@@ -18,3 +18,7 @@ pub const MAX_PAGE_MESSAGES: usize = 1000;
 pub const MAX_PAGE_BYTES: usize = 5_000_000;
 /// DynamoDB's item size limit; the limits above keep every item well below it.
 pub const DYNAMODB_ITEM_BYTES: usize = 400 * 1024;
+
+/// Different versions one `If-Match` may name: each becomes a value of the PATCH's
+/// `version IN (...)` condition, which DynamoDB caps at 100.
+pub const MAX_IF_MATCH_VERSIONS: usize = 20;

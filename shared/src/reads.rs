@@ -34,6 +34,10 @@ pub struct ListPage {
     /// Visible messages in the whole chat, from the head's counters: a follower that holds
     /// fewer after applying a page knows it missed some (a restore) and reads the list again.
     pub message_count: u64,
+    /// The timestamp of the chat's newest message (null when it has none), from the head: a
+    /// follower whose newest message has another knows it holds a chat that is gone (cleared,
+    /// and its ids used again) and reads the list again.
+    pub last_timestamp: Option<String>,
 }
 
 /// A read for a client that may hold a current copy already.
@@ -89,6 +93,11 @@ pub(crate) async fn collect<S: ChatStore, T>(
             .page(chat, after.as_deref(), start.descending, want)
             .await?;
         for stored in page.messages {
+            // Created after the head was read: left for the next read, so that a page, its
+            // counts and its tag all describe the chat as the head did.
+            if newer_than_head(chat, &stored.message) {
+                continue;
+            }
             if items.len() == max_items {
                 return Ok(Collected {
                     items,
@@ -111,6 +120,13 @@ pub(crate) async fn collect<S: ChatStore, T>(
             None => return Ok(Collected { items, next: None }),
         }
     }
+}
+
+fn newer_than_head(chat: &Chat, message: &Message) -> bool {
+    chat.head
+        .last_timestamp
+        .as_deref()
+        .is_some_and(|last| message.timestamp.as_str() > last)
 }
 
 pub(crate) fn start<S>(
@@ -210,6 +226,11 @@ pub async fn list<S: ChatStore>(
         messages: page.items,
         next_cursor: cursor(deps, &chat, &start, page.next),
         message_count: chat.head.counts.total,
+        last_timestamp: chat
+            .head
+            .last_timestamp
+            .clone()
+            .filter(|_| chat.head.counts.total > 0),
     };
     Ok(Read::Fresh { body, etag })
 }

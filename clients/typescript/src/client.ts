@@ -44,6 +44,8 @@ export interface MessagePage {
   etag: string | null;
   /** The number of visible messages in the whole chat (not only this page). */
   messageCount: number;
+  /** The timestamp of the chat's newest message (`null` when it has none). */
+  lastTimestamp: string | null;
 }
 
 /**
@@ -52,7 +54,14 @@ export interface MessagePage {
  */
 export type AfterResult =
   | { notModified: true; etag: string }
-  | { notModified: false; etag: string | null; messages: Message[]; messageCount: number };
+  | {
+      notModified: false;
+      etag: string | null;
+      messages: Message[];
+      messageCount: number;
+      /** The timestamp of the chat's newest message (`null` when it has none). */
+      lastTimestamp: string | null;
+    };
 
 /** What `pollMessage` found: the version held is current (304), or the message as stored. */
 export type MessagePoll = { notModified: true; version: number } | { notModified: false; message: Message };
@@ -233,6 +242,7 @@ export class QuoteChatClient {
       nextCursor: page.next_cursor,
       etag: response.headers.get("ETag"),
       messageCount: page.message_count,
+      lastTimestamp: page.last_timestamp,
     };
   }
 
@@ -262,8 +272,9 @@ export class QuoteChatClient {
    * `If-None-Match: etag`, so when nothing was created, cleared or restored since the answer that
    * gave `etag` it is one 304. A clear since (or an `after` that was never visible) is a 404
    * `MESSAGE_NOT_FOUND`: the caller's copy is stale, list again with `after` null. Compare
-   * `messageCount` with the messages held: when they differ, list again too (a restore, or a
-   * message created before one the caller holds).
+   * `messageCount` with the messages held and `lastTimestamp` with the newest one's: when they
+   * differ, list again too (a restore, a message created before one the caller holds, or a
+   * clear after which the ids were used again).
    */
   async listAfter(jobId: string, after: string | null, etag?: string): Promise<AfterResult> {
     const query = after === null ? {} : { after };
@@ -280,14 +291,16 @@ export class QuoteChatClient {
     const page = required(first.data, first.response).data;
     const messages = [...page.messages];
     let messageCount = page.message_count;
+    let lastTimestamp = page.last_timestamp;
     let cursor = page.next_cursor;
     while (cursor) {
       const next = await this.listPage(jobId, { cursor });
       messages.push(...next.messages);
       messageCount = next.messageCount;
+      lastTimestamp = next.lastTimestamp;
       cursor = next.nextCursor;
     }
-    return { notModified: false, etag: tag, messages, messageCount };
+    return { notModified: false, etag: tag, messages, messageCount, lastTimestamp };
   }
 
   /**

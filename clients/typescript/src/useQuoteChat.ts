@@ -195,6 +195,9 @@ interface Writer {
 }
 
 const IDLE: TickResult = { changed: false, fast: false };
+/** This page changed the chat (a clear, a restore, its own create) while an answer was on its
+ * way: the answer may predate the change, so it is dropped and the next poll comes soon. */
+const AGAIN: TickResult = { changed: true, fast: true };
 
 function chat<Meta extends Metadata>(
   client: QuoteChatClient,
@@ -370,6 +373,7 @@ function chat<Meta extends Metadata>(
       if (server.length === 0) {
         const result = await client.listAfter(job, null, listEtag);
         if (g !== gen) return IDLE;
+        if (e !== epoch) return AGAIN;
         if (!result.notModified) {
           listEtag = result.etag ?? undefined;
           for (const m of result.messages) {
@@ -382,16 +386,23 @@ function chat<Meta extends Metadata>(
         try {
           const result = await client.listAfter(job, newest, afterEtag);
           if (g !== gen) return IDLE;
+          if (e !== epoch) return AGAIN;
           if (!result.notModified) {
             afterEtag = result.etag ?? undefined;
             for (const m of result.messages) {
               changed = upsertServer(m) || changed;
               fresh.add(m.message_id);
             }
-            // A restore, or a message created before one held: the whole list again. (An API
-            // older than `message_count` gives none: nothing to compare.)
+            // A restore, a message created before one held, or a clear after which the ids were
+            // used again: the whole list again. (An API older than `message_count` and
+            // `last_timestamp` gives none: nothing to compare.)
             const count: unknown = result.messageCount;
-            if (e === epoch && typeof count === "number" && count !== server.length) {
+            const last: unknown = result.lastTimestamp;
+            const held = server[server.length - 1]?.timestamp ?? null;
+            const differs =
+              (typeof count === "number" && count !== server.length) ||
+              ((typeof last === "string" || last === null) && last !== held);
+            if (e === epoch && differs) {
               if (!(await reloadAll(g))) return IDLE;
               changed = true;
             }
@@ -408,6 +419,7 @@ function chat<Meta extends Metadata>(
         try {
           const result = await client.pollMessage(job, m.message_id, m.version);
           if (g !== gen) return IDLE;
+          if (e !== epoch) return AGAIN;
           if (!result.notModified) changed = upsertServer(result.message) || changed;
         } catch (err) {
           if (!isQuoteChatError(err, "MESSAGE_NOT_FOUND")) throw err;
@@ -686,6 +698,10 @@ function chat<Meta extends Metadata>(
       }
       if (last.status === "complete") {
         throw fail("NOTHING_TO_REGENERATE", "the newest reply is complete: there is nothing to regenerate");
+      }
+      if (last.status === "streaming" && !isStale(last, Date.now())) {
+        // Another tab or a server is still writing it: taking it over would fail their reply.
+        throw fail("REPLY_IN_PROGRESS", "the newest reply is still being written elsewhere: wait for it, or until it is interrupted");
       }
       // Take it over: `error`, naming its successor, only if nobody wrote it since we read it.
       sending.value++;

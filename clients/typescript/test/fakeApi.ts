@@ -207,7 +207,13 @@ export class FakeApi {
     const next_cursor = end < ordered.length ? encodeCursor({ job: jobId, offset: end, order }) : null;
     const text = JSON.stringify({
       success: true,
-      data: { job_id: jobId, messages, next_cursor, message_count: chat.length },
+      data: {
+        job_id: jobId,
+        messages,
+        next_cursor,
+        message_count: chat.length,
+        last_timestamp: chat[chat.length - 1]?.timestamp ?? null,
+      },
     });
     // The real ETag is a hash of the body; any stable function of it will do here. An `after`
     // answer's comes from the chat's head alone (creates, clears and restores change it).

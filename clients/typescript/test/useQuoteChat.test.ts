@@ -425,6 +425,17 @@ describe("regenerate", () => {
     await expect(chat.regenerate(llm(["again"], 10))).rejects.toMatchObject({ code: "NOTHING_TO_REGENERATE" });
     expect(chat.status.value).toBe("error");
   });
+
+  it("refuses a reply another writer is still streaming (not yet interrupted), writing nothing", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
+    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "I und", status: "streaming" });
+    const chat = mounted({ follow: false });
+    await chat.load();
+    const patches = api.requestsTo("PATCH").length;
+    await expect(chat.regenerate(llm(["again"], 10))).rejects.toMatchObject({ code: "REPLY_IN_PROGRESS" });
+    expect(api.requestsTo("PATCH").length).toBe(patches);
+    expect(api.chats.get(JOB)![1]).toMatchObject({ status: "streaming", content: "I und" });
+  });
 });
 
 describe("live follow", () => {
@@ -523,6 +534,22 @@ describe("live follow", () => {
     await vi.advanceTimersByTimeAsync(1000);
     expect(chat.messages.value.map((m) => m.message_id)).toEqual(["m-1", "m-2"]);
     expect(polls(start).map((r) => r.query.get("after"))).toEqual(["m-2", null]);
+  });
+
+  it("a clear elsewhere after which the same ids are used again: last_timestamp differs, so the whole list is read", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "old question" });
+    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "old answer" });
+    const chat = mounted();
+    await chat.load();
+
+    // Same ids, same count: only the newest message's timestamp tells the chats apart.
+    api.clearChat(JOB);
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "new question" });
+    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "new answer" });
+    const start = api.requests.length;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(chat.messages.value.map((m) => m.content)).toEqual(["new question", "new answer"]);
+    expect(polls(start).map((r) => r.query.get("after"))).toEqual(["a-1", null]);
   });
 
   it("makes no request while the page is hidden, and polls at once when it is shown", async () => {

@@ -215,6 +215,10 @@ mod tests {
         let (status, body) = parts(&first);
         assert_eq!((status, ids(&body)), (200, vec!["m00002".to_owned()]));
         assert_eq!(body["data"]["message_count"], 3);
+        assert_eq!(
+            body["data"]["last_timestamp"], body["data"]["messages"][0]["timestamp"],
+            "the newest message's, so a follower can tell it holds the chat that is"
+        );
         let idle = handler(&deps, after(&job, "m00001", Some(&tag))).await;
         assert_eq!(idle.status(), 304);
         assert_eq!(idle.headers()["etag"], tag.as_str());
@@ -236,6 +240,11 @@ mod tests {
         clear::handler(&deps, Call::new(Method::DELETE, &job).build()).await;
         let (status, body) = parts(&handler(&deps, after(&job, "m00001", None)).await);
         assert_eq!((status, &body["code"]), (404, &"MESSAGE_NOT_FOUND".into()));
+        let (status, body) = parts(&handler(&deps, Call::new(Method::GET, &job).build()).await);
+        assert_eq!(
+            (status, &body["data"]["last_timestamp"]),
+            (200, &serde_json::Value::Null)
+        );
         let (status, body) = parts(&handler(&deps, after(&job, "nobody", None)).await);
         assert_eq!((status, &body["code"]), (404, &"MESSAGE_NOT_FOUND".into()));
         let (status, body) = parts(

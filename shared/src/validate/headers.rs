@@ -1,6 +1,7 @@
 //! The request headers the API reads beyond the body's: `If-Match`.
 
 use crate::error::ApiError;
+use crate::limits::MAX_IF_MATCH_VERSIONS;
 use crate::model::IfMatch;
 
 /// Reads an `If-Match` header (RFC 9110 §13.1.1): [`IfMatch::Any`] when absent or `*` (the
@@ -28,7 +29,15 @@ pub fn if_match(header: Option<&str>) -> Result<IfMatch, ApiError> {
         let version = opaque
             .and_then(|v| v.parse::<u64>().ok())
             .ok_or_else(refuse)?;
-        versions.push(version);
+        if !versions.contains(&version) {
+            versions.push(version);
+        }
+    }
+    if versions.len() > MAX_IF_MATCH_VERSIONS {
+        return Err(ApiError::field(
+            "If-Match",
+            "names too many versions (at most 20 different ones)",
+        ));
     }
     if versions.is_empty() {
         Ok(IfMatch::Never)
@@ -45,6 +54,29 @@ fn entity_tag(tag: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn if_match_names_at_most_twenty_different_versions() {
+        let many = |n: u64| {
+            (1..=n)
+                .map(|v| format!("\"{v}\""))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        assert_eq!(
+            if_match(Some(&many(20))).unwrap(),
+            IfMatch::Versions((1..=20).collect())
+        );
+        assert!(matches!(
+            if_match(Some(&many(101))),
+            Err(ApiError::Validation { .. })
+        ));
+        let repeated = vec!["\"3\""; 200].join(",");
+        assert_eq!(
+            if_match(Some(&repeated)).unwrap(),
+            IfMatch::Versions(vec![3])
+        );
+    }
 
     #[test]
     fn if_match_forms() {

@@ -29,7 +29,9 @@ export interface paths {
          *     `limit` messages when the 5 MB cap is reached first. `next_cursor` is `null` exactly when
          *     there is nothing more. To continue, send it back as `cursor` (with any `limit`; `order`
          *     may be left out, the cursor remembers it). `data.message_count` is the number of visible
-         *     messages in the whole chat, whatever the page holds.
+         *     messages in the whole chat, and `data.last_timestamp` the timestamp of its newest one,
+         *     whatever the page holds. A page shows the chat as its first read found it: a message
+         *     created while the page was being read comes in the next answer.
          *
          *     **Only what is newer: `after`.** `?after=<message_id>` answers the visible messages that
          *     come after that message in the chat's order (ascending only; not with `order=desc` nor
@@ -435,6 +437,14 @@ export interface components {
                  *     holds: a difference means reload the list.
                  */
                 message_count: number;
+                /**
+                 * Format: date-time
+                 * @description The `timestamp` of the chat's newest visible message (`null` when it has none),
+                 *     whatever the page holds. A page following the chat with `after` compares it with
+                 *     the timestamp of the newest message it holds: a difference (the chat was cleared
+                 *     and its message ids used again) means reload the list.
+                 */
+                last_timestamp: string | null;
             };
         };
         CreatedResponse: {
@@ -952,10 +962,12 @@ export interface components {
          */
         VersionETag: string;
         /**
-         * @description On a successful `GET` (and its `304`): a strong tag that is a hash of the body, the
-         *     same while the answer would be the same. Send it back as `If-None-Match` to get a `304`
-         *     instead of the same body again. Opaque: not a message version, so it is no `If-Match`
-         *     value.
+         * @description On a successful `GET` (and its `304`): an opaque tag. Send it back as `If-None-Match` to
+         *     get a `304` instead of the same body again. Without `after` it is a hash of the body,
+         *     the same while the answer would be the same. With `after` it is derived from the chat's
+         *     state alone (the creates, clears and restores that change which messages follow), so
+         *     it stays the same while a PATCH changes a message that follows: follow a message being
+         *     streamed by its own `GET`. Not a message version, so it is no `If-Match` value.
          * @example "mJ0kGZ2H6yLqSxN0aT3bVw1c"
          */
         BodyETag: string;
