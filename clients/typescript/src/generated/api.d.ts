@@ -894,7 +894,8 @@ export interface components {
          * @description The version the update is based on, so that a stale writer cannot overwrite a newer
          *     message: `"3"`, the message's `version` as read, quoted (the `ETag` of a PATCH). RFC
          *     9110 forms: one tag, several comma-separated (`"3", "4"`: any of them may be the
-         *     stored version), or `*` (any version, the same as no header). The comparison is
+         *     stored version; at most 20 different versions, else 400 `VALIDATION_ERROR`), or `*`
+         *     (any version, the same as no header). The comparison is
          *     strong, so a weak tag (`W/"3"`) never matches: only `"<version>"` is useful. A bare
          *     number (`3`) is read as `"3"` for clients that forget the quotes. If no tag names the
          *     stored version: 412 `PRECONDITION_FAILED` with the current version, and nothing
@@ -1644,7 +1645,8 @@ export interface operations {
                  * @description The version the update is based on, so that a stale writer cannot overwrite a newer
                  *     message: `"3"`, the message's `version` as read, quoted (the `ETag` of a PATCH). RFC
                  *     9110 forms: one tag, several comma-separated (`"3", "4"`: any of them may be the
-                 *     stored version), or `*` (any version, the same as no header). The comparison is
+                 *     stored version; at most 20 different versions, else 400 `VALIDATION_ERROR`), or `*`
+                 *     (any version, the same as no header). The comparison is
                  *     strong, so a weak tag (`W/"3"`) never matches: only `"<version>"` is useful. A bare
                  *     number (`3`) is read as `"3"` for clients that forget the quotes. If no tag names the
                  *     stored version: 412 `PRECONDITION_FAILED` with the current version, and nothing
