@@ -183,6 +183,17 @@ pub fn parts(response: &Response<Body>) -> (u16, Value) {
     (response.status().as_u16(), value)
 }
 
+/// The ids of the messages of a list answer's body, in order; panics when it has none.
+pub fn message_ids(body: &Value) -> Vec<String> {
+    let messages = body["data"]["messages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a list answer: {body}"));
+    messages
+        .iter()
+        .map(|m| m["message_id"].as_str().expect("a message_id").to_owned())
+        .collect()
+}
+
 pub fn message_body(message_id: &str, content: &str) -> String {
     serde_json::json!({"message_id": message_id, "role": "user", "content": content}).to_string()
 }

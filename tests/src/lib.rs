@@ -14,7 +14,7 @@ mod api;
 pub mod proxy;
 
 pub use api::{seen_by_handlers, ApiRequest, Jobs, Reply, Seen, TestApi};
-pub use shared::testing::{message_body, OWNER};
+pub use shared::testing::{message_body, message_ids, OWNER};
 
 /// The DynamoDB Local that `make test` started. Without it the tests fail rather than skip:
 /// a passing run must have exercised the real database.

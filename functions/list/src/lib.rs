@@ -46,7 +46,7 @@ pub async fn handler<S: ChatStore>(deps: &Deps<S>, req: Request) -> Response<Bod
 mod tests {
     use super::*;
     use lambda_http::http::Method;
-    use shared::testing::{fill, memory_deps, parts, Call};
+    use shared::testing::{fill, memory_deps, message_ids, parts, Call};
 
     #[tokio::test]
     async fn lists_in_order_with_the_seed_envelope() {
@@ -197,15 +197,6 @@ mod tests {
         call.build()
     }
 
-    fn ids(body: &serde_json::Value) -> Vec<String> {
-        body["data"]["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["message_id"].as_str().unwrap().to_owned())
-            .collect()
-    }
-
     #[tokio::test]
     async fn after_answers_only_newer_messages_and_304_until_the_chat_changes() {
         let (deps, job) = memory_deps();
@@ -213,7 +204,10 @@ mod tests {
         let first = handler(&deps, after(&job, "m00001", None)).await;
         let tag = first.headers()["etag"].to_str().unwrap().to_owned();
         let (status, body) = parts(&first);
-        assert_eq!((status, ids(&body)), (200, vec!["m00002".to_owned()]));
+        assert_eq!(
+            (status, message_ids(&body)),
+            (200, vec!["m00002".to_owned()])
+        );
         assert_eq!(body["data"]["message_count"], 3);
         assert_eq!(
             body["data"]["last_timestamp"], body["data"]["messages"][0]["timestamp"],
@@ -227,7 +221,7 @@ mod tests {
         fill_one_more(&deps, &job).await;
         let (status, body) = parts(&handler(&deps, after(&job, "m00001", Some(&tag))).await);
         assert_eq!(
-            (status, ids(&body)),
+            (status, message_ids(&body)),
             (200, vec!["m00002".into(), "later".into()])
         );
         assert_eq!(body["data"]["message_count"], 4);
@@ -308,7 +302,7 @@ mod tests {
             (status, &body["data"]["job_id"]),
             (200, &job.as_str().into())
         );
-        assert_eq!(ids(&body), ["m00000"]);
+        assert_eq!(message_ids(&body), ["m00000"]);
     }
 
     #[tokio::test]

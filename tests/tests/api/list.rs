@@ -1,14 +1,5 @@
 use serde_json::Value;
-use testkit::TestApi;
-
-fn ids(body: &Value) -> Vec<String> {
-    body["data"]["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["message_id"].as_str().unwrap().to_owned())
-        .collect()
-}
+use testkit::{message_ids, TestApi};
 
 /// The status, body and size of a list with `query`.
 async fn get(api: &TestApi, query: &str) -> (u16, Value, usize) {
@@ -24,7 +15,7 @@ async fn a_history_of_several_dynamodb_pages_comes_back_whole_and_in_order() {
     let (status, body, _) = get(&api, "").await;
     assert_eq!(status, 200);
     let expected: Vec<String> = (0..32).map(|i| format!("m{i:05}")).collect();
-    assert_eq!(ids(&body), expected);
+    assert_eq!(message_ids(&body), expected);
     assert!(body["data"]["next_cursor"].is_null());
 }
 
@@ -45,7 +36,7 @@ async fn responses_stay_under_lambdas_cap_and_continue_by_cursor() {
             "page of {escaped} bytes would break Lambda's 6 MB cap"
         );
         pages += 1;
-        seen.extend(ids(&body));
+        seen.extend(message_ids(&body));
         match body["data"]["next_cursor"].as_str() {
             Some(cursor) => query = format!("cursor={cursor}"),
             None => break,
@@ -63,12 +54,12 @@ async fn at_most_1000_messages_per_response_then_a_cursor() {
     let api = TestApi::start().await;
     api.fill(1003, "").await;
     let (_, first, _) = get(&api, "").await;
-    assert_eq!(ids(&first).len(), 1000);
+    assert_eq!(message_ids(&first).len(), 1000);
     let cursor = first["data"]["next_cursor"]
         .as_str()
         .expect("a cursor after 1000");
     let (_, rest, _) = get(&api, &format!("cursor={cursor}")).await;
-    assert_eq!(ids(&rest), ["m01000", "m01001", "m01002"]);
+    assert_eq!(message_ids(&rest), ["m01000", "m01001", "m01002"]);
     assert!(rest["data"]["next_cursor"].is_null());
 }
 
@@ -89,8 +80,8 @@ async fn limit_order_and_cursors_walk_both_ways_and_refuse_foreign_or_tampered_c
         loop {
             let (status, body, _) = get(&api, &query).await;
             assert_eq!(status, 200, "{body}");
-            assert!(ids(&body).len() <= 3);
-            seen.extend(ids(&body));
+            assert!(message_ids(&body).len() <= 3);
+            seen.extend(message_ids(&body));
             match body["data"]["next_cursor"].as_str() {
                 Some(c) => {
                     cursor_seen = Some(c.to_owned());
