@@ -3,7 +3,7 @@
 //! swept, so the function's `Errors` metric (alarmed in template.yaml) shows a sweep in trouble;
 //! the chat stays marked and the next run retries it.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use shared::store::dynamo::sweep::SweepReport;
 use shared::store::dynamo::DynamoStore;
@@ -11,12 +11,14 @@ use shared::store::dynamo::DynamoStore;
 /// Time kept back from the invocation's deadline to answer and log.
 const MARGIN: Duration = Duration::from_secs(5);
 
-/// When the sweep must stop, from the invocation's deadline (epoch milliseconds).
+/// How long a run lasts when the deadline is unknown (cargo lambda's emulator hands out one
+/// already past): within the one-minute schedule.
+const UNKNOWN_DEADLINE_RUN: Duration = Duration::from_secs(55);
+
+/// When the sweep must stop, from the invocation's deadline (epoch milliseconds), read as every
+/// function reads it ([`shared::lambda::time_left`]).
 pub fn stop_at(deadline_ms: u64, now: SystemTime, started: Instant) -> Instant {
-    let now_ms = now
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    let left = shared::lambda::time_left(deadline_ms, now).unwrap_or(UNKNOWN_DEADLINE_RUN + MARGIN);
     started + left.saturating_sub(MARGIN)
 }
 
@@ -52,11 +54,15 @@ mod tests {
 
     #[test]
     fn the_sweep_stops_before_lambda_would_cut_it_off() {
-        let now = UNIX_EPOCH + Duration::from_secs(1_000);
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_000);
         let started = Instant::now();
         let stop = stop_at(1_000_000 + 60_000, now, started);
         assert_eq!(stop - started, Duration::from_secs(55));
         assert_eq!(stop_at(1_000_000 + 1_000, now, started), started);
-        assert_eq!(stop_at(0, now, started), started);
+        // A deadline already past (cargo lambda's) is unknown: a run within the schedule.
+        assert_eq!(
+            stop_at(600_000, now, started) - started,
+            UNKNOWN_DEADLINE_RUN
+        );
     }
 }
