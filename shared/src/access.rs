@@ -24,7 +24,7 @@ pub(crate) async fn open_chat<S: ChatStore>(
     }
     let chat = Chat {
         job,
-        head: opened.head,
+        head: opened.head?,
     };
-    Ok((chat, opened.target))
+    Ok((chat, opened.target?))
 }

@@ -192,6 +192,6 @@ pub async fn open_chat<S: ChatStore>(store: &S, job_id: &str) -> Chat {
     let opened = store.read_chat(&job_id, None).await.expect("chat read");
     Chat {
         job: opened.job.expect("job exists"),
-        head: opened.head,
+        head: opened.head.expect("a readable head"),
     }
 }

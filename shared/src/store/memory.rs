@@ -90,8 +90,8 @@ impl ChatStore for MemoryStore {
             .and_then(|(chat, id)| chat.lookups.get(id.as_str()).cloned());
         Ok(ChatRead {
             job: state.jobs.get(job_id.as_str()).cloned(),
-            head: chat.map(|c| c.head.clone()).unwrap_or_default(),
-            target,
+            head: Ok(chat.map(|c| c.head.clone()).unwrap_or_default()),
+            target: Ok(target),
         })
     }
 

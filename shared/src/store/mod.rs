@@ -94,13 +94,15 @@ pub struct Chat {
 /// What one read of a job and its chat found. The head and the lookup are read with the job,
 /// whoever asks, so owners and strangers cost the same one round trip; they must not reach a
 /// caller who may not use the job (`access::open_chat` checks that before anything else).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Neither does a failure to read them: an unreadable head or lookup is an error only for a
+/// caller who may use the job; anyone else gets the answer of an unknown job.
+#[derive(Debug)]
 pub struct ChatRead {
     /// `None` when the job does not exist.
     pub job: Option<Job>,
-    pub head: Head,
+    pub head: Result<Head, StoreError>,
     /// Where the asked message lives, if it ever existed.
-    pub target: Option<MessageRef>,
+    pub target: Result<Option<MessageRef>, StoreError>,
 }
 
 /// Where a message lives, from its id lookup item.

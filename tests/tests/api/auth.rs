@@ -82,6 +82,56 @@ async fn strangers_get_the_same_404_as_for_a_missing_job_and_touch_no_message() 
 }
 
 #[tokio::test]
+async fn an_unreadable_chat_is_the_owners_500_and_a_strangers_plain_404() {
+    let api = TestApi::start().await;
+    let api = api.on_job(&api.new_job(OWNER, &[]).await);
+    assert_eq!(api.create(message_body("m", "x")).await.status, 201);
+    let corrupt = |sk: &str, attribute: &str| {
+        api.store()
+            .client()
+            .update_item()
+            .table_name(config().messages_table)
+            .key("job_id", AttributeValue::S(api.job.clone()))
+            .key("sk", AttributeValue::S(sk.into()))
+            .update_expression("SET #a = :v")
+            .expression_attribute_names("#a", attribute)
+            .expression_attribute_values(":v", AttributeValue::S("private words".into()))
+            .send()
+    };
+    corrupt(shared::store::keys::HEAD, "generation")
+        .await
+        .unwrap();
+    let lookup = shared::store::keys::lookup("m");
+    corrupt(&lookup, "generation").await.unwrap();
+
+    let stranger = api.as_user("mallory", &[]);
+    for reply in [
+        stranger.list().await,
+        stranger.patch("m").json(r#"{"content":"y"}"#).await,
+        stranger.get("m").await,
+    ] {
+        assert_eq!(
+            (reply.status, reply.code()),
+            (404, Some("JOB_NOT_FOUND")),
+            "what the chat holds never reaches a stranger: {}",
+            reply.body
+        );
+    }
+    for reply in [
+        api.list().await,
+        api.patch("m").json(r#"{"content":"y"}"#).await,
+    ] {
+        assert_eq!(
+            (reply.status, reply.code()),
+            (500, Some("INTERNAL_ERROR")),
+            "{}",
+            reply.body
+        );
+        assert!(!reply.text.contains("private"), "{}", reply.text);
+    }
+}
+
+#[tokio::test]
 async fn no_caller_is_401_before_anything_else() {
     let (proxy, api) = TestApi::through_proxy().await;
     let reply = api.anonymous().list().await;

@@ -146,7 +146,7 @@ async fn unprocessed_keys_of_batch_get_are_fetched_again() {
         .read_chat(&a_job_id(), None)
         .await
         .unwrap();
-    assert_eq!(opened.head.generation, 7);
+    assert_eq!(opened.head.unwrap().generation, 7);
     assert_eq!(opened.job.map(|job| job.owner_id).as_deref(), Some("owner"));
     assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
 }

@@ -41,8 +41,9 @@ fn decode_metadata(stored: BTreeMap<String, String>) -> Result<Metadata, String>
         .map(|(key, value)| {
             let key = key
                 .strip_prefix(METADATA_KEY_PREFIX)
-                .ok_or_else(|| format!("metadata key {key:?} lacks its prefix"))?;
-            let value = RawValue::from_string(value).map_err(|e| format!("metadata {key}: {e}"))?;
+                .ok_or("a metadata key lacks its prefix")?;
+            let value =
+                RawValue::from_string(value).map_err(|e| format!("a metadata value: {e}"))?;
             Ok((key.to_owned(), value))
         })
         .collect()
@@ -226,7 +227,38 @@ pub fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T, StoreErr
         Some(AttributeValue::S(sk)) => sk.clone(),
         _ => String::from("?"),
     };
-    serde_dynamo::from_item(item).map_err(|e| corrupt(&sk, &e.to_string()))
+    serde_dynamo::from_item(item).map_err(|e| corrupt(&sk, &without_values(&e.to_string())))
+}
+
+/// A decoding error as operators may read it: serde quotes the value it choked on (`invalid
+/// type: string "…"`), which may be content or metadata; field names stay, values go.
+fn without_values(error: &str) -> String {
+    let mut out = String::with_capacity(error.len());
+    let mut chars = error.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                let mut escaped = false;
+                for c in chars.by_ref() {
+                    match (escaped, c) {
+                        (false, '\\') => escaped = true,
+                        (false, '"') => break,
+                        _ => escaped = false,
+                    }
+                }
+                out.push_str("\"…\"");
+            }
+            '`' => {
+                let keep = out.ends_with("field ");
+                let quoted: String = chars.by_ref().take_while(|&c| c != '`').collect();
+                out.push('`');
+                out.push_str(if keep { &quoted } else { "…" });
+                out.push('`');
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 pub fn s(value: impl Into<String>) -> AttributeValue {
@@ -240,6 +272,25 @@ pub fn n(value: impl ToString) -> AttributeValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decoding_errors_name_fields_but_never_values() {
+        assert_eq!(
+            without_values(r#"invalid type: string "my \"secret\" quote", expected u64"#),
+            r#"invalid type: string "…", expected u64"#
+        );
+        assert_eq!(
+            without_values("invalid value: integer `42`, expected a role; missing field `version`"),
+            "invalid value: integer `…`, expected a role; missing field `version`"
+        );
+        let mut item = to_item(&serde_json::json!({"sk": "m#1"})).unwrap();
+        item.insert("version".into(), s("the secret text"));
+        let Err(err) = from_item::<MessageItem>(item) else {
+            panic!("a string version must not decode");
+        };
+        let err = err.to_string();
+        assert!(!err.contains("secret"), "{err}");
+    }
 
     #[test]
     fn metadata_survives_the_map_with_exact_values_and_an_empty_key() {

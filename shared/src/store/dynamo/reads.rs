@@ -92,16 +92,19 @@ pub(super) async fn chat(
         }
         request = out.unprocessed_keys.unwrap_or_default();
         if request.is_empty() {
-            let head: HeadItem = head.map(from_item).transpose()?.unwrap_or_default();
+            let head = head
+                .map(from_item::<HeadItem>)
+                .transpose()
+                .map(|item| item.unwrap_or_default().head());
             let target = match (lookup, message_id) {
                 (Some(item), Some(id)) => {
-                    Some(from_item::<LookupItem>(item)?.into_ref(id.as_str()))
+                    from_item::<LookupItem>(item).map(|lookup| Some(lookup.into_ref(id.as_str())))
                 }
-                _ => None,
+                _ => Ok(None),
             };
             return Ok(ChatRead {
                 job: job.and_then(|item| readable_job(job_id, item)),
-                head: head.head(),
+                head,
                 target,
             });
         }

@@ -152,7 +152,8 @@ impl DynamoStore {
         if visible_from > head.expired_below {
             let Some(expires_at) = head.cleared_expires_at else {
                 return Err(StoreError::Internal(format!(
-                    "chat {job_id}: hidden generations but no expiry recorded"
+                    "chat {}: hidden generations but no expiry recorded",
+                    crate::telemetry::job_hash(job_id)
                 )));
             };
             let done = self
