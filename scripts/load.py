@@ -3,7 +3,7 @@
 acknowledged was lost, duplicated or left stale.
 
 Starts an in-memory DynamoDB Local on a free port (scripts/dynamodb-local.sh with) and the local
-server (target/release/quote-chat-local when it exists, else target/debug/) on another, with
+server (quote-chat-local of $CARGO_TARGET_DIR or target/: release/ when it exists, else debug/) on another, with
 tables and a JWT secret of its own, so it can run beside `make run` and `make test`. Then, for
 --duration seconds (default 30), --clients client threads (default 50) work on --jobs jobs
 (default 10) of one user, each on one keep-alive HTTP/1.1 connection:
@@ -95,11 +95,12 @@ def free_port() -> int:
 def pick_binary(explicit: str) -> tuple[str, str]:
     if explicit:
         return explicit, "given"
-    release = os.path.join(ROOT, "target", "release", "quote-chat-local")
-    debug = os.path.join(ROOT, "target", "debug", "quote-chat-local")
+    target = os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR") or "target")
+    release = os.path.join(target, "release", "quote-chat-local")
+    debug = os.path.join(target, "debug", "quote-chat-local")
     if os.access(release, os.X_OK):
         if os.access(debug, os.X_OK) and os.path.getmtime(release) < os.path.getmtime(debug):
-            print("load: note: target/release/quote-chat-local is older than the debug build; "
+            print(f"load: note: {release} is older than the debug build; "
                   "rebuild it (cargo build --release --locked -p quote-chat-local) or pass --binary",
                   file=sys.stderr)
         return release, "release"
