@@ -47,7 +47,7 @@ impl<S: ChatStore + 'static> LocalApi<S> {
             Route::Found { job_id, .. } => Some(job_id.as_str()),
             _ => None,
         };
-        let span = telemetry::request_span(&request_id, job_id);
+        let span = telemetry::request_span(&request_id, None, job_id);
         self.answer(req, found, &request_id).instrument(span).await
     }
 

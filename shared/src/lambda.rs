@@ -99,7 +99,11 @@ where
     lambda_runtime::run(lambda_runtime::service_fn(
         move |mut event: LambdaEvent<LambdaRequest>| {
             repair(&mut event.payload);
-            let span = telemetry::request_span(&event.context.request_id, job_id(&event.payload));
+            let span = telemetry::request_span(
+                &event.context.request_id,
+                event.context.xray_trace_id.as_deref(),
+                job_id(&event.payload),
+            );
             let mut adapter = adapter.clone();
             async move { adapter.call(event).await }.instrument(span)
         },

@@ -1,12 +1,13 @@
 //! The JSON line of every log event, and the request fields it carries.
 //!
 //! tracing-subscriber's own JSON format either drops span fields or writes all of them, and the
-//! spans of `writes.rs`, `reads.rs` and `export.rs` carry raw job and message ids. Here a layer ([`Carry`])
-//! keeps only the span fields in [`CARRIED`] — the request id and the hashed job — and the
-//! format ([`JsonLine`]) writes them at the top of each line under the spans, as Lambda's own
-//! JSON logs and Powertools put `requestId`: `{"timestamp", "level", "requestId", "job",
-//! "fields": {"message", …}}`. An event field named `job_id` is written as its hash, so a raw
-//! job id logged by mistake never reaches a line either.
+//! spans of `writes.rs`, `reads.rs` and `export.rs` carry raw job and message ids. Here a layer
+//! ([`Carry`]) keeps only the span fields in [`CARRIED`] — the request id, the X-Ray trace id of
+//! a sampled request and the hashed job — and the format ([`JsonLine`]) writes them at the top
+//! of each line under the spans, as Lambda's own JSON logs and Powertools put `requestId`:
+//! `{"timestamp", "level", "requestId", "traceId", "job", "fields": {"message", …}}`. An event
+//! field named `job_id` is written as its hash, so a raw job id logged by mistake never reaches
+//! a line either.
 
 use std::fmt;
 
@@ -24,7 +25,7 @@ use tracing_subscriber::Layer;
 use super::job_hash;
 
 /// The span fields every line under the span carries; any other span field stays out.
-pub const CARRIED: [&str; 2] = ["requestId", "job"];
+pub const CARRIED: [&str; 3] = ["requestId", "traceId", "job"];
 
 /// The carried fields of one span, in its extensions.
 struct Carried(Map<String, Value>);
@@ -177,7 +178,7 @@ mod tests {
         let job = "5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42";
         let lines = capture::json(|| {
             tracing::info!("before any request");
-            let _request = request_span("req-1", Some(job)).entered();
+            let _request = request_span("req-1", None, Some(job)).entered();
             let _inner = tracing::info_span!("list", job_id = %job, message_id = "m1").entered();
             tracing::info!(job_id = job, "caller may not use this job");
             tracing::warn!(
@@ -218,7 +219,7 @@ mod tests {
         let lines = capture::json(|| {
             let outer = tracing::info_span!("Lambda runtime invoke", requestId = "outer");
             let _outer = outer.enter();
-            let span = request_span("inner", None);
+            let span = request_span("inner", None, None);
             let _inner = span.enter();
             tracing::info!("no job yet");
             span.record("job", "abc");

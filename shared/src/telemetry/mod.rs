@@ -72,19 +72,43 @@ pub fn init() {
     drop(result);
 }
 
-/// The span one request runs in: its id (Lambda's, or the local server's) and its job's hash
-/// reach every line logged under it. At ERROR level so that whatever level the filter lets
-/// through, the span is enabled too (a disabled span carries nothing).
-pub fn request_span(request_id: &str, job_id: Option<&str>) -> tracing::Span {
+/// The span one request runs in: its id (Lambda's, or the local server's), the X-Ray trace it
+/// was sampled into and its job's hash reach every line logged under it. At ERROR level so
+/// that whatever level the filter lets through, the span is enabled too (a disabled span
+/// carries nothing).
+pub fn request_span(
+    request_id: &str,
+    trace_header: Option<&str>,
+    job_id: Option<&str>,
+) -> tracing::Span {
     let span = tracing::error_span!(
         "request",
         requestId = request_id,
+        traceId = tracing::field::Empty,
         job = tracing::field::Empty
     );
+    if let Some(trace_id) = trace_header.and_then(sampled_trace_id) {
+        span.record("traceId", trace_id);
+    }
     if let Some(job_id) = job_id {
         span.record("job", job_hash(job_id).as_str());
     }
     span
+}
+
+/// The trace id of an X-Ray trace header (`Root=1-…;Parent=…;Sampled=1`) when the request was
+/// sampled: only then does X-Ray keep a trace to look the id up in.
+pub fn sampled_trace_id(header: &str) -> Option<&str> {
+    let mut root = None;
+    let mut sampled = false;
+    for part in header.split(';') {
+        match part.trim().split_once('=') {
+            Some(("Root", id)) if !id.is_empty() => root = Some(id),
+            Some(("Sampled", flag)) => sampled = flag == "1",
+            _ => {}
+        }
+    }
+    root.filter(|_| sampled)
 }
 
 /// A stable, non-reversible name for a job in logs: whom it belongs to stays out of them. Of
@@ -148,11 +172,27 @@ mod tests {
     }
 
     #[test]
+    fn a_trace_id_only_of_a_sampled_request() {
+        let root = "1-65a50928-0123456789abcdef01234567";
+        assert_eq!(
+            sampled_trace_id(&format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=1")),
+            Some(root)
+        );
+        assert_eq!(
+            sampled_trace_id(&format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=0")),
+            None
+        );
+        assert_eq!(sampled_trace_id(&format!("Root={root}")), None);
+        assert_eq!(sampled_trace_id("Sampled=1"), None);
+        assert_eq!(sampled_trace_id(""), None);
+    }
+
+    #[test]
     fn request_fields_are_those_of_the_request_being_served() {
         let job = "5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42";
         capture::json(|| {
             assert!(request_fields().is_empty(), "outside a request");
-            let _request = request_span("req-9", Some(job)).entered();
+            let _request = request_span("req-9", None, Some(job)).entered();
             let _inner = tracing::info_span!("patch", job_id = job).entered();
             let fields = request_fields();
             assert_eq!(fields["requestId"], "req-9");

@@ -141,6 +141,9 @@ fn accepted() -> Response<Full<Bytes>> {
     reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
 }
 
+/// The X-Ray trace every invocation is sampled into.
+const TRACE_ID: &str = "1-65a50928-0123456789abcdef01234567";
+
 async fn handle(
     state: Arc<ServerState>,
     req: Request<Incoming>,
@@ -189,8 +192,7 @@ async fn handle(
                     );
                     set(
                         "lambda-runtime-trace-id",
-                        "Root=1-65a50928-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=0"
-                            .into(),
+                        format!("Root={TRACE_ID};Parent=53995c3f42cd8ad8;Sampled=1"),
                     );
                     response
                 }
@@ -761,7 +763,7 @@ async fn a_raw_quote_in_the_query_string_still_gets_an_answer_in_the_envelope() 
 }
 
 #[tokio::test]
-async fn every_json_line_a_request_writes_carries_its_request_id_and_no_raw_job_id() {
+async fn every_json_line_a_request_writes_carries_its_request_and_trace_ids_and_no_raw_job_id() {
     dynamo_deps().await;
     // A stranger's request: refused, it logs several lines (the refusal, the request line,
     // the metrics line), some from code whose spans and fields hold the raw job id.
@@ -795,6 +797,7 @@ async fn every_json_line_a_request_writes_carries_its_request_id_and_no_raw_job_
         let value: Value = serde_json::from_str(line)
             .unwrap_or_else(|err| panic!("not a JSON line ({err}): {line}\n{logs}"));
         assert_eq!(value["requestId"], request_id.as_str(), "{line}");
+        assert_eq!(value["traceId"], TRACE_ID, "{line}");
         assert_eq!(value["job"], hash.as_str(), "{line}");
         assert!(!line.contains(&job), "a raw job id in the logs: {line}");
         if value["fields"]["message"] == "request" {
