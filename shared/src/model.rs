@@ -128,7 +128,8 @@ pub enum IfMatch {
     Any,
     /// One of these versions (at least one; several tags match if any does).
     Versions(Vec<u64>),
-    /// Only weak tags (`W/"3"`): the comparison is strong, so no version matches.
+    /// Only tags no version matches: weak ones (`W/"3"`; the comparison is strong) and ones
+    /// that are not versions (`"abc"`).
     Never,
 }
 

@@ -6,9 +6,11 @@ use crate::model::IfMatch;
 
 /// Reads an `If-Match` header (RFC 9110 §13.1.1): [`IfMatch::Any`] when absent or `*` (the
 /// message exists, or the PATCH answers 404 anyway), else the versions it names. Comparison is
-/// strong: a weak tag (`W/"3"`) never matches, so a header of only weak tags is
-/// [`IfMatch::Never`]. Several tags match if any does. A bare number (`3`) is read as `"3"`
-/// for clients that forget the quotes.
+/// strong, and a message's only tag is its version, so a weak tag (`W/"3"`) or one that is no
+/// version (`"abc"`, a list's tag) never matches: a header of only those is [`IfMatch::Never`],
+/// a 412 like any other mismatch. Several tags match if any does; empty list elements are
+/// skipped (§5.6.1.2). A bare number (`3`) is read as `"3"` for clients that forget the quotes;
+/// anything else that is not an entity tag is refused.
 pub fn if_match(header: Option<&str>) -> Result<IfMatch, ApiError> {
     let Some(raw) = header else {
         return Ok(IfMatch::Any);
@@ -17,21 +19,29 @@ pub fn if_match(header: Option<&str>) -> Result<IfMatch, ApiError> {
     if raw == "*" {
         return Ok(IfMatch::Any);
     }
-    let refuse = || ApiError::field("If-Match", "must be message versions such as \"3\"");
+    let refuse = || ApiError::field("If-Match", "must be entity tags such as \"3\"");
     let mut versions = Vec::new();
-    for tag in raw.split(',').map(str::trim) {
-        if let Some(weak) = tag.strip_prefix("W/") {
-            entity_tag(weak).ok_or_else(refuse)?;
+    let mut tags = 0;
+    for tag in raw.split(',').map(str::trim).filter(|tag| !tag.is_empty()) {
+        tags += 1;
+        let (weak, tag) = match tag.strip_prefix("W/") {
+            Some(weak) => (true, weak),
+            None => (false, tag),
+        };
+        let opaque = entity_tag(tag)
+            .or_else(|| (!weak && tag.bytes().all(|b| b.is_ascii_digit())).then_some(tag))
+            .ok_or_else(refuse)?;
+        if weak {
             continue;
         }
-        let opaque =
-            entity_tag(tag).or_else(|| tag.bytes().all(|b| b.is_ascii_digit()).then_some(tag));
-        let version = opaque
-            .and_then(|v| v.parse::<u64>().ok())
-            .ok_or_else(refuse)?;
-        if !versions.contains(&version) {
-            versions.push(version);
+        if let Ok(version) = opaque.parse::<u64>() {
+            if !versions.contains(&version) {
+                versions.push(version);
+            }
         }
+    }
+    if tags == 0 {
+        return Err(refuse());
     }
     if versions.len() > MAX_IF_MATCH_VERSIONS {
         return Err(ApiError::field(
@@ -46,9 +56,14 @@ pub fn if_match(header: Option<&str>) -> Result<IfMatch, ApiError> {
     }
 }
 
-/// The opaque part of `"..."`.
+/// The opaque part of `"..."`, if it holds only what an entity tag may (`etagc`: no quote, no
+/// space or control character).
 fn entity_tag(tag: &str) -> Option<&str> {
-    tag.strip_prefix('"')?.strip_suffix('"')
+    let opaque = tag.strip_prefix('"')?.strip_suffix('"')?;
+    opaque
+        .bytes()
+        .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80)
+        .then_some(opaque)
 }
 
 #[cfg(test)]
@@ -91,7 +106,18 @@ mod tests {
             if_match(Some("\"3\", W/\"4\" ,\"7\"")).unwrap(),
             IfMatch::Versions(vec![3, 7])
         );
-        assert!(if_match(Some("\"abc\"")).is_err());
-        assert!(if_match(Some("\"3\",")).is_err());
+        // A tag that is no version never matches: a 412, as for any other version.
+        assert_eq!(if_match(Some("\"abc\"")).unwrap(), IfMatch::Never);
+        assert_eq!(
+            if_match(Some("\"abc\", \"3\"")).unwrap(),
+            IfMatch::Versions(vec![3])
+        );
+        assert_eq!(
+            if_match(Some("\"3\",")).unwrap(),
+            IfMatch::Versions(vec![3])
+        );
+        for malformed in ["abc", "\"3", "W/3", ",", "3 4", "\"3\" \"4\""] {
+            assert!(if_match(Some(malformed)).is_err(), "{malformed}");
+        }
     }
 }

@@ -199,7 +199,8 @@ async fn if_match_star_matches_any_version_of_an_existing_message_only() {
 }
 
 #[tokio::test]
-async fn if_match_compares_strongly_and_accepts_any_of_several_versions() {
+async fn if_match_compares_strongly_and_accepts_any_of_several_versions_and_other_tags_never_match()
+{
     let api = TestApi::start().await;
     create_assistant(&api, "a1").await;
     let Reply { status, body, .. } = api
@@ -229,13 +230,39 @@ async fn if_match_compares_strongly_and_accepts_any_of_several_versions() {
         .await
         .status;
     assert_eq!(status, 412);
+    // A tag that is no version (a list's ETag sent by mistake) is a mismatch like any other.
+    let list_tag = api
+        .list()
+        .await
+        .header("etag")
+        .unwrap_or_default()
+        .to_owned();
     let Reply { status, body, .. } = api
         .patch("a1")
-        .header("if-match", "\"1\",")
+        .header("if-match", &list_tag)
+        .json(json!({"content": "z"}))
+        .await;
+    assert_eq!(
+        (status, &body["details"]["current_version"]),
+        (412, &json!(2)),
+        "{list_tag}: {body}"
+    );
+    // An empty list element is skipped (RFC 9110 §5.6.1.2).
+    let status = api
+        .patch("a1")
+        .header("if-match", "\"2\",")
+        .json(json!({"content": "z"}))
+        .await
+        .status;
+    assert_eq!(status, 200);
+    let Reply { status, body, .. } = api
+        .patch("a1")
+        .header("if-match", "v3")
         .json(json!({"content": "z"}))
         .await;
     assert_eq!(
         (status, body["code"].as_str()),
-        (400, Some("VALIDATION_ERROR"))
+        (400, Some("VALIDATION_ERROR")),
+        "not an entity tag at all"
     );
 }

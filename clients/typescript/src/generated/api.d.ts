@@ -896,12 +896,12 @@ export interface components {
          *     9110 forms: one tag, several comma-separated (`"3", "4"`: any of them may be the
          *     stored version; at most 20 different versions, else 400 `VALIDATION_ERROR`), or `*`
          *     (any version, the same as no header). The comparison is
-         *     strong, so a weak tag (`W/"3"`) never matches: only `"<version>"` is useful. A bare
-         *     number (`3`) is read as `"3"` for clients that forget the quotes. If no tag names the
-         *     stored version: 412 `PRECONDITION_FAILED` with the current version, and nothing
-         *     changes. A value in none of these forms (e.g. `"abc"`, or the hash `ETag` of a GET):
-         *     400 `VALIDATION_ERROR` (`details["If-Match"]`). Without it the update applies to
-         *     whatever version is stored.
+         *     strong, so a weak tag (`W/"3"`) never matches, nor does a tag that is no version
+         *     (`"abc"`, or the hash `ETag` of a list): only `"<version>"` is useful. A bare number
+         *     (`3`) is read as `"3"` for clients that forget the quotes. If no tag names the stored
+         *     version: 412 `PRECONDITION_FAILED` with the current version, and nothing changes. A
+         *     value that is no entity tag at all (e.g. `v3`, `"3`): 400 `VALIDATION_ERROR`
+         *     (`details["If-Match"]`). Without it the update applies to whatever version is stored.
          */
         IfMatch: string;
         /**
@@ -1647,12 +1647,12 @@ export interface operations {
                  *     9110 forms: one tag, several comma-separated (`"3", "4"`: any of them may be the
                  *     stored version; at most 20 different versions, else 400 `VALIDATION_ERROR`), or `*`
                  *     (any version, the same as no header). The comparison is
-                 *     strong, so a weak tag (`W/"3"`) never matches: only `"<version>"` is useful. A bare
-                 *     number (`3`) is read as `"3"` for clients that forget the quotes. If no tag names the
-                 *     stored version: 412 `PRECONDITION_FAILED` with the current version, and nothing
-                 *     changes. A value in none of these forms (e.g. `"abc"`, or the hash `ETag` of a GET):
-                 *     400 `VALIDATION_ERROR` (`details["If-Match"]`). Without it the update applies to
-                 *     whatever version is stored.
+                 *     strong, so a weak tag (`W/"3"`) never matches, nor does a tag that is no version
+                 *     (`"abc"`, or the hash `ETag` of a list): only `"<version>"` is useful. A bare number
+                 *     (`3`) is read as `"3"` for clients that forget the quotes. If no tag names the stored
+                 *     version: 412 `PRECONDITION_FAILED` with the current version, and nothing changes. A
+                 *     value that is no entity tag at all (e.g. `v3`, `"3`): 400 `VALIDATION_ERROR`
+                 *     (`details["If-Match"]`). Without it the update applies to whatever version is stored.
                  */
                 "If-Match"?: components["parameters"]["IfMatch"];
             };
