@@ -22,14 +22,16 @@ pub fn of_body(body: &[u8]) -> String {
     hashed(&[body])
 }
 
-/// The tag of the messages after `after_id`, as far as the head can tell them apart.
-pub fn of_messages_after(head: &Head, after_id: &str) -> String {
+/// The tag of (at most `limit` of) the messages after `after_id`, as far as the head can tell
+/// them apart.
+pub fn of_messages_after(head: &Head, after_id: &str, limit: Option<usize>) -> String {
     let state = format!(
-        "{}/{}/{}/{}",
+        "{}/{}/{}/{}/{}",
         head.generation,
         head.visible_from,
         head.counts.total,
-        head.last_timestamp.as_deref().unwrap_or_default()
+        head.last_timestamp.as_deref().unwrap_or_default(),
+        limit.map(|limit| limit.to_string()).unwrap_or_default()
     );
     hashed(&[b"after", after_id.as_bytes(), state.as_bytes()])
 }
@@ -78,9 +80,10 @@ mod tests {
             last_timestamp: Some("2024-01-01T00:00:00.000001Z".into()),
             ..Head::default()
         };
-        let tag = of_messages_after(&head, "m1");
-        assert_eq!(tag, of_messages_after(&head.clone(), "m1"));
-        assert_ne!(tag, of_messages_after(&head, "m2"), "another point");
+        let tag = of_messages_after(&head, "m1", None);
+        assert_eq!(tag, of_messages_after(&head.clone(), "m1", None));
+        assert_ne!(tag, of_messages_after(&head, "m2", None), "another point");
+        assert_ne!(tag, of_messages_after(&head, "m1", Some(1)), "another page size");
         let created = Head {
             last_timestamp: Some("2024-01-01T00:00:00.000002Z".into()),
             ..head.clone()
@@ -95,7 +98,7 @@ mod tests {
             ..head.clone()
         };
         for changed in [created, cleared, restored] {
-            assert_ne!(tag, of_messages_after(&changed, "m1"), "{changed:?}");
+            assert_ne!(tag, of_messages_after(&changed, "m1", None), "{changed:?}");
         }
     }
 }

@@ -193,7 +193,7 @@ pub async fn list<S: ChatStore>(
             (start, None)
         }
         (Some(after_id), Some(after)) if chat.head.is_visible(after.generation) => {
-            let etag = etag::of_messages_after(&chat.head, after_id.as_str());
+            let etag = etag::of_messages_after(&chat.head, after_id.as_str(), query.limit);
             if known.is_some_and(|known| known.names(&etag)) {
                 return Ok(Read::Unchanged { etag });
             }

@@ -78,13 +78,19 @@ pub fn json_body(req: &Request) -> Result<&str, ApiError> {
             limit: MAX_BODY_BYTES,
         });
     }
+    // A declared type that is not JSON is refused whatever the body; no type at all is only
+    // refused once there is a body to read (an empty one is simply missing).
+    let content_type = header(req, CONTENT_TYPE.as_str());
+    if content_type.is_some_and(|declared| !is_json_media_type(declared)) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::InvalidJson {
             message: "request body is required".into(),
             details: None,
         });
     }
-    if !header(req, CONTENT_TYPE.as_str()).is_some_and(is_json_media_type) {
+    if content_type.is_none() {
         return Err(ApiError::UnsupportedMediaType);
     }
     std::str::from_utf8(bytes).map_err(|_| ApiError::InvalidJson {

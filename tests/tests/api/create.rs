@@ -128,6 +128,9 @@ async fn refused_bodies_write_nothing() {
         (call().json(json!({"message_id": "m", "role": "user", "content": "x".repeat(256 * 1024 + 1)})), 413, "PAYLOAD_TOO_LARGE"),
         (call().json(json!({"message_id": "m", "role": "user", "content": "", "metadata": {"k": "v".repeat(16 * 1024)}})), 413, "PAYLOAD_TOO_LARGE"),
         (call().header("content-type", "text/plain").raw_body(message_body("m", "x")), 415, "UNSUPPORTED_MEDIA_TYPE"),
+        (call().header("content-type", "text/plain").raw_body(""), 415, "UNSUPPORTED_MEDIA_TYPE"),
+        (call().raw_body(message_body("m", "x")), 415, "UNSUPPORTED_MEDIA_TYPE"),
+        (call().raw_body(""), 400, "INVALID_JSON"),
         // Hostile metadata and strings: each named, none stored.
         (call().json(hostile(&format!(r#""metadata":{{"a":{}0{}}}"#, "[".repeat(32), "]".repeat(32)))), 400, "VALIDATION_ERROR"),
         (call().json(hostile(r#""metadata":{"n":1e400}"#)), 400, "VALIDATION_ERROR"),
