@@ -98,7 +98,7 @@ mod tests {
     #[test]
     fn owner_member_staff_may_use_others_may_not() {
         let job = Job {
-            job_id: "j".into(),
+            job_id: crate::ids::JobId::parse("0e8c5d3a-1b2c-4d5e-8f90-123456789abc").unwrap(),
             owner_id: "owner".into(),
             member_ids: Some(["member".to_string()].into()),
         };

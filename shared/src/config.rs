@@ -248,8 +248,9 @@ mod tests {
     #[test]
     fn during_a_rotation_cursors_signed_with_either_key_are_accepted() {
         use crate::cursor::Cursor;
+        let job = crate::ids::JobId::parse("0e8c5d3a-1b2c-4d5e-8f90-123456789abc").unwrap();
         let cursor = Cursor {
-            job_id: "job-a".into(),
+            job_id: job.clone(),
             generation: 1,
             descending: false,
             after: "k".into(),
@@ -265,24 +266,24 @@ mod tests {
         .unwrap();
         assert!(rotating.require_cursor_secret().is_ok());
         let cursors = rotating.settings().cursors;
-        assert!(cursors.decode(&issued_before, "job-a", 1, None).is_ok());
+        assert!(cursors.decode(&issued_before, &job, 1, None).is_ok());
         let issued_during = cursors.encode(&cursor);
         assert!(before
             .settings()
             .cursors
-            .decode(&issued_during, "job-a", 1, None)
+            .decode(&issued_during, &job, 1, None)
             .is_err());
 
         let after = from(&[("CURSOR_SECRET", "new-key-0123456789")]).unwrap();
         assert!(after
             .settings()
             .cursors
-            .decode(&issued_before, "job-a", 1, None)
+            .decode(&issued_before, &job, 1, None)
             .is_err());
         assert!(after
             .settings()
             .cursors
-            .decode(&issued_during, "job-a", 1, None)
+            .decode(&issued_during, &job, 1, None)
             .is_ok());
 
         let text = format!("{rotating:?}");

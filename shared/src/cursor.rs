@@ -8,13 +8,14 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::error::ApiError;
+use crate::ids::JobId;
 
 type HmacSha256 = Hmac<Sha256>;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursor {
     #[serde(rename = "j")]
-    pub job_id: String,
+    pub job_id: JobId,
     #[serde(rename = "g")]
     pub generation: u64,
     #[serde(rename = "d")]
@@ -91,7 +92,7 @@ impl CursorCodec {
     pub fn decode(
         &self,
         text: &str,
-        job_id: &str,
+        job_id: &JobId,
         generation: u64,
         descending: Option<bool>,
     ) -> Result<Cursor, ApiError> {
@@ -107,7 +108,7 @@ impl CursorCodec {
             return Err(invalid("signature"));
         }
         let cursor: Cursor = serde_json::from_slice(&payload).map_err(|_| invalid("malformed"))?;
-        if cursor.job_id != job_id {
+        if cursor.job_id != *job_id {
             return Err(invalid("belongs to another job"));
         }
         if cursor.generation != generation {
@@ -124,9 +125,17 @@ impl CursorCodec {
 mod tests {
     use super::*;
 
+    fn job_a() -> JobId {
+        JobId::parse("0e8c5d3a-1b2c-4d5e-8f90-123456789abc").unwrap()
+    }
+
+    fn job_b() -> JobId {
+        JobId::parse("0b7e3c6a-2f4d-4a51-9a8e-5d1c7f3e2a10").unwrap()
+    }
+
     fn sample() -> Cursor {
         Cursor {
-            job_id: "job-a".into(),
+            job_id: job_a(),
             generation: 2,
             descending: false,
             after: "0000000002#M#2024-01-01T00:00:00.000000Z#m1".into(),
@@ -138,21 +147,56 @@ mod tests {
         let codec = CursorCodec::new(b"secret");
         let text = codec.encode(&sample());
         assert_eq!(
-            codec.decode(&text, "job-a", 2, Some(false)).unwrap(),
+            codec.decode(&text, &job_a(), 2, Some(false)).unwrap(),
             sample()
         );
-        assert_eq!(codec.decode(&text, "job-a", 2, None).unwrap(), sample());
+        assert_eq!(codec.decode(&text, &job_a(), 2, None).unwrap(), sample());
+    }
+
+    #[test]
+    fn cursors_issued_while_the_job_id_was_a_plain_string_still_decode() {
+        // Encoded and signed with "secret" before `Cursor::job_id` became a `JobId`.
+        let issued_before = "eyJqIjoiMGU4YzVkM2EtMWIyYy00ZDVlLThmOTAtMTIzNDU2Nzg5YWJjIiwiZyI6MiwiZCI6ZmFsc2UsImsiOiIwMDAwMDAwMDAyI00jMjAyNC0wMS0wMVQwMDowMDowMC4wMDAwMDBaI20xIn0.ez_MdxoA7S1i2kIc9wzqxryy2Kx2UYrof-3ucTev5bY";
+        let codec = CursorCodec::new(b"secret");
+        assert_eq!(
+            codec.decode(issued_before, &job_a(), 2, None).unwrap(),
+            sample()
+        );
+        assert_eq!(
+            codec.encode(&sample()),
+            issued_before,
+            "the same text as before"
+        );
+    }
+
+    #[test]
+    fn a_signed_cursor_whose_job_is_not_a_job_id_is_malformed() {
+        let codec = CursorCodec::new(b"secret");
+        let payload = br#"{"j":"job-a","g":2,"d":false,"k":"k"}"#;
+        let mut mac = CursorCodec::mac(b"secret");
+        mac.update(payload);
+        let text = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload),
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        );
+        assert!(matches!(
+            codec.decode(&text, &job_a(), 2, None),
+            Err(ApiError::InvalidCursor {
+                reason: "malformed"
+            })
+        ));
     }
 
     #[test]
     fn foreign_stale_tampered_and_wrongly_signed_cursors_are_refused() {
         let codec = CursorCodec::new(b"secret");
         let text = codec.encode(&sample());
-        assert!(codec.decode(&text, "job-b", 2, None).is_err());
-        assert!(codec.decode(&text, "job-a", 3, None).is_err());
-        assert!(codec.decode(&text, "job-a", 2, Some(true)).is_err());
+        assert!(codec.decode(&text, &job_b(), 2, None).is_err());
+        assert!(codec.decode(&text, &job_a(), 3, None).is_err());
+        assert!(codec.decode(&text, &job_a(), 2, Some(true)).is_err());
         assert!(CursorCodec::new(b"other")
-            .decode(&text, "job-a", 2, None)
+            .decode(&text, &job_a(), 2, None)
             .is_err());
 
         let (payload, tag) = text.split_once('.').unwrap();
@@ -160,10 +204,10 @@ mod tests {
         forged.after = "0000000002#M#9999".into();
         let forged_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
         assert!(codec
-            .decode(&format!("{forged_payload}.{tag}"), "job-a", 2, None)
+            .decode(&format!("{forged_payload}.{tag}"), &job_a(), 2, None)
             .is_err());
-        assert!(codec.decode(payload, "job-a", 2, None).is_err());
-        assert!(codec.decode("%%%.###", "job-a", 2, None).is_err());
+        assert!(codec.decode(payload, &job_a(), 2, None).is_err());
+        assert!(codec.decode("%%%.###", &job_a(), 2, None).is_err());
     }
 
     #[test]
@@ -174,7 +218,7 @@ mod tests {
         // During the rotation: CURSOR_SECRET = new, CURSOR_SECRET_PREVIOUS = old.
         let rotating = CursorCodec::new(b"new-key-0123456789").with_previous(b"old-key-0123456789");
         assert_eq!(
-            rotating.decode(&issued_before, "job-a", 2, None).unwrap(),
+            rotating.decode(&issued_before, &job_a(), 2, None).unwrap(),
             sample(),
             "a cursor signed with the old key still works"
         );
@@ -183,34 +227,34 @@ mod tests {
             issued_during, issued_before,
             "new cursors are not signed with the old key"
         );
-        assert!(old.decode(&issued_during, "job-a", 2, None).is_err());
+        assert!(old.decode(&issued_during, &job_a(), 2, None).is_err());
         assert_eq!(
             CursorCodec::new(b"new-key-0123456789")
-                .decode(&issued_during, "job-a", 2, None)
+                .decode(&issued_during, &job_a(), 2, None)
                 .unwrap(),
             sample(),
             "new cursors are signed with the new key"
         );
         // The previous key only vouches for the signature: job, generation and order still count.
-        assert!(rotating.decode(&issued_before, "job-b", 2, None).is_err());
-        assert!(rotating.decode(&issued_before, "job-a", 3, None).is_err());
+        assert!(rotating.decode(&issued_before, &job_b(), 2, None).is_err());
+        assert!(rotating.decode(&issued_before, &job_a(), 3, None).is_err());
 
         // After it: the old key is dropped.
         let rotated = CursorCodec::new(b"new-key-0123456789");
         assert!(matches!(
-            rotated.decode(&issued_before, "job-a", 2, None),
+            rotated.decode(&issued_before, &job_a(), 2, None),
             Err(ApiError::InvalidCursor {
                 reason: "signature"
             })
         ));
         assert_eq!(
-            rotated.decode(&issued_during, "job-a", 2, None).unwrap(),
+            rotated.decode(&issued_during, &job_a(), 2, None).unwrap(),
             sample()
         );
 
         // A key that is neither is refused, rotation or not.
         let stranger = CursorCodec::new(b"another-key-012345").encode(&sample());
-        assert!(rotating.decode(&stranger, "job-a", 2, None).is_err());
+        assert!(rotating.decode(&stranger, &job_a(), 2, None).is_err());
     }
 
     #[test]

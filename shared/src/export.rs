@@ -231,7 +231,7 @@ mod tests {
 
     fn message(content: &str) -> Message {
         Message {
-            message_id: "m1".into(),
+            message_id: crate::ids::MessageId::parse("m1").unwrap(),
             role: Role::Assistant,
             content: content.into(),
             timestamp: "2024-01-15T10:30:00.123456Z".into(),

@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::ApiError;
 use crate::limits::MAX_MESSAGE_ID_CHARS;
@@ -83,6 +84,24 @@ macro_rules! text {
 text!(JobId);
 text!(MessageId);
 
+// Ids come back from storage and from cursors we signed: read through the same parse, so a
+// stored or signed text that is not an id is an error there, never an id. The error names the
+// rule, not the text, which may have been anything.
+impl<'de> Deserialize<'de> for JobId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw).map_err(|_| D::Error::custom("a job id must be a UUID"))
+    }
+}
+
+impl<'de> Deserialize<'de> for MessageId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw)
+            .ok_or_else(|| D::Error::custom(format_args!("a message id {}", Self::RULE)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +145,21 @@ mod tests {
         let id = MessageId::parse("m-1").unwrap();
         assert_eq!(serde_json::to_string(&id).unwrap(), "\"m-1\"");
         assert_eq!(id.to_string(), "m-1");
+    }
+
+    #[test]
+    fn ids_deserialize_only_through_their_parse() {
+        let job: JobId = serde_json::from_str("\"0E8C5D3A-1B2C-4D5E-8F90-123456789ABC\"").unwrap();
+        assert_eq!(job.as_str(), "0e8c5d3a-1b2c-4d5e-8f90-123456789abc");
+        let message: MessageId = serde_json::from_str("\"m-1\"").unwrap();
+        assert_eq!(message.as_str(), "m-1");
+
+        let err = serde_json::from_str::<JobId>("\"job-secret\"").unwrap_err();
+        assert!(!err.to_string().contains("secret"), "{err}");
+        for bad in ["\"\"", "\"has space\"", "5", "null"] {
+            assert!(serde_json::from_str::<MessageId>(bad).is_err(), "{bad}");
+        }
+        let err = serde_json::from_str::<MessageId>("\"secret/text\"").unwrap_err();
+        assert!(!err.to_string().contains("secret"), "{err}");
     }
 }

@@ -4,7 +4,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::ids::MessageId;
+use crate::ids::{JobId, MessageId};
 
 /// Who wrote a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,7 +61,7 @@ pub type Metadata = IndexMap<String, Box<RawValue>>;
 /// A stored message, as GET and PATCH return it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Message {
-    pub message_id: String,
+    pub message_id: MessageId,
     pub role: Role,
     pub content: String,
     /// RFC 3339, UTC, microseconds, `Z`. Set once by the server.
@@ -146,9 +146,9 @@ impl IfMatch {
 
 /// A job from the jobs table: who may use its chat (all that is read of it; an archived job
 /// keeps its chat as it is).
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Job {
-    pub job_id: String,
+    pub job_id: JobId,
     pub owner_id: String,
     #[serde(default)]
     pub member_ids: Option<std::collections::BTreeSet<String>>,

@@ -138,12 +138,11 @@ pub(crate) fn start<S>(
 ) -> Result<Start, ApiError> {
     Ok(match cursor {
         Some(text) => {
-            let cursor = deps.settings.cursors.decode(
-                text,
-                job_id.as_str(),
-                chat.head.generation,
-                descending,
-            )?;
+            let generation = chat.head.generation;
+            let cursor = deps
+                .settings
+                .cursors
+                .decode(text, job_id, generation, descending)?;
             Start {
                 after: Some(cursor.after),
                 descending: cursor.descending,

@@ -57,7 +57,7 @@ pub fn memory_deps() -> (Deps<MemoryStore>, String) {
     let store = MemoryStore::new();
     let job_id = uuid::Uuid::new_v4().to_string();
     store.put_job(Job {
-        job_id: job_id.clone(),
+        job_id: JobId::parse(&job_id).expect("a job id"),
         owner_id: OWNER.into(),
         member_ids: None,
     });

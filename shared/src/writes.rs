@@ -22,7 +22,7 @@ use crate::timestamps::{format_timestamp, next_timestamp};
 
 #[derive(Debug, Serialize)]
 pub struct Created {
-    pub message_id: String,
+    pub message_id: MessageId,
     pub timestamp: String,
     #[serde(skip)]
     pub replayed: bool,
@@ -56,7 +56,7 @@ pub async fn create<S: ChatStore>(
 ) -> Result<Created, ApiError> {
     let fingerprint = fingerprint(&new);
     let template = Message {
-        message_id: new.message_id.into(),
+        message_id: new.message_id,
         role: new.role,
         content: new.content,
         timestamp: String::new(),
@@ -159,7 +159,7 @@ fn check_echoed(target: &MessageRef, patch: &MessagePatch) -> Result<(), ApiErro
     if echoed
         .message_id
         .as_ref()
-        .is_some_and(|id| *id != target.message_id)
+        .is_some_and(|id| id.as_str() != target.message_id.as_str())
     {
         changed.insert(
             "message_id".into(),

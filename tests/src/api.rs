@@ -20,6 +20,7 @@ use std::sync::Arc;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
+use shared::ids::JobId;
 use shared::model::Job;
 use shared::routes::{self, Function, Route};
 use shared::store::dynamo::DynamoStore;
@@ -74,7 +75,7 @@ impl Jobs for MemoryStore {
         MemoryStore::put_job(
             self,
             Job {
-                job_id: job_id.to_owned(),
+                job_id: JobId::parse(job_id).expect("a job id"),
                 owner_id: owner.to_owned(),
                 member_ids: (!members.is_empty())
                     .then(|| members.iter().map(|m| m.to_string()).collect()),

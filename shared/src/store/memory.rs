@@ -22,8 +22,8 @@ pub struct MemoryStore {
 
 #[derive(Default)]
 struct State {
-    jobs: HashMap<String, Job>,
-    chats: HashMap<String, MemoryChat>,
+    jobs: HashMap<JobId, Job>,
+    chats: HashMap<JobId, MemoryChat>,
 }
 
 #[derive(Default)]
@@ -31,7 +31,7 @@ struct MemoryChat {
     head: Head,
     /// Every message of every generation by sort key, with its expiry once hidden.
     messages: BTreeMap<String, (Message, Option<i64>)>,
-    lookups: HashMap<String, MessageRef>,
+    lookups: HashMap<MessageId, MessageRef>,
 }
 
 impl MemoryStore {
@@ -50,9 +50,12 @@ impl MemoryStore {
 
     /// Cleared messages still retained, with their expiry (for tests of soft delete).
     pub fn cleared(&self, job_id: &str) -> Vec<(Message, i64)> {
+        let Ok(job_id) = JobId::parse(job_id) else {
+            return Vec::new();
+        };
         self.lock()
             .chats
-            .get(job_id)
+            .get(&job_id)
             .map(|c| {
                 c.messages
                     .values()
@@ -84,12 +87,12 @@ impl ChatStore for MemoryStore {
     ) -> Result<ChatRead, StoreError> {
         self.check()?;
         let state = self.lock();
-        let chat = state.chats.get(job_id.as_str());
+        let chat = state.chats.get(job_id);
         let target = chat
             .zip(message_id)
-            .and_then(|(chat, id)| chat.lookups.get(id.as_str()).cloned());
+            .and_then(|(chat, id)| chat.lookups.get(id).cloned());
         Ok(ChatRead {
-            job: state.jobs.get(job_id.as_str()).cloned(),
+            job: state.jobs.get(job_id).cloned(),
             head: Ok(chat.map(|c| c.head.clone()).unwrap_or_default()),
             target: Ok(target),
         })
@@ -178,7 +181,11 @@ impl ChatStore for MemoryStore {
                 clear.id_reused |= clear.covers(taken.generation);
             }
         }
-        let sk = keys::message(head.generation, &message.timestamp, &message.message_id);
+        let sk = keys::message(
+            head.generation,
+            &message.timestamp,
+            message.message_id.as_str(),
+        );
         stored.lookups.insert(
             message.message_id.clone(),
             MessageRef {

@@ -108,7 +108,7 @@ pub struct ChatRead {
 /// Where a message lives, from its id lookup item.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageRef {
-    pub message_id: String,
+    pub message_id: MessageId,
     pub generation: u64,
     pub sort_key: String,
     pub timestamp: String,

@@ -1,14 +1,14 @@
 //! The DynamoDB adapter's own promises, below the handlers.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use shared::ids::JobId;
+use shared::ids::{JobId, MessageId};
 use shared::model::{Message, Role};
 use shared::store::{ChatStore, CreateOutcome};
 use testkit::{config, dynamo_deps, new_job, OWNER};
 
 fn message(id: &str, timestamp: &str) -> Message {
     Message {
-        message_id: id.into(),
+        message_id: MessageId::parse(id).expect("a message id"),
         role: Role::User,
         content: format!("content of {id}"),
         timestamp: timestamp.into(),

@@ -35,7 +35,7 @@ pub(super) async fn apply(
         .client
         .update_item()
         .table_name(&store.messages_table)
-        .set_key(Some(store.key(&chat.job.job_id, keys::HEAD)))
+        .set_key(Some(store.key(chat.job.job_id.as_str(), keys::HEAD)))
         .update_expression(CLEAR)
         .condition_expression("attribute_not_exists(generation) OR generation = :generation")
         .set_expression_attribute_values(Some(Item::from([

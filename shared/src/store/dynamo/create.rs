@@ -75,7 +75,7 @@ fn transaction(
     let message_sk = keys::message(
         chat.head.generation,
         &message.timestamp,
-        &message.message_id,
+        message.message_id.as_str(),
     );
     // Taking over the id of a message the last clear hid makes that clear unrestorable.
     let blocks_restore = reused_generation.is_some_and(|generation| {
@@ -86,8 +86,8 @@ fn transaction(
     });
     let head = head_update(store, chat, message, blocks_restore)?;
     let lookup = LookupItem {
-        job_id: job_id.clone(),
-        sk: keys::lookup(&message.message_id),
+        job_id: job_id.as_str().to_owned(),
+        sk: keys::lookup(message.message_id.as_str()),
         message_sk: message_sk.clone(),
         generation: chat.head.generation,
         timestamp: message.timestamp.clone(),
@@ -146,7 +146,7 @@ fn head_update(
     }
     Update::builder()
         .table_name(&store.messages_table)
-        .set_key(Some(store.key(&chat.job.job_id, keys::HEAD)))
+        .set_key(Some(store.key(chat.job.job_id.as_str(), keys::HEAD)))
         .update_expression(format!(
             "{set} ADD message_count :one, {} :one",
             role_count_attribute(message.role)

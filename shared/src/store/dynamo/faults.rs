@@ -50,7 +50,7 @@ fn a_job_id() -> crate::ids::JobId {
 fn chat() -> Chat {
     Chat {
         job: Job {
-            job_id: "job".into(),
+            job_id: a_job_id(),
             owner_id: "owner".into(),
             member_ids: None,
         },
@@ -68,7 +68,7 @@ fn n(number: u64) -> AttributeValue {
 
 fn message() -> Message {
     Message {
-        message_id: "m".into(),
+        message_id: crate::ids::MessageId::parse("m").unwrap(),
         role: Role::User,
         content: "c".into(),
         timestamp: "2024-01-01T00:00:00.000000Z".into(),
@@ -123,7 +123,10 @@ async fn unprocessed_keys_of_batch_get_are_fetched_again() {
         ("sk".into(), s(crate::store::keys::HEAD)),
         ("generation".into(), n(7)),
     ]);
-    let job: Item = HashMap::from([("job_id".into(), s("job")), ("owner_id".into(), s("owner"))]);
+    let job: Item = HashMap::from([
+        ("job_id".into(), s(a_job_id().as_str())),
+        ("owner_id".into(), s("owner")),
+    ]);
     let first = mock!(Client::batch_get_item).then_output(move || {
         let keys = KeysAndAttributes::builder()
             .keys(HashMap::from([

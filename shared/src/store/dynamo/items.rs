@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::error::StoreError;
+use crate::ids::{JobId, MessageId};
 use crate::model::{metadata_to_string, Message, Metadata, Role, Status};
 use crate::store::{Counts, Head, LastClear, MessageRef, StoredMessage};
 
@@ -73,11 +74,11 @@ pub struct MessageItem {
 }
 
 impl MessageItem {
-    pub fn new(job_id: &str, sk: String, message: &Message, write_id: &str) -> Self {
+    pub fn new(job_id: &JobId, sk: String, message: &Message, write_id: &str) -> Self {
         Self {
-            job_id: job_id.to_owned(),
+            job_id: job_id.as_str().to_owned(),
             sk,
-            message_id: message.message_id.clone(),
+            message_id: message.message_id.as_str().to_owned(),
             role: message.role,
             content: message.content.clone(),
             metadata: encode_metadata(&message.metadata),
@@ -93,10 +94,12 @@ impl MessageItem {
 
     pub fn into_stored(self) -> Result<StoredMessage, StoreError> {
         let metadata = decode_metadata(self.metadata).map_err(|e| corrupt(&self.sk, &e))?;
+        let message_id = MessageId::parse(&self.message_id)
+            .ok_or_else(|| corrupt(&self.sk, "message_id is not a message id"))?;
         Ok(StoredMessage {
             sort_key: self.sk,
             message: Message {
-                message_id: self.message_id,
+                message_id,
                 role: self.role,
                 content: self.content,
                 timestamp: self.timestamp,
@@ -123,9 +126,9 @@ pub struct LookupItem {
 }
 
 impl LookupItem {
-    pub fn into_ref(self, message_id: &str) -> MessageRef {
+    pub fn into_ref(self, message_id: &MessageId) -> MessageRef {
         MessageRef {
-            message_id: message_id.to_owned(),
+            message_id: message_id.clone(),
             generation: self.generation,
             sort_key: self.message_sk,
             timestamp: self.timestamp,
@@ -290,6 +293,29 @@ mod tests {
         };
         let err = err.to_string();
         assert!(!err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn a_stored_message_id_that_is_not_an_id_is_an_unreadable_item() {
+        let item = MessageItem {
+            job_id: "0e8c5d3a-1b2c-4d5e-8f90-123456789abc".into(),
+            sk: "M#0000000000#2024-01-01T00:00:00.000000Z#bad/id".into(),
+            message_id: "bad/id".into(),
+            role: Role::User,
+            content: String::new(),
+            metadata: BTreeMap::new(),
+            metadata_bytes: 2,
+            timestamp: "2024-01-01T00:00:00.000000Z".into(),
+            updated_at: "2024-01-01T00:00:00.000000Z".into(),
+            status: Status::Complete,
+            version: 1,
+            write_id: String::new(),
+            expires_at: None,
+        };
+        match item.into_stored() {
+            Err(StoreError::Internal(what)) => assert!(what.contains("message_id"), "{what}"),
+            other => panic!("not an unreadable item: {other:?}"),
+        }
     }
 
     #[test]

@@ -216,7 +216,7 @@ async fn try_update(
         .client
         .update_item()
         .table_name(&store.messages_table)
-        .set_key(Some(store.key(&chat.job.job_id, &target.sort_key)))
+        .set_key(Some(store.key(chat.job.job_id.as_str(), &target.sort_key)))
         .update_expression(e.update())
         .condition_expression(e.conditions.join(" AND "))
         .set_expression_attribute_names(Some(e.names))

@@ -98,7 +98,7 @@ pub(super) async fn chat(
                 .map(|item| item.unwrap_or_default().head());
             let target = match (lookup, message_id) {
                 (Some(item), Some(id)) => {
-                    from_item::<LookupItem>(item).map(|lookup| Some(lookup.into_ref(id.as_str())))
+                    from_item::<LookupItem>(item).map(|lookup| Some(lookup.into_ref(id)))
                 }
                 _ => Ok(None),
             };
@@ -137,7 +137,7 @@ pub(super) async fn message_item(
         .client
         .get_item()
         .table_name(&store.messages_table)
-        .set_key(Some(store.key(&chat.job.job_id, &target.sort_key)))
+        .set_key(Some(store.key(chat.job.job_id.as_str(), &target.sort_key)))
         .consistent_read(true)
         .send()
         .await
@@ -152,7 +152,7 @@ pub(super) async fn page(
     descending: bool,
     limit: usize,
 ) -> Result<StorePage, StoreError> {
-    let job_id = &chat.job.job_id;
+    let job_id = chat.job.job_id.as_str();
     let start = after.map(|sk| store.key(job_id, sk));
     let out = store
         .query_messages(job_id, chat.head.visible_from, chat.head.generation)

@@ -50,7 +50,7 @@ pub(super) async fn apply(
         .client
         .update_item()
         .table_name(&store.messages_table)
-        .set_key(Some(store.key(&chat.job.job_id, keys::HEAD)))
+        .set_key(Some(store.key(chat.job.job_id.as_str(), keys::HEAD)))
         .update_expression(format!(
             "{set} ADD message_count :total, user_count :user, \
              assistant_count :assistant, sweep_seq :one"
