@@ -198,7 +198,9 @@ mod tests {
         let expired = jwt.token("alice", &[], -120);
         assert!(jwt.claims(Some(&format!("Bearer {expired}"))).is_none());
         let just_expired = jwt.token("alice", &[], -2);
-        assert!(jwt.claims(Some(&format!("Bearer {just_expired}"))).is_none());
+        assert!(jwt
+            .claims(Some(&format!("Bearer {just_expired}")))
+            .is_none());
         let forged = LocalJwt::new("other").token("alice", &[], 60);
         assert!(jwt.claims(Some(&format!("Bearer {forged}"))).is_none());
         let good = jwt.token("alice", &[], 60);

@@ -83,7 +83,11 @@ mod tests {
         let tag = of_messages_after(&head, "m1", None);
         assert_eq!(tag, of_messages_after(&head.clone(), "m1", None));
         assert_ne!(tag, of_messages_after(&head, "m2", None), "another point");
-        assert_ne!(tag, of_messages_after(&head, "m1", Some(1)), "another page size");
+        assert_ne!(
+            tag,
+            of_messages_after(&head, "m1", Some(1)),
+            "another page size"
+        );
         let created = Head {
             last_timestamp: Some("2024-01-01T00:00:00.000002Z".into()),
             ..head.clone()
