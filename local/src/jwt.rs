@@ -31,6 +31,8 @@ impl LocalJwt {
         // The tokens are made on this very machine (`make token`): no clock skew to allow for,
         // so a token is expired from its `exp` on, as the contract says.
         validation.leeway = 0;
+        // jsonwebtoken refuses only `exp < now`; RFC 7519 ends a token at its `exp`.
+        validation.reject_tokens_expiring_in_less_than = 1;
         // API Gateway's authorizer honours `nbf`: a token is not valid before it.
         validation.validate_nbf = true;
         Self {
@@ -197,7 +199,7 @@ mod tests {
         assert!(jwt.claims(Some("Bearer")).is_none());
         let expired = jwt.token("alice", &[], -120);
         assert!(jwt.claims(Some(&format!("Bearer {expired}"))).is_none());
-        let just_expired = jwt.token("alice", &[], -2);
+        let just_expired = jwt.token("alice", &[], 0);
         assert!(jwt
             .claims(Some(&format!("Bearer {just_expired}")))
             .is_none());

@@ -2,9 +2,9 @@
 //! chat learns "nothing new" from a 304 without a body:
 //! - a message's tag is its version (`"3"`), the value a PATCH's `If-Match` takes;
 //! - a list's tag is a hash of its body;
-//! - the tag of "what follows message X" comes from the chat's head alone (the creates, clears
-//!   and restores that change which messages follow X), so a poll that finds nothing new
-//!   reads no message.
+//! - the tag of "what follows message X" comes from the chat's head (the creates, clears and
+//!   restores that change which messages follow X), X and the page size, so a poll that finds
+//!   nothing new reads no message.
 
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;

@@ -34,20 +34,20 @@ pub fn if_match(header: Option<&str>) -> Result<IfMatch, ApiError> {
         if weak {
             continue;
         }
-        if let Ok(version) = opaque.parse::<u64>() {
+        if let Some(version) = version(opaque) {
             if !versions.contains(&version) {
                 versions.push(version);
+            }
+            if versions.len() > MAX_IF_MATCH_VERSIONS {
+                return Err(ApiError::field(
+                    "If-Match",
+                    "names too many versions (at most 20 different ones)",
+                ));
             }
         }
     }
     if tags == 0 {
         return Err(refuse());
-    }
-    if versions.len() > MAX_IF_MATCH_VERSIONS {
-        return Err(ApiError::field(
-            "If-Match",
-            "names too many versions (at most 20 different ones)",
-        ));
     }
     if versions.is_empty() {
         Ok(IfMatch::Never)
@@ -56,14 +56,22 @@ pub fn if_match(header: Option<&str>) -> Result<IfMatch, ApiError> {
     }
 }
 
-/// The opaque part of `"..."`, if it holds only what an entity tag may (`etagc`: no quote, no
-/// space or control character).
+/// The opaque part of `"..."`, if it holds only what an entity tag may (`etagc` without the
+/// obsolete non-ASCII bytes: no quote, space or control character).
 fn entity_tag(tag: &str) -> Option<&str> {
     let opaque = tag.strip_prefix('"')?.strip_suffix('"')?;
     opaque
         .bytes()
-        .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80)
+        .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b))
         .then_some(opaque)
+}
+
+/// The version a tag names, written as the server writes it: tags compare as strings, so
+/// `"03"` or `"+3"` are other tags than `"3"`.
+fn version(opaque: &str) -> Option<u64> {
+    let canonical = opaque.bytes().all(|b| b.is_ascii_digit())
+        && !(opaque.len() > 1 && opaque.starts_with('0'));
+    canonical.then(|| opaque.parse().ok()).flatten()
 }
 
 #[cfg(test)]
@@ -116,6 +124,10 @@ mod tests {
             if_match(Some("\"3\",")).unwrap(),
             IfMatch::Versions(vec![3])
         );
+        // Tags compare as strings: only the version as the server writes it names it.
+        for other in ["\"03\"", "\"+3\"", "\"99999999999999999999\""] {
+            assert_eq!(if_match(Some(other)).unwrap(), IfMatch::Never, "{other}");
+        }
         for malformed in ["abc", "\"3", "W/3", ",", "3 4", "\"3\" \"4\""] {
             assert!(if_match(Some(malformed)).is_err(), "{malformed}");
         }

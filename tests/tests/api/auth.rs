@@ -98,29 +98,22 @@ async fn an_unreadable_chat_is_the_owners_500_and_a_strangers_plain_404() {
             .expression_attribute_values(":v", AttributeValue::S("private words".into()))
             .send()
     };
-    corrupt(shared::store::keys::HEAD, "generation")
-        .await
-        .unwrap();
-    let lookup = shared::store::keys::lookup("m");
-    corrupt(&lookup, "generation").await.unwrap();
-
     let stranger = api.as_user("mallory", &[]);
-    for reply in [
-        stranger.list().await,
-        stranger.patch("m").json(r#"{"content":"y"}"#).await,
-        stranger.get("m").await,
-    ] {
-        assert_eq!(
-            (reply.status, reply.code()),
-            (404, Some("JOB_NOT_FOUND")),
-            "what the chat holds never reaches a stranger: {}",
-            reply.body
-        );
-    }
-    for reply in [
-        api.list().await,
-        api.patch("m").json(r#"{"content":"y"}"#).await,
-    ] {
+    let strangers_see_a_missing_job = || async {
+        for reply in [
+            stranger.list().await,
+            stranger.patch("m").json(r#"{"content":"y"}"#).await,
+            stranger.get("m").await,
+        ] {
+            assert_eq!(
+                (reply.status, reply.code()),
+                (404, Some("JOB_NOT_FOUND")),
+                "what the chat holds never reaches a stranger: {}",
+                reply.body
+            );
+        }
+    };
+    let owners_500 = |reply: Reply| {
         assert_eq!(
             (reply.status, reply.code()),
             (500, Some("INTERNAL_ERROR")),
@@ -128,7 +121,22 @@ async fn an_unreadable_chat_is_the_owners_500_and_a_strangers_plain_404() {
             reply.body
         );
         assert!(!reply.text.contains("private"), "{}", reply.text);
-    }
+    };
+
+    // An unreadable lookup: the requests about that message fail for the owner, nothing else.
+    let lookup = shared::store::keys::lookup("m");
+    corrupt(&lookup, "generation").await.unwrap();
+    strangers_see_a_missing_job().await;
+    assert_eq!(api.list().await.status, 200);
+    owners_500(api.get("m").await);
+    owners_500(api.patch("m").json(r#"{"content":"y"}"#).await);
+
+    // An unreadable head: every request of the owner fails.
+    corrupt(shared::store::keys::HEAD, "generation")
+        .await
+        .unwrap();
+    strangers_see_a_missing_job().await;
+    owners_500(api.list().await);
 }
 
 #[tokio::test]

@@ -393,3 +393,58 @@ fn size_limits_are_schema_keywords_with_the_code_s_values() {
         Some(MAX_MESSAGE_ID_CHARS as u64)
     );
 }
+
+/// The `If-Match` pattern a schema-driven client holds its headers to admits exactly what the
+/// server reads as entity tags (a match or a 412) and none that it refuses with 400.
+#[test]
+fn the_if_match_pattern_admits_what_the_server_reads_and_nothing_it_refuses() {
+    let spec = spec();
+    let pattern = at(
+        &spec,
+        &["components", "parameters", "IfMatch", "schema", "pattern"],
+    )
+    .as_str()
+    .expect("a pattern");
+    let pattern = regex_lite::Regex::new(pattern).expect("the pattern compiles");
+    let headers = [
+        "\"3\"",
+        "3",
+        "*",
+        " \"3\" ",
+        "\"3\", \"4\"",
+        "\"3\",",
+        ", \"3\"",
+        "\"3\" ,, \"4\"",
+        "W/\"3\"",
+        "\"abc\"",
+        "\"03\"",
+        "\"+3\"",
+        "\"99999999999999999999\"",
+        "\"x7f-A_b\"",
+        "W/\"\"",
+        "\"\"",
+        "",
+        ",",
+        " , ",
+        "abc",
+        "v3",
+        "\"3",
+        "3\"",
+        "W/3",
+        "3 4",
+        "\"3\" \"4\"",
+        "*, \"3\"",
+        "\"a b\"",
+        "\"a\\tb\"",
+        "W/ \"3\"",
+        "\"é\"",
+        "\"3\";",
+    ];
+    for header in headers {
+        assert_eq!(
+            pattern.is_match(header),
+            shared::validate::if_match(Some(header)).is_ok(),
+            "If-Match: {header:?}"
+        );
+    }
+}

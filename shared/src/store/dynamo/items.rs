@@ -230,38 +230,31 @@ pub fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T, StoreErr
         Some(AttributeValue::S(sk)) => sk.clone(),
         _ => String::from("?"),
     };
-    serde_dynamo::from_item(item).map_err(|e| corrupt(&sk, &without_values(&e.to_string())))
+    let item: serde_dynamo::Item = item.into();
+    let deserializer = serde_dynamo::Deserializer::from_attribute_value(
+        serde_dynamo::AttributeValue::M(item.into()),
+    );
+    serde_path_to_error::deserialize(deserializer).map_err(|e| corrupt(&sk, &undecodable(&e)))
 }
 
-/// A decoding error as operators may read it: serde quotes the value it choked on (`invalid
-/// type: string "…"`), which may be content or metadata; field names stay, values go.
-fn without_values(error: &str) -> String {
-    let mut out = String::with_capacity(error.len());
-    let mut chars = error.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => {
-                let mut escaped = false;
-                for c in chars.by_ref() {
-                    match (escaped, c) {
-                        (false, '\\') => escaped = true,
-                        (false, '"') => break,
-                        _ => escaped = false,
-                    }
-                }
-                out.push_str("\"…\"");
-            }
-            '`' => {
-                let keep = out.ends_with("field ");
-                let quoted: String = chars.by_ref().take_while(|&c| c != '`').collect();
-                out.push('`');
-                out.push_str(if keep { &quoted } else { "…" });
-                out.push('`');
-            }
-            c => out.push(c),
-        }
+/// What operators may read of a decoding error: the attribute it is in, never its value
+/// (serde quotes the value it choked on, which may be content or metadata). Only the item's
+/// top-level attribute is named: below it, map keys are the client's metadata keys.
+fn undecodable(error: &serde_path_to_error::Error<serde_dynamo::Error>) -> String {
+    let attribute = error
+        .path()
+        .iter()
+        .next()
+        .and_then(|segment| match segment {
+            serde_path_to_error::Segment::Map { key } => Some(key.as_str()),
+            _ => None,
+        });
+    let message = error.inner().to_string();
+    match (attribute, message.strip_prefix("missing field ")) {
+        (None, Some(missing)) => format!("attribute {missing} is missing"),
+        (Some(attribute), _) => format!("attribute `{attribute}` holds a value of another type"),
+        (None, None) => "not an item of this kind".to_owned(),
     }
-    out
 }
 
 pub fn s(value: impl Into<String>) -> AttributeValue {
@@ -277,22 +270,54 @@ mod tests {
     use super::*;
 
     #[test]
-    fn decoding_errors_name_fields_but_never_values() {
-        assert_eq!(
-            without_values(r#"invalid type: string "my \"secret\" quote", expected u64"#),
-            r#"invalid type: string "…", expected u64"#
-        );
-        assert_eq!(
-            without_values("invalid value: integer `42`, expected a role; missing field `version`"),
-            "invalid value: integer `…`, expected a role; missing field `version`"
-        );
-        let mut item = to_item(&serde_json::json!({"sk": "m#1"})).unwrap();
-        item.insert("version".into(), s("the secret text"));
-        let Err(err) = from_item::<MessageItem>(item) else {
-            panic!("a string version must not decode");
+    fn decoding_errors_name_the_attribute_never_its_value() {
+        let message = |role: AttributeValue| {
+            let mut item = to_item(&MessageItem::new(
+                &JobId::parse("0e8c5d3a-1b2c-4d5e-8f90-123456789abc").unwrap(),
+                "M#1".into(),
+                &Message {
+                    message_id: MessageId::parse("m").unwrap(),
+                    role: Role::User,
+                    content: "c".into(),
+                    timestamp: "2024-01-01T00:00:00.000000Z".into(),
+                    metadata: Metadata::new(),
+                    version: 1,
+                    status: Status::Complete,
+                    updated_at: "2024-01-01T00:00:00.000000Z".into(),
+                },
+                "w",
+            ))
+            .unwrap();
+            item.insert("role".into(), role);
+            item
+        };
+        assert!(from_item::<MessageItem>(message(s("user"))).is_ok());
+        // An unknown variant is quoted in backticks by serde, which a stored value may hold too.
+        let Err(err) = from_item::<MessageItem>(message(s("a`secret words`"))) else {
+            panic!("an unknown role must not decode");
         };
         let err = err.to_string();
         assert!(!err.contains("secret"), "{err}");
+        assert!(err.contains("`role`"), "{err}");
+
+        let mut without_version = message(s("user"));
+        without_version.remove("version");
+        let Err(err) = from_item::<MessageItem>(without_version) else {
+            panic!("a message without a version must not decode");
+        };
+        assert!(err.to_string().contains("`version` is missing"), "{err}");
+
+        let mut metadata = message(s("user"));
+        metadata.insert(
+            "metadata".into(),
+            AttributeValue::M([("=secret key".to_owned(), n(5))].into()),
+        );
+        let Err(err) = from_item::<MessageItem>(metadata) else {
+            panic!("a metadata value stored as a number must not decode");
+        };
+        let err = err.to_string();
+        assert!(!err.contains("secret"), "{err}");
+        assert!(err.contains("`metadata`"), "{err}");
     }
 
     #[test]
