@@ -117,11 +117,16 @@ export interface QuoteChatClientOptions {
    * Default: `send` (the API's CORS allows the header).
    */
   ifNoneMatch?: "send" | "browser-cache";
+  /**
+   * Each attempt of a request gives up after this many ms (0: never), and counts as a network
+   * failure: retried as one, then `NETWORK_ERROR`. Default 15000.
+   */
+  timeoutMs?: number;
 }
 
 /** Errors a client sees that are not the API's own codes. */
 export type ClientErrorCode =
-  /** No response at all (offline, DNS, CORS refusal, connection reset) after the retries. */
+  /** No response (offline, DNS, CORS refusal, connection reset, none within `timeoutMs`) after the retries. */
   | "NETWORK_ERROR"
   /** A response that is not the API's envelope, e.g. API Gateway's own 5xx `{"message":...}`. */
   | "UNEXPECTED_RESPONSE"
@@ -212,6 +217,7 @@ export class QuoteChatClient {
   readonly #token: QuoteChatClientOptions["token"];
   readonly #retry: RetryPolicy;
   readonly #ifNoneMatch: "send" | "browser-cache";
+  readonly #timeoutMs: number;
 
   constructor(options: QuoteChatClientOptions) {
     this.#api = createClient<paths>({
@@ -221,8 +227,8 @@ export class QuoteChatClient {
     });
     this.#token = options.token;
     this.#retry = { attempts: 3, networkDelayMs: 250, maxRetryAfterMs: 5000, ...options.retry };
-    this.#ifNoneMatch =
-      options.ifNoneMatch ?? "send";
+    this.#ifNoneMatch = options.ifNoneMatch ?? "send";
+    this.#timeoutMs = options.timeoutMs ?? 15_000;
   }
 
   /**
@@ -233,8 +239,8 @@ export class QuoteChatClient {
     jobId: string,
     query: { order?: ListOrder; limit?: number; cursor?: string; after?: string } = {},
   ): Promise<MessagePage> {
-    const { data, response } = await this.#send(true, (headers) =>
-      this.#api.GET(CHAT, { params: { path: { job_id: jobId }, query }, headers }),
+    const { data, response } = await this.#send(true, (init) =>
+      this.#api.GET(CHAT, { params: { path: { job_id: jobId }, query }, ...init }),
     );
     const page = required(data, response).data;
     return {
@@ -309,8 +315,8 @@ export class QuoteChatClient {
    */
   async getMessage(jobId: string, messageId: string): Promise<Message> {
     if (NOT_GETTABLE.has(messageId)) return this.#mustFind(jobId, messageId);
-    const { data, response } = await this.#send(true, (headers) =>
-      this.#api.GET(MESSAGE, { params: { path: { job_id: jobId, message_id: messageId } }, headers }),
+    const { data, response } = await this.#send(true, (init) =>
+      this.#api.GET(MESSAGE, { params: { path: { job_id: jobId, message_id: messageId } }, ...init }),
     );
     return required(data, response).data;
   }
@@ -362,8 +368,8 @@ export class QuoteChatClient {
    */
   async create(jobId: string, input: NewMessageInput): Promise<Created> {
     const body = { ...input, message_id: input.message_id ?? newMessageId(input.role) };
-    const { data, response } = await this.#send(true, (headers) =>
-      this.#api.POST(CHAT, { params: { path: { job_id: jobId } }, body, headers }),
+    const { data, response } = await this.#send(true, (init) =>
+      this.#api.POST(CHAT, { params: { path: { job_id: jobId } }, body, ...init }),
     );
     return { ...required(data, response).data, replayed: response.status === 200 };
   }
@@ -379,14 +385,14 @@ export class QuoteChatClient {
     options: { ifMatch?: number } = {},
   ): Promise<Patched> {
     const guarded = options.ifMatch !== undefined;
-    const { data, response } = await this.#send(guarded, (headers) =>
+    const { data, response } = await this.#send(guarded, (init) =>
       this.#api.PATCH(MESSAGE, {
         params: {
           path: { job_id: jobId, message_id: messageId },
           header: guarded ? { "If-Match": `"${options.ifMatch}"` } : {},
         },
         body,
-        headers,
+        ...init,
       }),
     );
     const message = required(data, response).data;
@@ -426,28 +432,28 @@ export class QuoteChatClient {
 
   /** Soft-deletes the whole chat (restorable until retention runs out). Never retried. */
   async clear(jobId: string): Promise<{ deleted_count: number }> {
-    const { data, response } = await this.#send(false, (headers) =>
-      this.#api.DELETE(CHAT, { params: { path: { job_id: jobId } }, headers }),
+    const { data, response } = await this.#send(false, (init) =>
+      this.#api.DELETE(CHAT, { params: { path: { job_id: jobId } }, ...init }),
     );
     return required(data, response).data;
   }
 
   /** Brings back the messages of the last clear. Never retried (see RetryPolicy). */
   async restore(jobId: string): Promise<{ restored_count: number }> {
-    const { data, response } = await this.#send(false, (headers) =>
+    const { data, response } = await this.#send(false, (init) =>
       this.#api.POST("/api/jobs/{job_id}/quote-chat/restore/", {
         params: { path: { job_id: jobId } },
-        headers,
+        ...init,
       }),
     );
     return required(data, response).data;
   }
 
   async summary(jobId: string): Promise<Summary> {
-    const { data, response } = await this.#send(true, (headers) =>
+    const { data, response } = await this.#send(true, (init) =>
       this.#api.GET("/api/jobs/{job_id}/quote-chat/summary/", {
         params: { path: { job_id: jobId } },
-        headers,
+        ...init,
       }),
     );
     return required(data, response).data;
@@ -464,10 +470,10 @@ export class QuoteChatClient {
       let result: ExportData | undefined;
       let cursor: string | undefined;
       do {
-        const { data, response } = await this.#send(true, (headers) =>
+        const { data, response } = await this.#send(true, (init) =>
           this.#api.GET(EXPORT, {
             params: { path: { job_id: jobId }, query: cursor === undefined ? { format } : { format, cursor } },
-            headers,
+            ...init,
           }),
         );
         const page = (required(data, response) as Schemas["ExportResponse"]).data;
@@ -479,10 +485,10 @@ export class QuoteChatClient {
     let text = "";
     let cursor: string | undefined;
     do {
-      const { data, response } = await this.#send(true, (headers) =>
+      const { data, response } = await this.#send(true, (init) =>
         this.#api.GET(EXPORT, {
           params: { path: { job_id: jobId }, query: cursor === undefined ? { format } : { format, cursor } },
-          headers,
+          ...init,
           parseAs: "text",
         }),
       );
@@ -529,13 +535,13 @@ export class QuoteChatClient {
     etag: string | undefined,
     request: (
       header: { "If-None-Match"?: string },
-      init: { headers: Record<string, string>; cache?: RequestCache },
+      init: AttemptInit & { cache?: RequestCache },
     ) => Promise<R>,
   ): Promise<R> {
     const send = this.#ifNoneMatch === "send";
-    return this.#send(true, (headers) =>
+    return this.#send(true, (init) =>
       request(send && etag !== undefined ? { "If-None-Match": etag } : {}, {
-        headers,
+        ...init,
         ...(send ? {} : { cache: "no-cache" as const }),
       }),
     );
@@ -557,7 +563,7 @@ export class QuoteChatClient {
    */
   async #send<R extends { error?: unknown; response: Response }>(
     idempotent: boolean,
-    request: (headers: Record<string, string>) => Promise<R>,
+    request: (init: AttemptInit) => Promise<R>,
   ): Promise<R> {
     const { attempts, networkDelayMs, maxRetryAfterMs } = this.#retry;
     for (let attempt = 1; ; attempt++) {
@@ -565,7 +571,7 @@ export class QuoteChatClient {
       const headers = { Authorization: `Bearer ${await this.#token()}` };
       let result: R;
       try {
-        result = await request(headers);
+        result = await this.#attempt(headers, request);
       } catch (cause) {
         if (cause instanceof DOMException && cause.name === "AbortError") throw cause;
         if (idempotent && attempt < attempts) {
@@ -596,6 +602,45 @@ export class QuoteChatClient {
       throw error;
     }
   }
+
+  /**
+   * One attempt, given up after `timeoutMs` with a `TimeoutError`: a fetch that never settles
+   * (a laptop put to sleep, a network switch) would otherwise hang its caller — and the live
+   * follow waiting on it — for good. The abort lets a real fetch free its connection; the race
+   * covers a fetch that ignores its signal, and the reading of the body too.
+   */
+  async #attempt<R>(headers: Record<string, string>, request: (init: AttemptInit) => Promise<R>): Promise<R> {
+    const abort = new AbortController();
+    const deadline = startDeadline(this.#timeoutMs, abort);
+    try {
+      return await Promise.race([request({ headers, signal: abort.signal }), deadline.expired]);
+    } finally {
+      deadline.cancel();
+    }
+  }
+}
+
+/** What every attempt of a request carries: the token, and the signal of its deadline. */
+interface AttemptInit {
+  headers: Record<string, string>;
+  signal: AbortSignal;
+}
+
+// setTimeout fires at once for longer delays (they overflow its 32-bit counter).
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A promise that rejects (and aborts `abort`) after `ms`; `ms` 0 or less: never. */
+function startDeadline(ms: number, abort: AbortController): { expired: Promise<never>; cancel: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    if (!(ms > 0)) return;
+    timer = setTimeout(() => {
+      const reason = new DOMException(`no answer within ${ms} ms`, "TimeoutError");
+      abort.abort(reason);
+      reject(reason);
+    }, Math.min(ms, MAX_TIMER_MS));
+  });
+  return { expired, cancel: () => clearTimeout(timer) };
 }
 
 const MARKDOWN_TITLE = /^# Quote chat of job [^\n]*\n\nExported [^\n]*\n/;

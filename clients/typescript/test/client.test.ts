@@ -307,6 +307,34 @@ describe("errors", () => {
     expect(api.requestsTo("GET")).toHaveLength(3);
   });
 
+  it("gives up on an attempt that gets no answer within timeoutMs, aborts it and retries it", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user" });
+    api.fail("hang", { method: "GET" });
+    const call = client.list(JOB);
+    let settled = false;
+    void call.finally(() => (settled = true)).catch(() => {});
+    await vi.advanceTimersByTimeAsync(14_999);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1 + 250); // the timeout, then the network back-off
+    expect(await call).toHaveLength(1);
+    const gets = api.requestsTo("GET");
+    expect(gets.map((r) => r.status)).toEqual(["hung", 200]);
+    expect(gets[0]!.signal.aborted).toBe(true); // a real fetch lets its connection go
+  });
+
+  it("reports attempts that all time out as NETWORK_ERROR; a non-idempotent call is not retried", async () => {
+    const quick = createQuoteChatClient({ baseUrl: "http://127.0.0.1:3000", token: () => "t", fetch: api.fetch, timeoutMs: 1000 });
+    for (let i = 0; i < 3; i++) api.fail("hang", { method: "GET" });
+    const error = await run(quick.list(JOB)).catch((e) => e);
+    expect(error).toMatchObject({ status: 0, code: "NETWORK_ERROR" });
+    expect(error.cause).toMatchObject({ name: "TimeoutError" });
+    expect(api.requestsTo("GET")).toHaveLength(3);
+
+    api.fail("hang", { method: "DELETE" });
+    await expect(run(quick.clear(JOB))).rejects.toMatchObject({ code: "NETWORK_ERROR" });
+    expect(api.requestsTo("DELETE")).toHaveLength(1);
+  });
+
   it("maps API Gateway's own bodies: 401 → UNAUTHENTICATED, others → UNEXPECTED_RESPONSE", async () => {
     const gateway = (status: number, message: string) =>
       createQuoteChatClient({

@@ -639,6 +639,20 @@ describe("live follow", () => {
     expect(chat.messages.value).toHaveLength(1);
   });
 
+  it("keeps following over a request that never answers (timed out, retried)", async () => {
+    const chat = mounted();
+    await chat.load();
+    api.fail("hang", { method: "GET" });
+    await vi.advanceTimersByTimeAsync(1000); // the first tick hangs
+    expect(api.requests.at(-1)!.status).toBe("hung");
+    await vi.advanceTimersByTimeAsync(15_000 + 250); // given up, retried
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(chat.messages.value.map((m) => m.content)).toEqual(["hi"]);
+    expect(chat.following.value).toBe(true);
+    expect(chat.error.value).toBeNull();
+  });
+
   it("a jobId ref change loads and follows the new chat, and drops the old one", async () => {
     api.seed(JOB, { message_id: "m-1", role: "user", content: "job 1" });
     api.seed(OTHER_JOB, { message_id: "n-1", role: "user", content: "job 2" });
