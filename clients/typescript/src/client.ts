@@ -128,7 +128,10 @@ export interface QuoteChatClientOptions {
 export type ClientErrorCode =
   /** No response (offline, DNS, CORS refusal, connection reset, none within `timeoutMs`) after the retries. */
   | "NETWORK_ERROR"
-  /** A response that is not the API's envelope, e.g. API Gateway's own 5xx `{"message":...}`. */
+  /**
+   * A response that is not the API's envelope, e.g. API Gateway's own 5xx `{"message":...}`, or
+   * a success whose body is not the API's JSON (a wrong `baseUrl`). Never retried.
+   */
   | "UNEXPECTED_RESPONSE"
   /** `useQuoteChat`: the source of a reply threw (the reply is stored `error`); see `cause`. */
   | "SOURCE_FAILED"
@@ -218,13 +221,12 @@ export class QuoteChatClient {
   readonly #retry: RetryPolicy;
   readonly #ifNoneMatch: "send" | "browser-cache";
   readonly #timeoutMs: number;
+  readonly #fetch: (request: Request) => Promise<Response>;
 
   constructor(options: QuoteChatClientOptions) {
-    this.#api = createClient<paths>({
-      baseUrl: options.baseUrl,
-      // Looked up at call time, so a test or an app can swap globalThis.fetch after creation.
-      fetch: options.fetch ?? ((request) => globalThis.fetch(request)),
-    });
+    this.#api = createClient<paths>({ baseUrl: options.baseUrl });
+    // Looked up at call time, so a test or an app can swap globalThis.fetch after creation.
+    this.#fetch = options.fetch ?? ((request) => globalThis.fetch(request));
     this.#token = options.token;
     this.#retry = { attempts: 3, networkDelayMs: 250, maxRetryAfterMs: 5000, ...options.retry };
     this.#ifNoneMatch = options.ifNoneMatch ?? "send";
@@ -573,6 +575,7 @@ export class QuoteChatClient {
       try {
         result = await this.#attempt(headers, request);
       } catch (cause) {
+        if (cause instanceof QuoteChatError) throw cause;
         if (cause instanceof DOMException && cause.name === "AbortError") throw cause;
         if (idempotent && attempt < attempts) {
           await sleep(networkDelayMs * 2 ** (attempt - 1));
@@ -612,18 +615,37 @@ export class QuoteChatClient {
   async #attempt<R>(headers: Record<string, string>, request: (init: AttemptInit) => Promise<R>): Promise<R> {
     const abort = new AbortController();
     const deadline = startDeadline(this.#timeoutMs, abort);
+    let answer: Response | undefined;
+    const fetch = async (req: Request) => (answer = await this.#fetch(req));
     try {
-      return await Promise.race([request({ headers, signal: abort.signal }), deadline.expired]);
+      return await Promise.race([request({ headers, signal: abort.signal, fetch }), deadline.expired]);
+    } catch (cause) {
+      // A success whose body is not JSON is some other server answering (e.g. a dev server's
+      // index.html for a wrong baseUrl), not a network failure: asking again gets the same.
+      if (cause instanceof SyntaxError && answer?.ok) throw notJson(answer, cause);
+      throw cause;
     } finally {
       deadline.cancel();
     }
   }
 }
 
-/** What every attempt of a request carries: the token, and the signal of its deadline. */
+/** What every attempt of a request carries: the token, its deadline, the fetch that records the answer. */
 interface AttemptInit {
   headers: Record<string, string>;
   signal: AbortSignal;
+  fetch: (request: Request) => Promise<Response>;
+}
+
+function notJson(response: Response, cause: SyntaxError): QuoteChatError {
+  const type = response.headers.get("Content-Type") ?? "no Content-Type";
+  return new QuoteChatError({
+    message: `HTTP ${response.status} with a body that is not JSON (${type}): is baseUrl the API?`,
+    status: response.status,
+    code: "UNEXPECTED_RESPONSE",
+    requestId: response.headers.get("X-Request-ID") ?? undefined,
+    cause,
+  });
 }
 
 // setTimeout fires at once for longer delays (they overflow its 32-bit counter).
@@ -683,16 +705,22 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** The body of a successful answer; its absence is a broken response, not `undefined` data. */
+/**
+ * The body of a successful answer; its absence, or JSON without the API's `data`, is a broken
+ * response (or another server), not `undefined` data. A text body (an export) is taken as it is.
+ */
 function required<T>(data: T | undefined, response: Response): T {
-  if (data === undefined) {
+  const problem =
+    data === undefined ? "without a body" : typeof data === "string" || (isObject(data) && "data" in data) ? null : "without the API's envelope";
+  if (problem) {
     throw new QuoteChatError({
-      message: `HTTP ${response.status} without a body`,
+      message: `HTTP ${response.status} ${problem}`,
       status: response.status,
       code: "UNEXPECTED_RESPONSE",
+      requestId: response.headers.get("X-Request-ID") ?? undefined,
     });
   }
-  return data;
+  return data as T;
 }
 
 /** Weak comparison, as the server does it (RFC 9110 §8.8.3.2). */

@@ -335,6 +335,22 @@ describe("errors", () => {
     expect(api.requestsTo("DELETE")).toHaveLength(1);
   });
 
+  it("reports a success that is not the API's JSON (e.g. a dev server's index.html) as UNEXPECTED_RESPONSE, once", async () => {
+    const answering = (body: string, type: string) => {
+      const fetch = vi.fn(async () => new Response(body, { status: 200, headers: { "Content-Type": type } }));
+      return { fetch, client: createQuoteChatClient({ baseUrl: "http://127.0.0.1:5173", token: () => "t", fetch }) };
+    };
+    const html = answering("<!doctype html><html><body><div id=app></div></body></html>", "text/html");
+    const error = await run(html.client.list(JOB)).catch((e) => e);
+    expect(error).toMatchObject({ status: 200, code: "UNEXPECTED_RESPONSE" });
+    expect(error.message).toMatch(/not JSON \(text\/html\)/);
+    expect(html.fetch).toHaveBeenCalledOnce();
+
+    const other = answering('{"hello":"world"}', "application/json");
+    await expect(run(other.client.summary(JOB))).rejects.toMatchObject({ status: 200, code: "UNEXPECTED_RESPONSE" });
+    expect(other.fetch).toHaveBeenCalledOnce();
+  });
+
   it("maps API Gateway's own bodies: 401 → UNAUTHENTICATED, others → UNEXPECTED_RESPONSE", async () => {
     const gateway = (status: number, message: string) =>
       createQuoteChatClient({
