@@ -199,7 +199,18 @@ export function toQuoteChatError(error: unknown, code: ClientErrorCode = "CLIENT
  * client so that a retried create carries the same id and the server can recognise the replay.
  */
 export function newMessageId(prefix = "msg"): string {
-  return `${prefix}-${crypto.randomUUID()}`;
+  return `${prefix}-${uuidV4()}`;
+}
+
+// `crypto.randomUUID` exists only in secure contexts (https, localhost): a page opened as
+// http://192.168.x.x has `getRandomValues` alone, from which a v4 UUID is built (RFC 9562 §5.4).
+function uuidV4(): string {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40; // version 4
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80; // variant 10
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 const CHAT = "/api/jobs/{job_id}/quote-chat/" as const;

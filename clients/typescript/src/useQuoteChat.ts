@@ -466,10 +466,24 @@ function chat<Meta extends Metadata>(
 
   // --- writing -----------------------------------------------------------------------------
 
+  /**
+   * `given`, or a new id — or, when none can be made (no Web Crypto at all), that failure as a
+   * rejected action: in `error` like any other, never a throw before the caller has a promise.
+   */
+  function messageId(given: string | undefined, prefix: string): string | Promise<never> {
+    if (given !== undefined) return given;
+    try {
+      return newMessageId(prefix);
+    } catch (e) {
+      return track(() => Promise.reject(e));
+    }
+  }
+
   async function send(content: string, metadata?: Meta): Promise<Msg> {
     const g = gen;
     const jobNow = job;
-    const id = newMessageId("user");
+    const id = messageId(undefined, "user");
+    if (typeof id !== "string") return id;
     const shown = localMessage(id, "user", content, new Date().toISOString(), metadata);
     pending = [...pending, shown];
     sending.value++;
@@ -517,7 +531,8 @@ function chat<Meta extends Metadata>(
     const g = gen;
     const jobNow = job;
     const { throttleMs = 250, flushBytes = 1024, metadata, signal } = opts;
-    const id = opts.id ?? newMessageId("assistant");
+    const id = messageId(opts.id, "assistant");
+    if (typeof id !== "string") return id;
     const abort = new AbortController();
     const onAbort = () => abort.abort();
     if (signal?.aborted) abort.abort();
@@ -689,7 +704,8 @@ function chat<Meta extends Metadata>(
   async function regenerate(source: ReplySource, opts: StreamReplyOptions<Meta> = {}): Promise<Msg> {
     const g = gen;
     const jobNow = job;
-    const id = opts.id ?? newMessageId("assistant");
+    const id = messageId(opts.id, "assistant");
+    if (typeof id !== "string") return id;
     const last = server[server.length - 1];
     let regenerates: string | undefined;
     if (last?.role === "assistant") {

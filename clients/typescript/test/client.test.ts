@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createQuoteChatClient, isQuoteChatError, QuoteChatError, type QuoteChatClient } from "../src";
+import { createQuoteChatClient, isQuoteChatError, newMessageId, QuoteChatError, type QuoteChatClient } from "../src";
 import { FakeApi } from "./fakeApi";
 
 const JOB = "5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42";
@@ -17,6 +17,7 @@ beforeEach(() => {
   });
 });
 afterEach(() => {
+  vi.unstubAllGlobals();
   vi.useRealTimers();
 });
 
@@ -64,6 +65,16 @@ describe("create", () => {
     expect(created.message_id).toMatch(/^[A-Za-z0-9._:-]{1,100}$/);
     expect(created.message_id.startsWith("user-")).toBe(true);
     expect(created.replayed).toBe(false);
+  });
+
+  it("makes v4 UUIDs without crypto.randomUUID (a page on plain http other than localhost)", () => {
+    const { getRandomValues } = globalThis.crypto;
+    vi.stubGlobal("crypto", { getRandomValues: getRandomValues.bind(globalThis.crypto) });
+    const ids = Array.from({ length: 50 }, () => newMessageId("user"));
+    for (const id of ids) {
+      expect(id).toMatch(/^user-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    }
+    expect(new Set(ids).size).toBe(ids.length);
   });
 
   it("retries a network failure with the same message_id, and the replay answers 200", async () => {

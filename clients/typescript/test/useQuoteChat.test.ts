@@ -103,6 +103,23 @@ describe("load and send", () => {
     expect(chat.status.value).toBe("ready");
   });
 
+  it("puts a failure to make a message id in `error`, never a synchronous throw", async () => {
+    const chat = mounted();
+    await chat.load();
+    vi.stubGlobal("crypto", {}); // neither randomUUID nor getRandomValues
+    let reply: Promise<unknown> | undefined;
+    expect(() => (reply = chat.streamReply(llm(["x"], 10)))).not.toThrow();
+    await expect(reply).rejects.toMatchObject({ code: "CLIENT_ERROR" });
+    expect(chat.error.value).toMatchObject({ code: "CLIENT_ERROR" });
+    expect(chat.status.value).toBe("error");
+
+    chat.clearError();
+    await expect(chat.send("hi")).rejects.toMatchObject({ code: "CLIENT_ERROR" });
+    expect(chat.error.value).toMatchObject({ code: "CLIENT_ERROR" });
+    expect(chat.messages.value).toEqual([]);
+    expect(api.requestsTo("POST")).toHaveLength(0);
+  });
+
   it("types metadata as the app declares it", async () => {
     api.seed(JOB, { message_id: "m-1", role: "user", content: "hi", metadata: { source: "web" } });
     const chat = mounted<{ source?: string; model?: string }>({ follow: false });
