@@ -112,7 +112,10 @@ export interface UseQuoteChatReturn<Meta extends Metadata = Metadata> {
   /** The newest message is a reply left `streaming` by a writer that stopped updating it. */
   interrupted: Readonly<Ref<boolean>>;
   clearError: () => void;
-  /** Reads the whole chat; then (unless `follow: false` or paused) follows it live. */
+  /**
+   * Reads the whole chat; then (unless `follow: false` or paused) follows it live — also when
+   * the read failed: the follow reads it once the API answers again.
+   */
   load: () => Promise<void>;
   /** Shows the user's message at once, stores it, takes it back out if that fails. */
   send: (content: string, metadata?: Meta) => Promise<ChatMessage<Meta>>;
@@ -353,10 +356,16 @@ function chat<Meta extends Metadata>(
     loading.value = true;
     try {
       await track(() => reloadAll(g));
+    } catch (e) {
+      // The read the follow retries: its first good tick clears this error, as its own.
+      if (g === gen) errorFromFollow = true;
+      throw e;
     } finally {
       if (g === gen) loading.value = false;
+      // Even after a failed load (offline, a 503): the follow's first good tick reads the
+      // whole chat and clears the error, so the page recovers without a reload.
+      if (g === gen && wantFollow) follower.start();
     }
-    if (g === gen && wantFollow) follower.start();
   }
 
   /**

@@ -93,11 +93,10 @@ describe("load and send", () => {
   });
 
   it("puts a failure in `error` as a QuoteChatError with its code, and rethrows it", async () => {
-    const chat = useQuoteChat(client, "11111111-2222-3333-4444-555555555555");
+    const chat = mounted({ follow: false }, "11111111-2222-3333-4444-555555555555");
     await expect(chat.load()).rejects.toBeInstanceOf(QuoteChatError);
     expect(chat.error.value).toMatchObject({ code: "JOB_NOT_FOUND", status: 404 });
     expect(chat.status.value).toBe("error");
-    expect(chat.following.value).toBe(false); // a failed load does not follow
     chat.clearError();
     expect(chat.error.value).toBeNull();
     expect(chat.status.value).toBe("ready");
@@ -118,6 +117,23 @@ describe("load and send", () => {
     expect(chat.error.value).toMatchObject({ code: "CLIENT_ERROR" });
     expect(chat.messages.value).toEqual([]);
     expect(api.requestsTo("POST")).toHaveLength(0);
+  });
+
+  it("follows after a failed load too, and recovers by itself once the API answers", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
+    for (let i = 0; i < 3; i++) api.fail("network-before", { method: "GET" });
+    const chat = mounted();
+    const loading = chat.load();
+    const rejected = expect(loading).rejects.toMatchObject({ code: "NETWORK_ERROR" });
+    await vi.advanceTimersByTimeAsync(250 + 500);
+    await rejected;
+    expect(chat.following.value).toBe(true);
+    expect(chat.messages.value).toEqual([]);
+
+    await vi.advanceTimersByTimeAsync(1000); // the first tick reads the whole chat
+    expect(chat.messages.value.map((m) => m.content)).toEqual(["hi"]);
+    expect(chat.error.value).toBeNull();
+    expect(chat.status.value).toBe("ready");
   });
 
   it("types metadata as the app declares it", async () => {
