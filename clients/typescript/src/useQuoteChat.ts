@@ -58,6 +58,11 @@ export interface UseQuoteChatOptions {
   /** The longest period while nothing happens (it doubles from `pollMs` up to this). Default 5000 ms. */
   idleMaxMs?: number;
   /**
+   * The longest period while the follow's requests fail (it doubles from the current one up to
+   * this, and waits at least as long as a 503's Retry-After asks). Default 30 s.
+   */
+  errorMaxMs?: number;
+  /**
    * A `streaming` reply that nobody writes here and whose `updated_at` is older than this is
    * taken as abandoned (its writer closed the tab or crashed): `interrupted` becomes true.
    * Compared with this machine's clock. Default 30 s.
@@ -207,7 +212,7 @@ function chat<Meta extends Metadata>(
   jobId: MaybeRefOrGetter<string>,
   options: UseQuoteChatOptions,
 ): UseQuoteChatReturn<Meta> {
-  const { pollMs = 1000, idleMaxMs = 5000, staleAfterMs = 30_000, awaitReply = false } = options;
+  const { pollMs = 1000, idleMaxMs = 5000, errorMaxMs = 30_000, staleAfterMs = 30_000, awaitReply = false } = options;
   type Msg = ChatMessage<Meta>;
 
   // --- state -------------------------------------------------------------------------------
@@ -376,6 +381,7 @@ function chat<Meta extends Metadata>(
   async function tick(): Promise<TickResult> {
     const g = gen;
     let changed = false;
+    let failed: TickResult["failed"];
     const fresh = new Set<string>(); // read in this tick already
     try {
       const e = epoch;
@@ -441,12 +447,14 @@ function chat<Meta extends Metadata>(
       if (errorFromFollow) clearError();
     } catch (err) {
       if (g !== gen) return IDLE;
-      if (!error.value || errorFromFollow) setError(err, true);
+      const wrapped = toQuoteChatError(err);
+      if (!error.value || errorFromFollow) setError(wrapped, true);
+      failed = { retryAfterMs: wrapped.retryAfter === undefined ? undefined : wrapped.retryAfter * 1000 };
     }
     commit();
     const now = Date.now();
     const fast = followedReplies().some((m) => !isStale(m, now)) || awaitingReply();
-    return { changed, fast };
+    return failed ? { changed, fast, failed } : { changed, fast };
   }
 
   /** Replies held `streaming` that another writer writes: the newest one always, others while fresh. */
@@ -460,7 +468,7 @@ function chat<Meta extends Metadata>(
     );
   }
 
-  const follower = createFollower(tick, { pollMs, idleMaxMs });
+  const follower = createFollower(tick, { pollMs, idleMaxMs, errorMaxMs });
   const follow: Pausable = {
     isActive: follower.isActive,
     pause: () => {

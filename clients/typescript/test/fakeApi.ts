@@ -8,6 +8,8 @@ import type { Message } from "../src/client";
 type Fault = {
   method?: string;
   path?: RegExp;
+  /** The Retry-After of an `unavailable` fault; "1" by default. */
+  retryAfter?: string;
   /**
    * network-before: nothing happens; network-after: it happens but the answer is lost; hang:
    * nothing happens and the fetch never settles, whatever its signal does (a laptop put to
@@ -50,7 +52,7 @@ export class FakeApi {
   }
 
   /** The next matching request fails once, as `kind` says. */
-  fail(kind: Fault["kind"], match: { method?: string; path?: RegExp } = {}): void {
+  fail(kind: Fault["kind"], match: { method?: string; path?: RegExp; retryAfter?: string } = {}): void {
     this.faults.push({ kind, ...match });
   }
 
@@ -143,7 +145,7 @@ export class FakeApi {
     if (fault?.kind === "unavailable") {
       record.status = 503;
       return error(503, "SERVICE_UNAVAILABLE", "service temporarily unavailable, retry later", undefined, {
-        "Retry-After": "1",
+        "Retry-After": fault.retryAfter ?? "1",
       });
     }
     const response = this.#handle(request, url, body);

@@ -672,6 +672,41 @@ describe("live follow", () => {
     expect(chat.messages.value).toHaveLength(1);
   });
 
+  it("backs off while ticks fail, even while a reply streams, and honours a 503's Retry-After", async () => {
+    client = createQuoteChatClient({ baseUrl: "http://127.0.0.1:3000", token: () => "t", fetch: api.fetch, retry: { attempts: 1 } });
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "3 boxes" });
+    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "I und", status: "streaming" });
+    const chat = mounted({ staleAfterMs: 10 * 60_000 });
+    await chat.load();
+    expect(chat.status.value).toBe("streaming"); // followed every pollMs
+
+    for (let i = 0; i < 7; i++) api.fail("network-before", { method: "GET" });
+    const from = api.requests.length;
+    await vi.advanceTimersByTimeAsync(1000 + 2000 + 4000 + 8000 + 16_000 + 30_000 + 30_000);
+    const failing = polls(from);
+    expect(failing.map((r) => r.status)).toEqual(Array(7).fill("network-error"));
+    expect(failing.slice(1).map((r, i) => r.at - failing[i]!.at)).toEqual([2000, 4000, 8000, 16_000, 30_000, 30_000]);
+    expect(chat.error.value).toMatchObject({ code: "NETWORK_ERROR" });
+
+    // Answering again: back to pollMs (the reply still streams).
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(chat.error.value).toBeNull();
+    const back = api.requests.length;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(polls(back).length).toBeGreaterThan(0);
+
+    api.fail("unavailable", { method: "GET", retryAfter: "20" });
+    const busy = api.requests.length;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(polls(busy).map((r) => r.status)).toEqual([503]);
+    expect(chat.error.value).toMatchObject({ code: "SERVICE_UNAVAILABLE", retryAfter: 20 });
+    await vi.advanceTimersByTimeAsync(19_999);
+    expect(polls(busy)).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(polls(busy).length).toBeGreaterThan(1);
+    expect(chat.error.value).toBeNull();
+  });
+
   it("keeps following over a request that never answers (timed out, retried)", async () => {
     const chat = mounted();
     await chat.load();
