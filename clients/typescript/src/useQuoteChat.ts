@@ -84,8 +84,13 @@ export interface UseQuoteChatConnection extends UseQuoteChatOptions {
   fetch?: (request: Request) => Promise<Response>;
 }
 
-/** An LLM's text as it comes; a function is called only once the reply is really to be written. */
-export type ReplySource = AsyncIterable<string> | (() => AsyncIterable<string>);
+/**
+ * An LLM's text as it comes. A function is called only once the reply is really to be written,
+ * with a signal that aborts when the reply ends early (`stop()`, the `signal` option, a PATCH
+ * that failed): hand it to the LLM request so that it is cancelled too. A function that takes
+ * no argument works as well.
+ */
+export type ReplySource = AsyncIterable<string> | ((signal: AbortSignal) => AsyncIterable<string>);
 
 export interface StreamReplyOptions<Meta extends Metadata = Metadata> {
   /** The assistant message's id; generated when left out. */
@@ -617,6 +622,7 @@ function chat<Meta extends Metadata>(
         inFlight = write({ content: text })
           .catch((e) => {
             patchFailure ??= e;
+            abort.abort(); // the text cannot be saved: end the source now, not at its next chunk
           })
           .finally(() => {
             inFlight = undefined;
@@ -646,10 +652,14 @@ function chat<Meta extends Metadata>(
           abort.signal.addEventListener("abort", () => resolve("aborted"), { once: true });
         });
         let iterator: AsyncIterator<string> | undefined;
-        const release = () => void iterator?.return?.()?.catch(() => {});
+        // Both: return() alone waits for a generator's pending step, e.g. an LLM request.
+        const release = () => {
+          abort.abort();
+          void iterator?.return?.()?.catch(() => {});
+        };
         try {
           // Inside the try: a source that fails to start fails the reply like one that breaks.
-          iterator = (typeof source === "function" ? source() : source)[Symbol.asyncIterator]();
+          iterator = (typeof source === "function" ? source(abort.signal) : source)[Symbol.asyncIterator]();
           for (;;) {
             if (patchFailure) {
               release();

@@ -337,6 +337,47 @@ describe("status", () => {
     expect(released).toBe(true); // the source was told to stop
   });
 
+  it("stop() aborts the signal a source function is given, cancelling the LLM request", async () => {
+    const chat = mounted();
+    let given: AbortSignal | undefined;
+    let cancelled = false;
+    // An LLM SDK's stream: a request per chunk that only its signal can end.
+    async function* llmRequest(signal: AbortSignal) {
+      for (const word of ["one ", "two ", "three"]) {
+        await new Promise((resolve, reject) => {
+          const timer = setTimeout(resolve, 100);
+          signal.addEventListener("abort", () => {
+            clearTimeout(timer);
+            cancelled = true;
+            reject(signal.reason);
+          });
+        });
+        yield word;
+      }
+    }
+    const done = chat.streamReply((signal) => llmRequest((given = signal)), { id: "a-1", throttleMs: 50 });
+    await vi.advanceTimersByTimeAsync(150);
+    expect(given?.aborted).toBe(false);
+    const stopping = chat.stop();
+    await vi.runAllTimersAsync();
+    await stopping;
+    expect(given?.aborted).toBe(true);
+    expect(cancelled).toBe(true);
+    expect(await done).toMatchObject({ content: "one ", status: "complete", metadata: { stopped: true } });
+
+    // A reply whose text can no longer be saved ends its LLM request at once too.
+    cancelled = false;
+    api.fail("unavailable", { method: "PATCH", retryAfter: "60" });
+    const failing = chat.streamReply((signal) => llmRequest((given = signal)), { id: "a-2", throttleMs: 50 });
+    const rejected = expect(failing).rejects.toMatchObject({ code: "SERVICE_UNAVAILABLE" });
+    await vi.advanceTimersByTimeAsync(100); // "one ", PATCHed: 503
+    expect(given?.aborted).toBe(true);
+    expect(cancelled).toBe(true);
+    await vi.runAllTimersAsync();
+    await rejected;
+    expect(api.chats.get(JOB)![1]).toMatchObject({ message_id: "a-2", status: "error" });
+  });
+
   it("an aborted signal, or a source that throws an AbortError, stops the same way", async () => {
     const chat = mounted();
     const abort = new AbortController();
