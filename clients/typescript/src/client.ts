@@ -135,9 +135,15 @@ export type ClientErrorCode =
   | "UNEXPECTED_RESPONSE"
   /** `useQuoteChat`: the source of a reply threw (the reply is stored `error`); see `cause`. */
   | "SOURCE_FAILED"
-  /** `useQuoteChat.regenerate()`: the newest assistant reply is neither interrupted nor failed. */
+  /**
+   * `useQuoteChat.regenerate()`: the newest assistant reply is neither interrupted nor failed,
+   * or was regenerated already (`metadata.superseded_by`).
+   */
   | "NOTHING_TO_REGENERATE"
-  /** `useQuoteChat.regenerate()`: this page is still streaming that reply (`stop()` it first). */
+  /**
+   * `useQuoteChat.regenerate()`: this page is still streaming that reply (`stop()` it first), or
+   * another `regenerate()` of this page is taking it over.
+   */
   | "REPLY_IN_PROGRESS"
   /** Anything else thrown on the client's side (e.g. by the app's `token()`); see `cause`. */
   | "CLIENT_ERROR";

@@ -728,71 +728,104 @@ function chat<Meta extends Metadata>(
     await Promise.all(mine.map((w) => w.done));
   }
 
+  // The gen in which a regenerate() is taking a reply over. Until its new reply's writer exists,
+  // nothing else shows that this page is busy with it: a second call would take the same reply
+  // over again (its version is ours now) and write a second reply.
+  let takingOver: number | undefined;
+
   async function regenerate(source: ReplySource, opts: StreamReplyOptions<Meta> = {}): Promise<Msg> {
+    if (takingOver === gen) {
+      throw refuse(source, "REPLY_IN_PROGRESS", "a regenerate() of this page is already taking the newest reply over");
+    }
     const g = gen;
-    const jobNow = job;
     const id = messageId(opts.id, "assistant");
     if (typeof id !== "string") return id;
-    const last = server[server.length - 1];
+    takingOver = g;
     let regenerates: string | undefined;
-    if (last?.role === "assistant") {
-      if (isWriting(last.message_id)) {
-        throw fail("REPLY_IN_PROGRESS", "this page is still writing the newest reply: stop() it first");
-      }
-      if (last.status === "complete") {
-        throw fail("NOTHING_TO_REGENERATE", "the newest reply is complete: there is nothing to regenerate");
-      }
-      if (last.status === "streaming" && !isStale(last, Date.now())) {
-        // Another tab or a server is still writing it: taking it over would fail their reply.
-        throw fail("REPLY_IN_PROGRESS", "the newest reply is still being written elsewhere: wait for it, or until it is interrupted");
-      }
-      // Take it over: `error`, naming its successor, only if nobody wrote it since we read it.
-      sending.value++;
-      try {
-        await track(async () => {
-          try {
-            const { message } = await client.patch(
-              jobNow,
-              last.message_id,
-              { status: "error", metadata: { superseded_by: id } },
-              { ifMatch: last.version },
-            );
-            if (g === gen) {
-              upsertServer(message);
-              commit();
-            }
-          } catch (e) {
-            if (!isQuoteChatError(e, "PRECONDITION_FAILED")) throw e;
-            // Someone else took it over (or its writer came back): show what they did.
-            const now = await client.findMessage(jobNow, last.message_id).catch(() => null);
-            if (now && g === gen && upsertServer(now)) commit();
-            throw new QuoteChatError({
-              message: "another tab or writer changed this reply first (it was taken over or is being written): not regenerated",
-              status: e.status,
-              code: e.code,
-              details: e.details,
-              requestId: e.requestId,
-              cause: e,
-            });
-          }
-        });
-      } catch (e) {
-        // Lost: the source is never read (a function is never called); let an iterator go.
-        if (typeof source !== "function") source[Symbol.asyncIterator]().return?.()?.catch(() => {});
-        throw e;
-      } finally {
-        sending.value--;
-      }
-      regenerates = last.message_id;
-    } else if (last === undefined) {
-      throw fail("NOTHING_TO_REGENERATE", "the chat is empty: there is nothing to regenerate");
+    try {
+      regenerates = await takeOver(source, id);
+    } finally {
+      if (takingOver === g) takingOver = undefined;
     }
-    // The newest message is the user's (no reply was ever created): answer it.
     const metadata = { ...opts.metadata, ...(regenerates ? { regenerates } : {}) } as Meta;
     return streamReply(source, { ...opts, id, metadata });
   }
 
-  function fail(code: "REPLY_IN_PROGRESS" | "NOTHING_TO_REGENERATE", message: string): QuoteChatError {
+  /**
+   * Takes over the newest reply for the reply `id`: its id, or undefined when the newest
+   * message is the user's (no reply was ever created: `id` just answers it).
+   */
+  async function takeOver(source: ReplySource, id: string): Promise<string | undefined> {
+    const g = gen;
+    const jobNow = job;
+    const last = server[server.length - 1];
+    if (last === undefined) throw refuse(source, "NOTHING_TO_REGENERATE", "the chat is empty: there is nothing to regenerate");
+    if (last.role !== "assistant") return undefined;
+    const refused = refusal(last);
+    if (refused) throw refuse(source, ...refused);
+    sending.value++;
+    try {
+      await track(() => supersede(jobNow, g, last, id));
+    } catch (e) {
+      discard(source); // lost: the source is never read
+      throw e;
+    } finally {
+      sending.value--;
+    }
+    return last.message_id;
+  }
+
+  /** Why this page may not take the newest reply over, or null when it may. */
+  function refusal(last: Message): [RefusalCode, string] | null {
+    if (isWriting(last.message_id)) {
+      return ["REPLY_IN_PROGRESS", "this page is still writing the newest reply: stop() it first"];
+    }
+    const successor = last.metadata["superseded_by"];
+    if (typeof successor === "string") {
+      return ["NOTHING_TO_REGENERATE", `the newest reply was already regenerated: ${successor} replaces it`];
+    }
+    if (last.status === "complete") {
+      return ["NOTHING_TO_REGENERATE", "the newest reply is complete: there is nothing to regenerate"];
+    }
+    if (last.status === "streaming" && !isStale(last, Date.now())) {
+      // Another tab or a server is still writing it: taking it over would fail their reply.
+      return ["REPLY_IN_PROGRESS", "the newest reply is still being written elsewhere: wait for it, or until it is interrupted"];
+    }
+    return null;
+  }
+
+  /** `error`, naming its successor — only if nobody wrote it since this page read it (If-Match). */
+  async function supersede(jobNow: string, g: number, last: Message, id: string): Promise<void> {
+    try {
+      const { message } = await client.patch(
+        jobNow,
+        last.message_id,
+        { status: "error", metadata: { superseded_by: id } },
+        { ifMatch: last.version },
+      );
+      if (g === gen) {
+        upsertServer(message);
+        commit();
+      }
+    } catch (e) {
+      if (!isQuoteChatError(e, "PRECONDITION_FAILED")) throw e;
+      // Someone else took it over (or its writer came back): show what they did.
+      const now = await client.findMessage(jobNow, last.message_id).catch(() => null);
+      if (now && g === gen && upsertServer(now)) commit();
+      throw new QuoteChatError({
+        message: "another tab or writer changed this reply first (it was taken over or is being written): not regenerated",
+        status: e.status,
+        code: e.code,
+        details: e.details,
+        requestId: e.requestId,
+        cause: e,
+      });
+    }
+  }
+
+  /** A refused regenerate(): recorded in `error`, and its source never read. */
+  function refuse(source: ReplySource, code: RefusalCode, message: string): QuoteChatError {
+    discard(source);
     return setError(new QuoteChatError({ message, status: 0, code }));
   }
 
@@ -887,6 +920,13 @@ function chat<Meta extends Metadata>(
     summary,
     export: exportChat,
   };
+}
+
+type RefusalCode = "REPLY_IN_PROGRESS" | "NOTHING_TO_REGENERATE";
+
+/** A source that will never be read: a function is never called; an iterator is let go. */
+function discard(source: ReplySource): void {
+  if (typeof source !== "function") source[Symbol.asyncIterator]().return?.()?.catch(() => {});
 }
 
 /** The message as the server stored it at creation (version 1), built from the create answer. */

@@ -500,6 +500,48 @@ describe("regenerate", () => {
     expect(chat.status.value).toBe("error");
   });
 
+  it("refuses a second regenerate() while the first is taking the reply over: one new reply", async () => {
+    seedOrphan();
+    // The new reply's create waits until released: the window in which the old reply is
+    // already taken over (its version is this page's) and no writer of the new one exists yet.
+    let releasePost!: () => void;
+    const posted = new Promise<void>((resolve) => (releasePost = resolve));
+    const gated = async (request: Request) => {
+      if (request.method === "POST") await posted;
+      return api.fetch(request);
+    };
+    client = createQuoteChatClient({ baseUrl: "http://127.0.0.1:3000", token: () => "t", fetch: gated });
+    const chat = mounted({ follow: false });
+    await chat.load();
+
+    const first = chat.regenerate(() => llm(["one"], 10), { id: "a-2" });
+    const early = chat.regenerate(() => llm(["two"], 10), { id: "a-3" }); // before the takeover's answer
+    await expect(early).rejects.toMatchObject({ code: "REPLY_IN_PROGRESS" });
+    await vi.advanceTimersByTimeAsync(0); // the takeover is answered; the create waits
+    expect(chat.messages.value.find((m) => m.message_id === "a-1")).toMatchObject({ status: "error" });
+    const late = chat.regenerate(() => llm(["three"], 10), { id: "a-4" });
+    await expect(late).rejects.toMatchObject({ code: "NOTHING_TO_REGENERATE" });
+
+    releasePost();
+    await vi.advanceTimersByTimeAsync(100);
+    await first;
+    expect(api.chats.get(JOB)!.map((m) => m.message_id)).toEqual(["m-1", "a-1", "a-2"]);
+    expect(api.requestsTo("PATCH").filter((r) => r.path.endsWith("/a-1/"))).toHaveLength(1);
+  });
+
+  it("refuses a reply another page already regenerated (superseded_by), writing nothing", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
+    api.seed(JOB, { message_id: "a-1", role: "assistant", status: "error", metadata: { superseded_by: "a-9" } });
+    const chat = mounted({ follow: false });
+    await chat.load();
+    const source = vi.fn(() => llm(["again"], 10));
+    await expect(chat.regenerate(source)).rejects.toMatchObject({ code: "NOTHING_TO_REGENERATE" });
+    expect(chat.error.value?.message).toMatch(/a-9/);
+    expect(source).not.toHaveBeenCalled();
+    expect(api.requestsTo("PATCH")).toHaveLength(0);
+    expect(api.requestsTo("POST")).toHaveLength(0);
+  });
+
   it("refuses a reply another writer is still streaming (not yet interrupted), writing nothing", async () => {
     api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
     api.seed(JOB, { message_id: "a-1", role: "assistant", content: "I und", status: "streaming" });
