@@ -117,19 +117,33 @@ export interface QuoteChatClientOptions {
    * Default: `send` (the API's CORS allows the header).
    */
   ifNoneMatch?: "send" | "browser-cache";
+  /**
+   * Each attempt of a request gives up after this many ms (0: never), and counts as a network
+   * failure: retried as one, then `NETWORK_ERROR`. Default 15000.
+   */
+  timeoutMs?: number;
 }
 
 /** Errors a client sees that are not the API's own codes. */
 export type ClientErrorCode =
-  /** No response at all (offline, DNS, CORS refusal, connection reset) after the retries. */
+  /** No response (offline, DNS, CORS refusal, connection reset, none within `timeoutMs`) after the retries. */
   | "NETWORK_ERROR"
-  /** A response that is not the API's envelope, e.g. API Gateway's own 5xx `{"message":...}`. */
+  /**
+   * A response that is not the API's envelope, e.g. API Gateway's own 5xx `{"message":...}`, or
+   * a success whose body is not the API's JSON (a wrong `baseUrl`). Never retried.
+   */
   | "UNEXPECTED_RESPONSE"
   /** `useQuoteChat`: the source of a reply threw (the reply is stored `error`); see `cause`. */
   | "SOURCE_FAILED"
-  /** `useQuoteChat.regenerate()`: the newest assistant reply is neither interrupted nor failed. */
+  /**
+   * `useQuoteChat.regenerate()`: the newest assistant reply is neither interrupted nor failed,
+   * or was regenerated already (`metadata.superseded_by`).
+   */
   | "NOTHING_TO_REGENERATE"
-  /** `useQuoteChat.regenerate()`: this page is still streaming that reply (`stop()` it first). */
+  /**
+   * `useQuoteChat.regenerate()`: this page is still streaming that reply (`stop()` it first), or
+   * another `regenerate()` of this page is taking it over.
+   */
   | "REPLY_IN_PROGRESS"
   /** Anything else thrown on the client's side (e.g. by the app's `token()`); see `cause`. */
   | "CLIENT_ERROR";
@@ -191,7 +205,18 @@ export function toQuoteChatError(error: unknown, code: ClientErrorCode = "CLIENT
  * client so that a retried create carries the same id and the server can recognise the replay.
  */
 export function newMessageId(prefix = "msg"): string {
-  return `${prefix}-${crypto.randomUUID()}`;
+  return `${prefix}-${uuidV4()}`;
+}
+
+// `crypto.randomUUID` exists only in secure contexts (https, localhost): a page opened as
+// http://192.168.x.x has `getRandomValues` alone, from which a v4 UUID is built (RFC 9562 §5.4).
+function uuidV4(): string {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40; // version 4
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80; // variant 10
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 const CHAT = "/api/jobs/{job_id}/quote-chat/" as const;
@@ -212,17 +237,17 @@ export class QuoteChatClient {
   readonly #token: QuoteChatClientOptions["token"];
   readonly #retry: RetryPolicy;
   readonly #ifNoneMatch: "send" | "browser-cache";
+  readonly #timeoutMs: number;
+  readonly #fetch: (request: Request) => Promise<Response>;
 
   constructor(options: QuoteChatClientOptions) {
-    this.#api = createClient<paths>({
-      baseUrl: options.baseUrl,
-      // Looked up at call time, so a test or an app can swap globalThis.fetch after creation.
-      fetch: options.fetch ?? ((request) => globalThis.fetch(request)),
-    });
+    this.#api = createClient<paths>({ baseUrl: options.baseUrl });
+    // Looked up at call time, so a test or an app can swap globalThis.fetch after creation.
+    this.#fetch = options.fetch ?? ((request) => globalThis.fetch(request));
     this.#token = options.token;
     this.#retry = { attempts: 3, networkDelayMs: 250, maxRetryAfterMs: 5000, ...options.retry };
-    this.#ifNoneMatch =
-      options.ifNoneMatch ?? "send";
+    this.#ifNoneMatch = options.ifNoneMatch ?? "send";
+    this.#timeoutMs = options.timeoutMs ?? 15_000;
   }
 
   /**
@@ -233,8 +258,8 @@ export class QuoteChatClient {
     jobId: string,
     query: { order?: ListOrder; limit?: number; cursor?: string; after?: string } = {},
   ): Promise<MessagePage> {
-    const { data, response } = await this.#send(true, (headers) =>
-      this.#api.GET(CHAT, { params: { path: { job_id: jobId }, query }, headers }),
+    const { data, response } = await this.#send(true, (init) =>
+      this.#api.GET(CHAT, { params: { path: { job_id: jobId }, query }, ...init }),
     );
     const page = required(data, response).data;
     return {
@@ -309,8 +334,8 @@ export class QuoteChatClient {
    */
   async getMessage(jobId: string, messageId: string): Promise<Message> {
     if (NOT_GETTABLE.has(messageId)) return this.#mustFind(jobId, messageId);
-    const { data, response } = await this.#send(true, (headers) =>
-      this.#api.GET(MESSAGE, { params: { path: { job_id: jobId, message_id: messageId } }, headers }),
+    const { data, response } = await this.#send(true, (init) =>
+      this.#api.GET(MESSAGE, { params: { path: { job_id: jobId, message_id: messageId } }, ...init }),
     );
     return required(data, response).data;
   }
@@ -362,8 +387,8 @@ export class QuoteChatClient {
    */
   async create(jobId: string, input: NewMessageInput): Promise<Created> {
     const body = { ...input, message_id: input.message_id ?? newMessageId(input.role) };
-    const { data, response } = await this.#send(true, (headers) =>
-      this.#api.POST(CHAT, { params: { path: { job_id: jobId } }, body, headers }),
+    const { data, response } = await this.#send(true, (init) =>
+      this.#api.POST(CHAT, { params: { path: { job_id: jobId } }, body, ...init }),
     );
     return { ...required(data, response).data, replayed: response.status === 200 };
   }
@@ -379,14 +404,14 @@ export class QuoteChatClient {
     options: { ifMatch?: number } = {},
   ): Promise<Patched> {
     const guarded = options.ifMatch !== undefined;
-    const { data, response } = await this.#send(guarded, (headers) =>
+    const { data, response } = await this.#send(guarded, (init) =>
       this.#api.PATCH(MESSAGE, {
         params: {
           path: { job_id: jobId, message_id: messageId },
           header: guarded ? { "If-Match": `"${options.ifMatch}"` } : {},
         },
         body,
-        headers,
+        ...init,
       }),
     );
     const message = required(data, response).data;
@@ -426,28 +451,28 @@ export class QuoteChatClient {
 
   /** Soft-deletes the whole chat (restorable until retention runs out). Never retried. */
   async clear(jobId: string): Promise<{ deleted_count: number }> {
-    const { data, response } = await this.#send(false, (headers) =>
-      this.#api.DELETE(CHAT, { params: { path: { job_id: jobId } }, headers }),
+    const { data, response } = await this.#send(false, (init) =>
+      this.#api.DELETE(CHAT, { params: { path: { job_id: jobId } }, ...init }),
     );
     return required(data, response).data;
   }
 
   /** Brings back the messages of the last clear. Never retried (see RetryPolicy). */
   async restore(jobId: string): Promise<{ restored_count: number }> {
-    const { data, response } = await this.#send(false, (headers) =>
+    const { data, response } = await this.#send(false, (init) =>
       this.#api.POST("/api/jobs/{job_id}/quote-chat/restore/", {
         params: { path: { job_id: jobId } },
-        headers,
+        ...init,
       }),
     );
     return required(data, response).data;
   }
 
   async summary(jobId: string): Promise<Summary> {
-    const { data, response } = await this.#send(true, (headers) =>
+    const { data, response } = await this.#send(true, (init) =>
       this.#api.GET("/api/jobs/{job_id}/quote-chat/summary/", {
         params: { path: { job_id: jobId } },
-        headers,
+        ...init,
       }),
     );
     return required(data, response).data;
@@ -464,10 +489,10 @@ export class QuoteChatClient {
       let result: ExportData | undefined;
       let cursor: string | undefined;
       do {
-        const { data, response } = await this.#send(true, (headers) =>
+        const { data, response } = await this.#send(true, (init) =>
           this.#api.GET(EXPORT, {
             params: { path: { job_id: jobId }, query: cursor === undefined ? { format } : { format, cursor } },
-            headers,
+            ...init,
           }),
         );
         const page = (required(data, response) as Schemas["ExportResponse"]).data;
@@ -479,10 +504,10 @@ export class QuoteChatClient {
     let text = "";
     let cursor: string | undefined;
     do {
-      const { data, response } = await this.#send(true, (headers) =>
+      const { data, response } = await this.#send(true, (init) =>
         this.#api.GET(EXPORT, {
           params: { path: { job_id: jobId }, query: cursor === undefined ? { format } : { format, cursor } },
-          headers,
+          ...init,
           parseAs: "text",
         }),
       );
@@ -529,13 +554,13 @@ export class QuoteChatClient {
     etag: string | undefined,
     request: (
       header: { "If-None-Match"?: string },
-      init: { headers: Record<string, string>; cache?: RequestCache },
+      init: AttemptInit & { cache?: RequestCache },
     ) => Promise<R>,
   ): Promise<R> {
     const send = this.#ifNoneMatch === "send";
-    return this.#send(true, (headers) =>
+    return this.#send(true, (init) =>
       request(send && etag !== undefined ? { "If-None-Match": etag } : {}, {
-        headers,
+        ...init,
         ...(send ? {} : { cache: "no-cache" as const }),
       }),
     );
@@ -557,7 +582,7 @@ export class QuoteChatClient {
    */
   async #send<R extends { error?: unknown; response: Response }>(
     idempotent: boolean,
-    request: (headers: Record<string, string>) => Promise<R>,
+    request: (init: AttemptInit) => Promise<R>,
   ): Promise<R> {
     const { attempts, networkDelayMs, maxRetryAfterMs } = this.#retry;
     for (let attempt = 1; ; attempt++) {
@@ -565,8 +590,9 @@ export class QuoteChatClient {
       const headers = { Authorization: `Bearer ${await this.#token()}` };
       let result: R;
       try {
-        result = await request(headers);
+        result = await this.#attempt(headers, request);
       } catch (cause) {
+        if (cause instanceof QuoteChatError) throw cause;
         if (cause instanceof DOMException && cause.name === "AbortError") throw cause;
         if (idempotent && attempt < attempts) {
           await sleep(networkDelayMs * 2 ** (attempt - 1));
@@ -596,6 +622,64 @@ export class QuoteChatClient {
       throw error;
     }
   }
+
+  /**
+   * One attempt, given up after `timeoutMs` with a `TimeoutError`: a fetch that never settles
+   * (a laptop put to sleep, a network switch) would otherwise hang its caller — and the live
+   * follow waiting on it — for good. The abort lets a real fetch free its connection; the race
+   * covers a fetch that ignores its signal, and the reading of the body too.
+   */
+  async #attempt<R>(headers: Record<string, string>, request: (init: AttemptInit) => Promise<R>): Promise<R> {
+    const abort = new AbortController();
+    const deadline = startDeadline(this.#timeoutMs, abort);
+    let answer: Response | undefined;
+    const fetch = async (req: Request) => (answer = await this.#fetch(req));
+    try {
+      return await Promise.race([request({ headers, signal: abort.signal, fetch }), deadline.expired]);
+    } catch (cause) {
+      // A success whose body is not JSON is some other server answering (e.g. a dev server's
+      // index.html for a wrong baseUrl), not a network failure: asking again gets the same.
+      if (cause instanceof SyntaxError && answer?.ok) throw notJson(answer, cause);
+      throw cause;
+    } finally {
+      deadline.cancel();
+    }
+  }
+}
+
+/** What every attempt of a request carries: the token, its deadline, the fetch that records the answer. */
+interface AttemptInit {
+  headers: Record<string, string>;
+  signal: AbortSignal;
+  fetch: (request: Request) => Promise<Response>;
+}
+
+function notJson(response: Response, cause: SyntaxError): QuoteChatError {
+  const type = response.headers.get("Content-Type") ?? "no Content-Type";
+  return new QuoteChatError({
+    message: `HTTP ${response.status} with a body that is not JSON (${type}): is baseUrl the API?`,
+    status: response.status,
+    code: "UNEXPECTED_RESPONSE",
+    requestId: response.headers.get("X-Request-ID") ?? undefined,
+    cause,
+  });
+}
+
+// setTimeout fires at once for longer delays (they overflow its 32-bit counter).
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A promise that rejects (and aborts `abort`) after `ms`; `ms` 0 or less: never. */
+function startDeadline(ms: number, abort: AbortController): { expired: Promise<never>; cancel: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    if (!(ms > 0)) return;
+    timer = setTimeout(() => {
+      const reason = new DOMException(`no answer within ${ms} ms`, "TimeoutError");
+      abort.abort(reason);
+      reject(reason);
+    }, Math.min(ms, MAX_TIMER_MS));
+  });
+  return { expired, cancel: () => clearTimeout(timer) };
 }
 
 const MARKDOWN_TITLE = /^# Quote chat of job [^\n]*\n\nExported [^\n]*\n/;
@@ -638,16 +722,22 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** The body of a successful answer; its absence is a broken response, not `undefined` data. */
+/**
+ * The body of a successful answer; its absence, or JSON without the API's `data`, is a broken
+ * response (or another server), not `undefined` data. A text body (an export) is taken as it is.
+ */
 function required<T>(data: T | undefined, response: Response): T {
-  if (data === undefined) {
+  const problem =
+    data === undefined ? "without a body" : typeof data === "string" || (isObject(data) && "data" in data) ? null : "without the API's envelope";
+  if (problem) {
     throw new QuoteChatError({
-      message: `HTTP ${response.status} without a body`,
+      message: `HTTP ${response.status} ${problem}`,
       status: response.status,
       code: "UNEXPECTED_RESPONSE",
+      requestId: response.headers.get("X-Request-ID") ?? undefined,
     });
   }
-  return data;
+  return data as T;
 }
 
 /** Weak comparison, as the server does it (RFC 9110 §8.8.3.2). */

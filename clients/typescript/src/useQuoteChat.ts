@@ -58,6 +58,11 @@ export interface UseQuoteChatOptions {
   /** The longest period while nothing happens (it doubles from `pollMs` up to this). Default 5000 ms. */
   idleMaxMs?: number;
   /**
+   * The longest period while the follow's requests fail (it doubles from the current one up to
+   * this, and waits at least as long as a 503's Retry-After asks). Default 30 s.
+   */
+  errorMaxMs?: number;
+  /**
    * A `streaming` reply that nobody writes here and whose `updated_at` is older than this is
    * taken as abandoned (its writer closed the tab or crashed): `interrupted` becomes true.
    * Compared with this machine's clock. Default 30 s.
@@ -79,8 +84,13 @@ export interface UseQuoteChatConnection extends UseQuoteChatOptions {
   fetch?: (request: Request) => Promise<Response>;
 }
 
-/** An LLM's text as it comes; a function is called only once the reply is really to be written. */
-export type ReplySource = AsyncIterable<string> | (() => AsyncIterable<string>);
+/**
+ * An LLM's text as it comes. A function is called only once the reply is really to be written,
+ * with a signal that aborts when the reply ends early (`stop()`, the `signal` option, a PATCH
+ * that failed): hand it to the LLM request so that it is cancelled too. A function that takes
+ * no argument works as well.
+ */
+export type ReplySource = AsyncIterable<string> | ((signal: AbortSignal) => AsyncIterable<string>);
 
 export interface StreamReplyOptions<Meta extends Metadata = Metadata> {
   /** The assistant message's id; generated when left out. */
@@ -112,7 +122,10 @@ export interface UseQuoteChatReturn<Meta extends Metadata = Metadata> {
   /** The newest message is a reply left `streaming` by a writer that stopped updating it. */
   interrupted: Readonly<Ref<boolean>>;
   clearError: () => void;
-  /** Reads the whole chat; then (unless `follow: false` or paused) follows it live. */
+  /**
+   * Reads the whole chat; then (unless `follow: false` or paused) follows it live — also when
+   * the read failed: the follow reads it once the API answers again.
+   */
   load: () => Promise<void>;
   /** Shows the user's message at once, stores it, takes it back out if that fails. */
   send: (content: string, metadata?: Meta) => Promise<ChatMessage<Meta>>;
@@ -204,7 +217,7 @@ function chat<Meta extends Metadata>(
   jobId: MaybeRefOrGetter<string>,
   options: UseQuoteChatOptions,
 ): UseQuoteChatReturn<Meta> {
-  const { pollMs = 1000, idleMaxMs = 5000, staleAfterMs = 30_000, awaitReply = false } = options;
+  const { pollMs = 1000, idleMaxMs = 5000, errorMaxMs = 30_000, staleAfterMs = 30_000, awaitReply = false } = options;
   type Msg = ChatMessage<Meta>;
 
   // --- state -------------------------------------------------------------------------------
@@ -353,10 +366,16 @@ function chat<Meta extends Metadata>(
     loading.value = true;
     try {
       await track(() => reloadAll(g));
+    } catch (e) {
+      // The read the follow retries: its first good tick clears this error, as its own.
+      if (g === gen) errorFromFollow = true;
+      throw e;
     } finally {
       if (g === gen) loading.value = false;
+      // Even after a failed load (offline, a 503): the follow's first good tick reads the
+      // whole chat and clears the error, so the page recovers without a reload.
+      if (g === gen && wantFollow) follower.start();
     }
-    if (g === gen && wantFollow) follower.start();
   }
 
   /**
@@ -367,6 +386,7 @@ function chat<Meta extends Metadata>(
   async function tick(): Promise<TickResult> {
     const g = gen;
     let changed = false;
+    let failed: TickResult["failed"];
     const fresh = new Set<string>(); // read in this tick already
     try {
       const e = epoch;
@@ -432,12 +452,14 @@ function chat<Meta extends Metadata>(
       if (errorFromFollow) clearError();
     } catch (err) {
       if (g !== gen) return IDLE;
-      if (!error.value || errorFromFollow) setError(err, true);
+      const wrapped = toQuoteChatError(err);
+      if (!error.value || errorFromFollow) setError(wrapped, true);
+      failed = { retryAfterMs: wrapped.retryAfter === undefined ? undefined : wrapped.retryAfter * 1000 };
     }
     commit();
     const now = Date.now();
     const fast = followedReplies().some((m) => !isStale(m, now)) || awaitingReply();
-    return { changed, fast };
+    return failed ? { changed, fast, failed } : { changed, fast };
   }
 
   /** Replies held `streaming` that another writer writes: the newest one always, others while fresh. */
@@ -451,7 +473,7 @@ function chat<Meta extends Metadata>(
     );
   }
 
-  const follower = createFollower(tick, { pollMs, idleMaxMs });
+  const follower = createFollower(tick, { pollMs, idleMaxMs, errorMaxMs });
   const follow: Pausable = {
     isActive: follower.isActive,
     pause: () => {
@@ -466,10 +488,24 @@ function chat<Meta extends Metadata>(
 
   // --- writing -----------------------------------------------------------------------------
 
+  /**
+   * `given`, or a new id — or, when none can be made (no Web Crypto at all), that failure as a
+   * rejected action: in `error` like any other, never a throw before the caller has a promise.
+   */
+  function messageId(given: string | undefined, prefix: string): string | Promise<never> {
+    if (given !== undefined) return given;
+    try {
+      return newMessageId(prefix);
+    } catch (e) {
+      return track(() => Promise.reject(e));
+    }
+  }
+
   async function send(content: string, metadata?: Meta): Promise<Msg> {
     const g = gen;
     const jobNow = job;
-    const id = newMessageId("user");
+    const id = messageId(undefined, "user");
+    if (typeof id !== "string") return id;
     const shown = localMessage(id, "user", content, new Date().toISOString(), metadata);
     pending = [...pending, shown];
     sending.value++;
@@ -517,7 +553,8 @@ function chat<Meta extends Metadata>(
     const g = gen;
     const jobNow = job;
     const { throttleMs = 250, flushBytes = 1024, metadata, signal } = opts;
-    const id = opts.id ?? newMessageId("assistant");
+    const id = messageId(opts.id, "assistant");
+    if (typeof id !== "string") return id;
     const abort = new AbortController();
     const onAbort = () => abort.abort();
     if (signal?.aborted) abort.abort();
@@ -585,6 +622,7 @@ function chat<Meta extends Metadata>(
         inFlight = write({ content: text })
           .catch((e) => {
             patchFailure ??= e;
+            abort.abort(); // the text cannot be saved: end the source now, not at its next chunk
           })
           .finally(() => {
             inFlight = undefined;
@@ -614,10 +652,14 @@ function chat<Meta extends Metadata>(
           abort.signal.addEventListener("abort", () => resolve("aborted"), { once: true });
         });
         let iterator: AsyncIterator<string> | undefined;
-        const release = () => void iterator?.return?.()?.catch(() => {});
+        // Both: return() alone waits for a generator's pending step, e.g. an LLM request.
+        const release = () => {
+          abort.abort();
+          void iterator?.return?.()?.catch(() => {});
+        };
         try {
           // Inside the try: a source that fails to start fails the reply like one that breaks.
-          iterator = (typeof source === "function" ? source() : source)[Symbol.asyncIterator]();
+          iterator = (typeof source === "function" ? source(abort.signal) : source)[Symbol.asyncIterator]();
           for (;;) {
             if (patchFailure) {
               release();
@@ -686,70 +728,104 @@ function chat<Meta extends Metadata>(
     await Promise.all(mine.map((w) => w.done));
   }
 
+  // The gen in which a regenerate() is taking a reply over. Until its new reply's writer exists,
+  // nothing else shows that this page is busy with it: a second call would take the same reply
+  // over again (its version is ours now) and write a second reply.
+  let takingOver: number | undefined;
+
   async function regenerate(source: ReplySource, opts: StreamReplyOptions<Meta> = {}): Promise<Msg> {
-    const g = gen;
-    const jobNow = job;
-    const id = opts.id ?? newMessageId("assistant");
-    const last = server[server.length - 1];
-    let regenerates: string | undefined;
-    if (last?.role === "assistant") {
-      if (isWriting(last.message_id)) {
-        throw fail("REPLY_IN_PROGRESS", "this page is still writing the newest reply: stop() it first");
-      }
-      if (last.status === "complete") {
-        throw fail("NOTHING_TO_REGENERATE", "the newest reply is complete: there is nothing to regenerate");
-      }
-      if (last.status === "streaming" && !isStale(last, Date.now())) {
-        // Another tab or a server is still writing it: taking it over would fail their reply.
-        throw fail("REPLY_IN_PROGRESS", "the newest reply is still being written elsewhere: wait for it, or until it is interrupted");
-      }
-      // Take it over: `error`, naming its successor, only if nobody wrote it since we read it.
-      sending.value++;
-      try {
-        await track(async () => {
-          try {
-            const { message } = await client.patch(
-              jobNow,
-              last.message_id,
-              { status: "error", metadata: { superseded_by: id } },
-              { ifMatch: last.version },
-            );
-            if (g === gen) {
-              upsertServer(message);
-              commit();
-            }
-          } catch (e) {
-            if (!isQuoteChatError(e, "PRECONDITION_FAILED")) throw e;
-            // Someone else took it over (or its writer came back): show what they did.
-            const now = await client.findMessage(jobNow, last.message_id).catch(() => null);
-            if (now && g === gen && upsertServer(now)) commit();
-            throw new QuoteChatError({
-              message: "another tab or writer changed this reply first (it was taken over or is being written): not regenerated",
-              status: e.status,
-              code: e.code,
-              details: e.details,
-              requestId: e.requestId,
-              cause: e,
-            });
-          }
-        });
-      } catch (e) {
-        // Lost: the source is never read (a function is never called); let an iterator go.
-        if (typeof source !== "function") source[Symbol.asyncIterator]().return?.()?.catch(() => {});
-        throw e;
-      } finally {
-        sending.value--;
-      }
-      regenerates = last.message_id;
-    } else if (last === undefined) {
-      throw fail("NOTHING_TO_REGENERATE", "the chat is empty: there is nothing to regenerate");
+    if (takingOver === gen) {
+      throw refuse(source, "REPLY_IN_PROGRESS", "a regenerate() of this page is already taking the newest reply over");
     }
-    // The newest message is the user's (no reply was ever created): answer it.
+    const g = gen;
+    const id = messageId(opts.id, "assistant");
+    if (typeof id !== "string") return id;
+    takingOver = g;
+    let regenerates: string | undefined;
+    try {
+      regenerates = await takeOver(source, id);
+    } finally {
+      if (takingOver === g) takingOver = undefined;
+    }
     const metadata = { ...opts.metadata, ...(regenerates ? { regenerates } : {}) } as Meta;
     return streamReply(source, { ...opts, id, metadata });
   }
 
-  function fail(code: "REPLY_IN_PROGRESS" | "NOTHING_TO_REGENERATE", message: string): QuoteChatError {
+  /**
+   * Takes over the newest reply for the reply `id`: its id, or undefined when the newest
+   * message is the user's (no reply was ever created: `id` just answers it).
+   */
+  async function takeOver(source: ReplySource, id: string): Promise<string | undefined> {
+    const g = gen;
+    const jobNow = job;
+    const last = server[server.length - 1];
+    if (last === undefined) throw refuse(source, "NOTHING_TO_REGENERATE", "the chat is empty: there is nothing to regenerate");
+    if (last.role !== "assistant") return undefined;
+    const refused = refusal(last);
+    if (refused) throw refuse(source, ...refused);
+    sending.value++;
+    try {
+      await track(() => supersede(jobNow, g, last, id));
+    } catch (e) {
+      discard(source); // lost: the source is never read
+      throw e;
+    } finally {
+      sending.value--;
+    }
+    return last.message_id;
+  }
+
+  /** Why this page may not take the newest reply over, or null when it may. */
+  function refusal(last: Message): [RefusalCode, string] | null {
+    if (isWriting(last.message_id)) {
+      return ["REPLY_IN_PROGRESS", "this page is still writing the newest reply: stop() it first"];
+    }
+    const successor = last.metadata["superseded_by"];
+    if (typeof successor === "string") {
+      return ["NOTHING_TO_REGENERATE", `the newest reply was already regenerated: ${successor} replaces it`];
+    }
+    if (last.status === "complete") {
+      return ["NOTHING_TO_REGENERATE", "the newest reply is complete: there is nothing to regenerate"];
+    }
+    if (last.status === "streaming" && !isStale(last, Date.now())) {
+      // Another tab or a server is still writing it: taking it over would fail their reply.
+      return ["REPLY_IN_PROGRESS", "the newest reply is still being written elsewhere: wait for it, or until it is interrupted"];
+    }
+    return null;
+  }
+
+  /** `error`, naming its successor — only if nobody wrote it since this page read it (If-Match). */
+  async function supersede(jobNow: string, g: number, last: Message, id: string): Promise<void> {
+    try {
+      const { message } = await client.patch(
+        jobNow,
+        last.message_id,
+        { status: "error", metadata: { superseded_by: id } },
+        { ifMatch: last.version },
+      );
+      if (g === gen) {
+        upsertServer(message);
+        commit();
+      }
+    } catch (e) {
+      if (!isQuoteChatError(e, "PRECONDITION_FAILED")) throw e;
+      // Someone else took it over (or its writer came back): show what they did.
+      const now = await client.findMessage(jobNow, last.message_id).catch(() => null);
+      if (now && g === gen && upsertServer(now)) commit();
+      throw new QuoteChatError({
+        message: "another tab or writer changed this reply first (it was taken over or is being written): not regenerated",
+        status: e.status,
+        code: e.code,
+        details: e.details,
+        requestId: e.requestId,
+        cause: e,
+      });
+    }
+  }
+
+  /** A refused regenerate(): recorded in `error`, and its source never read. */
+  function refuse(source: ReplySource, code: RefusalCode, message: string): QuoteChatError {
+    discard(source);
     return setError(new QuoteChatError({ message, status: 0, code }));
   }
 
@@ -844,6 +920,13 @@ function chat<Meta extends Metadata>(
     summary,
     export: exportChat,
   };
+}
+
+type RefusalCode = "REPLY_IN_PROGRESS" | "NOTHING_TO_REGENERATE";
+
+/** A source that will never be read: a function is never called; an iterator is let go. */
+function discard(source: ReplySource): void {
+  if (typeof source !== "function") source[Symbol.asyncIterator]().return?.()?.catch(() => {});
 }
 
 /** The message as the server stored it at creation (version 1), built from the create answer. */

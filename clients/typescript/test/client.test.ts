@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createQuoteChatClient, isQuoteChatError, QuoteChatError, type QuoteChatClient } from "../src";
+import { createQuoteChatClient, isQuoteChatError, newMessageId, QuoteChatError, type QuoteChatClient } from "../src";
 import { FakeApi } from "./fakeApi";
 
 const JOB = "5e0d9c1a-7d43-4c4e-9a57-8f3b2a1c0d42";
@@ -17,6 +17,7 @@ beforeEach(() => {
   });
 });
 afterEach(() => {
+  vi.unstubAllGlobals();
   vi.useRealTimers();
 });
 
@@ -64,6 +65,16 @@ describe("create", () => {
     expect(created.message_id).toMatch(/^[A-Za-z0-9._:-]{1,100}$/);
     expect(created.message_id.startsWith("user-")).toBe(true);
     expect(created.replayed).toBe(false);
+  });
+
+  it("makes v4 UUIDs without crypto.randomUUID (a page on plain http other than localhost)", () => {
+    const { getRandomValues } = globalThis.crypto;
+    vi.stubGlobal("crypto", { getRandomValues: getRandomValues.bind(globalThis.crypto) });
+    const ids = Array.from({ length: 50 }, () => newMessageId("user"));
+    for (const id of ids) {
+      expect(id).toMatch(/^user-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    }
+    expect(new Set(ids).size).toBe(ids.length);
   });
 
   it("retries a network failure with the same message_id, and the replay answers 200", async () => {
@@ -305,6 +316,50 @@ describe("errors", () => {
     expect(error).toMatchObject({ status: 0, code: "NETWORK_ERROR" });
     expect(error.cause).toBeInstanceOf(TypeError);
     expect(api.requestsTo("GET")).toHaveLength(3);
+  });
+
+  it("gives up on an attempt that gets no answer within timeoutMs, aborts it and retries it", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user" });
+    api.fail("hang", { method: "GET" });
+    const call = client.list(JOB);
+    let settled = false;
+    void call.finally(() => (settled = true)).catch(() => {});
+    await vi.advanceTimersByTimeAsync(14_999);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1 + 250); // the timeout, then the network back-off
+    expect(await call).toHaveLength(1);
+    const gets = api.requestsTo("GET");
+    expect(gets.map((r) => r.status)).toEqual(["hung", 200]);
+    expect(gets[0]!.signal.aborted).toBe(true); // a real fetch lets its connection go
+  });
+
+  it("reports attempts that all time out as NETWORK_ERROR; a non-idempotent call is not retried", async () => {
+    const quick = createQuoteChatClient({ baseUrl: "http://127.0.0.1:3000", token: () => "t", fetch: api.fetch, timeoutMs: 1000 });
+    for (let i = 0; i < 3; i++) api.fail("hang", { method: "GET" });
+    const error = await run(quick.list(JOB)).catch((e) => e);
+    expect(error).toMatchObject({ status: 0, code: "NETWORK_ERROR" });
+    expect(error.cause).toMatchObject({ name: "TimeoutError" });
+    expect(api.requestsTo("GET")).toHaveLength(3);
+
+    api.fail("hang", { method: "DELETE" });
+    await expect(run(quick.clear(JOB))).rejects.toMatchObject({ code: "NETWORK_ERROR" });
+    expect(api.requestsTo("DELETE")).toHaveLength(1);
+  });
+
+  it("reports a success that is not the API's JSON (e.g. a dev server's index.html) as UNEXPECTED_RESPONSE, once", async () => {
+    const answering = (body: string, type: string) => {
+      const fetch = vi.fn(async () => new Response(body, { status: 200, headers: { "Content-Type": type } }));
+      return { fetch, client: createQuoteChatClient({ baseUrl: "http://127.0.0.1:5173", token: () => "t", fetch }) };
+    };
+    const html = answering("<!doctype html><html><body><div id=app></div></body></html>", "text/html");
+    const error = await run(html.client.list(JOB)).catch((e) => e);
+    expect(error).toMatchObject({ status: 200, code: "UNEXPECTED_RESPONSE" });
+    expect(error.message).toMatch(/not JSON \(text\/html\)/);
+    expect(html.fetch).toHaveBeenCalledOnce();
+
+    const other = answering('{"hello":"world"}', "application/json");
+    await expect(run(other.client.summary(JOB))).rejects.toMatchObject({ status: 200, code: "UNEXPECTED_RESPONSE" });
+    expect(other.fetch).toHaveBeenCalledOnce();
   });
 
   it("maps API Gateway's own bodies: 401 → UNAUTHENTICATED, others → UNEXPECTED_RESPONSE", async () => {

@@ -8,8 +8,14 @@ import type { Message } from "../src/client";
 type Fault = {
   method?: string;
   path?: RegExp;
-  /** network-before: nothing happens; network-after: it happens but the answer is lost. */
-  kind: "network-before" | "network-after" | "unavailable";
+  /** The Retry-After of an `unavailable` fault; "1" by default. */
+  retryAfter?: string;
+  /**
+   * network-before: nothing happens; network-after: it happens but the answer is lost; hang:
+   * nothing happens and the fetch never settles, whatever its signal does (a laptop put to
+   * sleep mid-request).
+   */
+  kind: "network-before" | "network-after" | "unavailable" | "hang";
 };
 
 export interface Recorded {
@@ -19,7 +25,9 @@ export interface Recorded {
   headers: Headers;
   cache: RequestCache;
   body: any;
-  status: number | "network-error";
+  /** The request's signal (aborted when the client gives up on it). */
+  signal: AbortSignal;
+  status: number | "network-error" | "hung";
   /** Date.now() when it arrived (the tests' fake clock). */
   at: number;
 }
@@ -44,7 +52,7 @@ export class FakeApi {
   }
 
   /** The next matching request fails once, as `kind` says. */
-  fail(kind: Fault["kind"], match: { method?: string; path?: RegExp } = {}): void {
+  fail(kind: Fault["kind"], match: { method?: string; path?: RegExp; retryAfter?: string } = {}): void {
     this.faults.push({ kind, ...match });
   }
 
@@ -116,6 +124,7 @@ export class FakeApi {
       headers: request.headers,
       cache: request.cache,
       body,
+      signal: request.signal,
       status: 0,
       at: Date.now(),
     };
@@ -125,6 +134,10 @@ export class FakeApi {
       (f) => (!f.method || f.method === request.method) && (!f.path || f.path.test(url.pathname)),
     );
     const fault = faultAt === -1 ? undefined : this.faults.splice(faultAt, 1)[0];
+    if (fault?.kind === "hang") {
+      record.status = "hung";
+      return new Promise<Response>(() => {});
+    }
     if (fault?.kind === "network-before") {
       record.status = "network-error";
       throw new TypeError("fetch failed");
@@ -132,7 +145,7 @@ export class FakeApi {
     if (fault?.kind === "unavailable") {
       record.status = 503;
       return error(503, "SERVICE_UNAVAILABLE", "service temporarily unavailable, retry later", undefined, {
-        "Retry-After": "1",
+        "Retry-After": fault.retryAfter ?? "1",
       });
     }
     const response = this.#handle(request, url, body);

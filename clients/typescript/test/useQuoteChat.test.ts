@@ -93,12 +93,45 @@ describe("load and send", () => {
   });
 
   it("puts a failure in `error` as a QuoteChatError with its code, and rethrows it", async () => {
-    const chat = useQuoteChat(client, "11111111-2222-3333-4444-555555555555");
+    const chat = mounted({ follow: false }, "11111111-2222-3333-4444-555555555555");
     await expect(chat.load()).rejects.toBeInstanceOf(QuoteChatError);
     expect(chat.error.value).toMatchObject({ code: "JOB_NOT_FOUND", status: 404 });
     expect(chat.status.value).toBe("error");
-    expect(chat.following.value).toBe(false); // a failed load does not follow
     chat.clearError();
+    expect(chat.error.value).toBeNull();
+    expect(chat.status.value).toBe("ready");
+  });
+
+  it("puts a failure to make a message id in `error`, never a synchronous throw", async () => {
+    const chat = mounted();
+    await chat.load();
+    vi.stubGlobal("crypto", {}); // neither randomUUID nor getRandomValues
+    let reply: Promise<unknown> | undefined;
+    expect(() => (reply = chat.streamReply(llm(["x"], 10)))).not.toThrow();
+    await expect(reply).rejects.toMatchObject({ code: "CLIENT_ERROR" });
+    expect(chat.error.value).toMatchObject({ code: "CLIENT_ERROR" });
+    expect(chat.status.value).toBe("error");
+
+    chat.clearError();
+    await expect(chat.send("hi")).rejects.toMatchObject({ code: "CLIENT_ERROR" });
+    expect(chat.error.value).toMatchObject({ code: "CLIENT_ERROR" });
+    expect(chat.messages.value).toEqual([]);
+    expect(api.requestsTo("POST")).toHaveLength(0);
+  });
+
+  it("follows after a failed load too, and recovers by itself once the API answers", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
+    for (let i = 0; i < 3; i++) api.fail("network-before", { method: "GET" });
+    const chat = mounted();
+    const loading = chat.load();
+    const rejected = expect(loading).rejects.toMatchObject({ code: "NETWORK_ERROR" });
+    await vi.advanceTimersByTimeAsync(250 + 500);
+    await rejected;
+    expect(chat.following.value).toBe(true);
+    expect(chat.messages.value).toEqual([]);
+
+    await vi.advanceTimersByTimeAsync(1000); // the first tick reads the whole chat
+    expect(chat.messages.value.map((m) => m.content)).toEqual(["hi"]);
     expect(chat.error.value).toBeNull();
     expect(chat.status.value).toBe("ready");
   });
@@ -304,6 +337,47 @@ describe("status", () => {
     expect(released).toBe(true); // the source was told to stop
   });
 
+  it("stop() aborts the signal a source function is given, cancelling the LLM request", async () => {
+    const chat = mounted();
+    let given: AbortSignal | undefined;
+    let cancelled = false;
+    // An LLM SDK's stream: a request per chunk that only its signal can end.
+    async function* llmRequest(signal: AbortSignal) {
+      for (const word of ["one ", "two ", "three"]) {
+        await new Promise((resolve, reject) => {
+          const timer = setTimeout(resolve, 100);
+          signal.addEventListener("abort", () => {
+            clearTimeout(timer);
+            cancelled = true;
+            reject(signal.reason);
+          });
+        });
+        yield word;
+      }
+    }
+    const done = chat.streamReply((signal) => llmRequest((given = signal)), { id: "a-1", throttleMs: 50 });
+    await vi.advanceTimersByTimeAsync(150);
+    expect(given?.aborted).toBe(false);
+    const stopping = chat.stop();
+    await vi.runAllTimersAsync();
+    await stopping;
+    expect(given?.aborted).toBe(true);
+    expect(cancelled).toBe(true);
+    expect(await done).toMatchObject({ content: "one ", status: "complete", metadata: { stopped: true } });
+
+    // A reply whose text can no longer be saved ends its LLM request at once too.
+    cancelled = false;
+    api.fail("unavailable", { method: "PATCH", retryAfter: "60" });
+    const failing = chat.streamReply((signal) => llmRequest((given = signal)), { id: "a-2", throttleMs: 50 });
+    const rejected = expect(failing).rejects.toMatchObject({ code: "SERVICE_UNAVAILABLE" });
+    await vi.advanceTimersByTimeAsync(100); // "one ", PATCHed: 503
+    expect(given?.aborted).toBe(true);
+    expect(cancelled).toBe(true);
+    await vi.runAllTimersAsync();
+    await rejected;
+    expect(api.chats.get(JOB)![1]).toMatchObject({ message_id: "a-2", status: "error" });
+  });
+
   it("an aborted signal, or a source that throws an AbortError, stops the same way", async () => {
     const chat = mounted();
     const abort = new AbortController();
@@ -424,6 +498,48 @@ describe("regenerate", () => {
 
     await expect(chat.regenerate(llm(["again"], 10))).rejects.toMatchObject({ code: "NOTHING_TO_REGENERATE" });
     expect(chat.status.value).toBe("error");
+  });
+
+  it("refuses a second regenerate() while the first is taking the reply over: one new reply", async () => {
+    seedOrphan();
+    // The new reply's create waits until released: the window in which the old reply is
+    // already taken over (its version is this page's) and no writer of the new one exists yet.
+    let releasePost!: () => void;
+    const posted = new Promise<void>((resolve) => (releasePost = resolve));
+    const gated = async (request: Request) => {
+      if (request.method === "POST") await posted;
+      return api.fetch(request);
+    };
+    client = createQuoteChatClient({ baseUrl: "http://127.0.0.1:3000", token: () => "t", fetch: gated });
+    const chat = mounted({ follow: false });
+    await chat.load();
+
+    const first = chat.regenerate(() => llm(["one"], 10), { id: "a-2" });
+    const early = chat.regenerate(() => llm(["two"], 10), { id: "a-3" }); // before the takeover's answer
+    await expect(early).rejects.toMatchObject({ code: "REPLY_IN_PROGRESS" });
+    await vi.advanceTimersByTimeAsync(0); // the takeover is answered; the create waits
+    expect(chat.messages.value.find((m) => m.message_id === "a-1")).toMatchObject({ status: "error" });
+    const late = chat.regenerate(() => llm(["three"], 10), { id: "a-4" });
+    await expect(late).rejects.toMatchObject({ code: "NOTHING_TO_REGENERATE" });
+
+    releasePost();
+    await vi.advanceTimersByTimeAsync(100);
+    await first;
+    expect(api.chats.get(JOB)!.map((m) => m.message_id)).toEqual(["m-1", "a-1", "a-2"]);
+    expect(api.requestsTo("PATCH").filter((r) => r.path.endsWith("/a-1/"))).toHaveLength(1);
+  });
+
+  it("refuses a reply another page already regenerated (superseded_by), writing nothing", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
+    api.seed(JOB, { message_id: "a-1", role: "assistant", status: "error", metadata: { superseded_by: "a-9" } });
+    const chat = mounted({ follow: false });
+    await chat.load();
+    const source = vi.fn(() => llm(["again"], 10));
+    await expect(chat.regenerate(source)).rejects.toMatchObject({ code: "NOTHING_TO_REGENERATE" });
+    expect(chat.error.value?.message).toMatch(/a-9/);
+    expect(source).not.toHaveBeenCalled();
+    expect(api.requestsTo("PATCH")).toHaveLength(0);
+    expect(api.requestsTo("POST")).toHaveLength(0);
   });
 
   it("refuses a reply another writer is still streaming (not yet interrupted), writing nothing", async () => {
@@ -637,6 +753,55 @@ describe("live follow", () => {
     await vi.advanceTimersByTimeAsync(5000);
     expect(chat.error.value).toBeNull();
     expect(chat.messages.value).toHaveLength(1);
+  });
+
+  it("backs off while ticks fail, even while a reply streams, and honours a 503's Retry-After", async () => {
+    client = createQuoteChatClient({ baseUrl: "http://127.0.0.1:3000", token: () => "t", fetch: api.fetch, retry: { attempts: 1 } });
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "3 boxes" });
+    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "I und", status: "streaming" });
+    const chat = mounted({ staleAfterMs: 10 * 60_000 });
+    await chat.load();
+    expect(chat.status.value).toBe("streaming"); // followed every pollMs
+
+    for (let i = 0; i < 7; i++) api.fail("network-before", { method: "GET" });
+    const from = api.requests.length;
+    await vi.advanceTimersByTimeAsync(1000 + 2000 + 4000 + 8000 + 16_000 + 30_000 + 30_000);
+    const failing = polls(from);
+    expect(failing.map((r) => r.status)).toEqual(Array(7).fill("network-error"));
+    expect(failing.slice(1).map((r, i) => r.at - failing[i]!.at)).toEqual([2000, 4000, 8000, 16_000, 30_000, 30_000]);
+    expect(chat.error.value).toMatchObject({ code: "NETWORK_ERROR" });
+
+    // Answering again: back to pollMs (the reply still streams).
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(chat.error.value).toBeNull();
+    const back = api.requests.length;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(polls(back).length).toBeGreaterThan(0);
+
+    api.fail("unavailable", { method: "GET", retryAfter: "20" });
+    const busy = api.requests.length;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(polls(busy).map((r) => r.status)).toEqual([503]);
+    expect(chat.error.value).toMatchObject({ code: "SERVICE_UNAVAILABLE", retryAfter: 20 });
+    await vi.advanceTimersByTimeAsync(19_999);
+    expect(polls(busy)).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(polls(busy).length).toBeGreaterThan(1);
+    expect(chat.error.value).toBeNull();
+  });
+
+  it("keeps following over a request that never answers (timed out, retried)", async () => {
+    const chat = mounted();
+    await chat.load();
+    api.fail("hang", { method: "GET" });
+    await vi.advanceTimersByTimeAsync(1000); // the first tick hangs
+    expect(api.requests.at(-1)!.status).toBe("hung");
+    await vi.advanceTimersByTimeAsync(15_000 + 250); // given up, retried
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(chat.messages.value.map((m) => m.content)).toEqual(["hi"]);
+    expect(chat.following.value).toBe(true);
+    expect(chat.error.value).toBeNull();
   });
 
   it("a jobId ref change loads and follows the new chat, and drops the old one", async () => {

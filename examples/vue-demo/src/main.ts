@@ -96,7 +96,8 @@ const ChatView = defineComponent({
       () => void refreshSummary(),
     );
 
-    const llm = (prompt: string) => () => fakeLlm(prompt, { wordMs: s.wordMs });
+    // Stop (or a reply that can no longer be saved) aborts `signal`: the fake LLM ends at once.
+    const llm = (prompt: string) => (signal: AbortSignal) => fakeLlm(prompt, { wordMs: s.wordMs, signal });
 
     async function writeHere(write: () => Promise<unknown>) {
       streamingHere.value = true;
