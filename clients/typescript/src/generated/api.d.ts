@@ -39,9 +39,10 @@ export interface paths {
          *     `next_cursor` continues ascending and is sent alone, without `after`. When the message
          *     is not visible (unknown, or hidden by a clear) the answer is 404 `MESSAGE_NOT_FOUND`:
          *     the client's copy is stale, reload with a plain list. The `ETag` of an `after` answer
-         *     depends on the chat's head alone (creates, clears and restores change it; a PATCH does
-         *     not), so its `304` costs one DynamoDB request and reads no message: this is the poll of
-         *     a page following the chat. Changes to a message are followed with `getMessage`.
+         *     depends on the chat's head (creates, clears and restores change it; a PATCH does not),
+         *     `after` and `limit`, so its `304` costs one DynamoDB request and reads no message: this
+         *     is the poll of a page following the chat. Changes to a message are followed with
+         *     `getMessage`.
          */
         get: operations["listMessages"];
         put?: never;
@@ -773,9 +774,9 @@ export interface components {
             };
         };
         /**
-         * @description `UNSUPPORTED_MEDIA_TYPE`: a non-empty body whose `Content-Type` is missing or is not
-         *     `application/json` / `application/*+json`. (An empty body is 400 `INVALID_JSON`, a body
-         *     over 512 KiB is 413, whatever the type.)
+         * @description `UNSUPPORTED_MEDIA_TYPE`: a `Content-Type` that is not `application/json` /
+         *     `application/*+json`, or none with a non-empty body. (An empty body without a type is
+         *     400 `INVALID_JSON`; a body over 512 KiB is 413, whatever the type.)
          */
         UnsupportedMediaType: {
             headers: {
