@@ -3,6 +3,7 @@
 // up here as a type error after `npm run generate`.
 import createClient from "openapi-fetch";
 import type { components, paths } from "./generated/api";
+import { holdsPatch } from "./landed";
 
 type Schemas = components["schemas"];
 export type Message = Schemas["Message"];
@@ -395,7 +396,9 @@ export class QuoteChatClient {
 
   /**
    * Patches a message. With `ifMatch` the server refuses (412) to overwrite a newer version, and
-   * the call is safe to retry; without it, it is sent once.
+   * the call is safe to retry; without it, it is sent once. A retried one that meets a 412 on
+   * exactly the next version reads the message: when it holds what `body` set, the earlier
+   * attempt landed (its answer was lost), and that message is the result.
    */
   async patch(
     jobId: string,
@@ -403,24 +406,34 @@ export class QuoteChatClient {
     body: MessagePatch,
     options: { ifMatch?: number } = {},
   ): Promise<Patched> {
-    const guarded = options.ifMatch !== undefined;
-    const { data, response } = await this.#send(guarded, (init) =>
-      this.#api.PATCH(MESSAGE, {
-        params: {
-          path: { job_id: jobId, message_id: messageId },
-          header: guarded ? { "If-Match": `"${options.ifMatch}"` } : {},
-        },
-        body,
-        ...init,
-      }),
-    );
-    const message = required(data, response).data;
-    return { message, version: message.version ?? versionFromEtag(response.headers.get("ETag")) };
+    const { ifMatch } = options;
+    let attempts = 0;
+    try {
+      const { data, response } = await this.#send(ifMatch !== undefined, (init) => {
+        attempts++;
+        return this.#api.PATCH(MESSAGE, {
+          params: {
+            path: { job_id: jobId, message_id: messageId },
+            header: ifMatch === undefined ? {} : { "If-Match": `"${ifMatch}"` },
+          },
+          body,
+          ...init,
+        });
+      });
+      const message = required(data, response).data;
+      return { message, version: message.version ?? versionFromEtag(response.headers.get("ETag")) };
+    } catch (error) {
+      if (ifMatch === undefined || attempts < 2 || !conflictsWithNext(error, ifMatch)) throw error;
+      const message = await this.getMessage(jobId, messageId);
+      if (message.version !== ifMatch + 1 || !holdsPatch(message, body)) throw error;
+      return { message, version: message.version };
+    }
   }
 
   /**
    * A PATCH guarded by If-Match that survives concurrent writers: `update` computes the body
-   * from the message as stored, and on 412 the policy decides (see ConflictPolicy).
+   * from the message as stored, and on 412 the policy decides (see ConflictPolicy) — except for
+   * a 412 that is this PATCH's own lost answer, which `patch` turns back into its result.
    */
   async patchWithRetry(
     jobId: string,
@@ -738,6 +751,14 @@ function required<T>(data: T | undefined, response: Response): T {
     });
   }
   return data as T;
+}
+
+/**
+ * A 412 saying one write came after `ifMatch`: the only case in which a resent PATCH may have
+ * met its own earlier attempt (two writes since cannot both be it).
+ */
+function conflictsWithNext(error: unknown, ifMatch: number): boolean {
+  return isQuoteChatError(error, "PRECONDITION_FAILED") && Number(error.details?.["current_version"]) === ifMatch + 1;
 }
 
 /** Weak comparison, as the server does it (RFC 9110 §8.8.3.2). */

@@ -29,6 +29,7 @@ import {
   type Summary,
 } from "./client";
 import { createFollower, type Pausable, type TickResult } from "./follow";
+import { holdsPatch } from "./landed";
 
 export type { Pausable } from "./follow";
 
@@ -600,7 +601,7 @@ function chat<Meta extends Metadata>(
           } catch (e) {
             if (!isQuoteChatError(e, "PRECONDITION_FAILED") || attempt >= 3) throw e;
             const current = await client.getMessage(jobNow, id);
-            if (applied(current, body)) {
+            if (holdsPatch(current, body)) {
               stored = current;
               break;
             }
@@ -947,20 +948,6 @@ function localMessage(
     status: role === "assistant" ? "streaming" : "complete",
     updated_at: timestamp,
   };
-}
-
-/** The PATCH `body` is already what `current` holds (a PATCH whose answer was lost landed). */
-function applied(current: Message, body: MessagePatch): boolean {
-  if ("content" in body && body.content !== undefined && body.content !== current.content) return false;
-  if ("status" in body && body.status !== undefined && body.status !== current.status) return false;
-  if ("metadata" in body && body.metadata) {
-    for (const [key, value] of Object.entries(body.metadata)) {
-      if (value === null ? key in current.metadata : JSON.stringify(current.metadata[key]) !== JSON.stringify(value)) {
-        return false;
-      }
-    }
-  }
-  return true;
 }
 
 function sameMessage(a: Message, b: Message): boolean {

@@ -128,6 +128,40 @@ describe("patch", () => {
     ]);
   });
 
+  it("patchWithRetry applies a change once when a resent PATCH meets its own landed first attempt", async () => {
+    const mine = api.seed(JOB, { message_id: "a-1", role: "assistant", metadata: { count: 1, draft: true } });
+    api.fail("network-after", { method: "PATCH" }); // applied, but the answer is lost
+    const update = vi.fn((current) => ({
+      metadata: { count: (current.metadata.count as number) + 1, draft: null },
+      status: "complete" as const,
+    }));
+
+    const result = await run(client.patchWithRetry(JOB, "a-1", update, { current: mine }));
+
+    expect(result.version).toBe(2);
+    expect(result.message.metadata).toEqual({ count: 2 });
+    expect(api.chats.get(JOB)![0]).toMatchObject({ version: 2, metadata: { count: 2 }, status: "complete" });
+    expect(update).toHaveBeenCalledTimes(1);
+    expect(api.requestsTo("PATCH").map((r) => [r.headers.get("If-Match"), r.status])).toEqual([
+      ['"1"', "network-error"],
+      ['"1"', 412],
+    ]);
+  });
+
+  it("a resent PATCH that meets someone else's write on the next version still goes by the policy", async () => {
+    const mine = api.seed(JOB, { message_id: "a-1", role: "assistant", metadata: { count: 1 } });
+    api.fail("network-before", { method: "PATCH" }); // not applied
+    const update = vi.fn((current) => ({ metadata: { count: (current.metadata.count as number) + 1 } }));
+    const call = client.patchWithRetry(JOB, "a-1", update, { current: mine });
+    await vi.advanceTimersByTimeAsync(0);
+    api.update(JOB, "a-1", { metadata: { count: 5 } }); // another writer, during the back-off
+    const result = await run(call);
+
+    expect(result.message.metadata).toEqual({ count: 6 });
+    expect(update).toHaveBeenCalledTimes(2);
+    expect(api.requestsTo("PATCH").map((r) => r.status)).toEqual(["network-error", 412, 200]);
+  });
+
   it("patchWithRetry with onConflict 'fail' gives the 412 back", async () => {
     const mine = api.seed(JOB, { message_id: "a-1", role: "assistant" });
     api.update(JOB, "a-1", { content: "theirs" });
