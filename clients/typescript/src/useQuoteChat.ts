@@ -66,7 +66,8 @@ export interface UseQuoteChatOptions {
   /**
    * A `streaming` reply that nobody writes here and whose `updated_at` is older than this is
    * taken as abandoned (its writer closed the tab or crashed): `interrupted` becomes true.
-   * Compared with this machine's clock. Default 30 s.
+   * Compared with this machine's clock. Default 30 s. A reply this page writes is PATCHed every
+   * third of it while its source is silent, so that pages with the same setting never see it so.
    */
   staleAfterMs?: number;
   /**
@@ -545,7 +546,8 @@ function chat<Meta extends Metadata>(
    * Writes an assistant reply as it arrives: created `streaming` (so a page loaded meanwhile
    * knows more is coming), then PATCHed with the WHOLE text so far — each PATCH replaces the
    * content, so a lost PATCH is repaired by the next — at most once per `throttleMs` or
-   * `flushBytes` of new text, one at a time with If-Match = the last version, and finally
+   * `flushBytes` of new text (and again every `staleAfterMs / 3` while none comes, to keep it
+   * from looking abandoned), one at a time with If-Match = the last version, and finally
    * PATCHed `complete`; `complete` with `{stopped: true}` after `stop()` or an aborted signal
    * (or a source that throws an AbortError); `error` if `source` throws anything else (rethrown
    * as a QuoteChatError `SOURCE_FAILED`).
@@ -585,6 +587,7 @@ function chat<Meta extends Metadata>(
       let unsentBytes = 0;
       let lastFlushAt = Date.now();
       let timer: ReturnType<typeof setTimeout> | undefined;
+      let aliveTimer: ReturnType<typeof setTimeout> | undefined;
       let inFlight: Promise<void> | undefined;
       let patchFailure: unknown;
       let done = false;
@@ -594,14 +597,19 @@ function chat<Meta extends Metadata>(
       // current version — unless someone else ended it (regenerate() in another tab): then
       // the 412 stands.
       const write = async (body: MessagePatch) => {
+        // A body without a status leaves the reply streaming: the same text in a reply ended
+        // elsewhere (a keep-alive repeats the text) is not this writer's PATCH having landed.
+        const landed: MessagePatch = { status: "streaming", ...body };
         for (let attempt = 1; ; attempt++) {
           try {
-            stored = (await client.patch(jobNow, id, body, { ifMatch: stored.version })).message;
+            const { message } = await client.patch(jobNow, id, body, { ifMatch: stored.version });
+            if (!holdsPatch(message, landed)) throw endedElsewhere(message);
+            stored = message;
             break;
           } catch (e) {
             if (!isQuoteChatError(e, "PRECONDITION_FAILED") || attempt >= 3) throw e;
             const current = await client.getMessage(jobNow, id);
-            if (holdsPatch(current, body)) {
+            if (holdsPatch(current, landed)) {
               stored = current;
               break;
             }
@@ -615,9 +623,31 @@ function chat<Meta extends Metadata>(
         shown(stored);
       };
 
+      // Another page takes a reply whose updated_at has not moved for staleAfterMs as abandoned
+      // (and may take it over): a model that thinks or calls a tool for longer must not look so.
+      // So while there is nothing new to send, the same text is PATCHed again every third of
+      // that, with If-Match like any PATCH, which moves version and updated_at.
+      const keepAliveMs = Number.isFinite(staleAfterMs)
+        ? Math.min(Math.max(throttleMs, staleAfterMs / 3), MAX_TIMER_MS)
+        : undefined;
+
       const flush = () => {
         timer = undefined;
         if (inFlight || done || unsentBytes === 0) return;
+        patchText();
+      };
+
+      const keepAlive = () => {
+        aliveTimer = undefined;
+        if (inFlight || done) return;
+        patchText();
+      };
+
+      const patchText = () => {
+        clearTimeout(timer);
+        timer = undefined;
+        clearTimeout(aliveTimer);
+        aliveTimer = undefined;
         unsentBytes = 0;
         lastFlushAt = Date.now();
         inFlight = write({ content: text })
@@ -635,7 +665,11 @@ function chat<Meta extends Metadata>(
       // timer will flush at the window's end. Never while a PATCH is in flight: its If-Match
       // needs the version the in-flight one returns (it calls schedule() again when done).
       const schedule = () => {
-        if (inFlight || done || unsentBytes === 0) return;
+        if (inFlight || done) return;
+        if (unsentBytes === 0) {
+          if (keepAliveMs !== undefined) aliveTimer ??= setTimeout(keepAlive, lastFlushAt + keepAliveMs - Date.now());
+          return;
+        }
         const due = lastFlushAt + throttleMs - Date.now();
         if (unsentBytes >= flushBytes || due <= 0) {
           clearTimeout(timer);
@@ -647,6 +681,7 @@ function chat<Meta extends Metadata>(
 
       let sourceFailure: unknown;
       let stopped = abort.signal.aborted;
+      schedule(); // the keep-alive, before the first text: a reasoning model may think long
       if (!stopped) {
         const aborted = new Promise<"aborted">((resolve) => {
           if (abort.signal.aborted) resolve("aborted");
@@ -694,6 +729,7 @@ function chat<Meta extends Metadata>(
       }
       done = true;
       clearTimeout(timer);
+      clearTimeout(aliveTimer);
       await inFlight;
 
       if (patchFailure) {
@@ -924,6 +960,19 @@ function chat<Meta extends Metadata>(
 }
 
 type RefusalCode = "REPLY_IN_PROGRESS" | "NOTHING_TO_REGENERATE";
+
+// setTimeout fires at once for longer delays (they overflow its 32-bit counter).
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The 412 a writer meets when the reply it writes was ended by someone else. */
+function endedElsewhere(message: Message): QuoteChatError {
+  return new QuoteChatError({
+    message: "the reply was ended elsewhere (taken over or finished by another writer)",
+    status: 412,
+    code: "PRECONDITION_FAILED",
+    details: { current_version: message.version },
+  });
+}
 
 /** A source that will never be read: a function is never called; an iterator is let go. */
 function discard(source: ReplySource): void {

@@ -233,6 +233,95 @@ describe("streamReply", () => {
     expect(chat.status.value).toBe("error");
   });
 
+  it("keeps a silent reply alive (its text PATCHed again every staleAfterMs/3), so no other page sees it interrupted", async () => {
+    const chat = mounted({ staleAfterMs: 30_000 });
+    const tab = mounted({ staleAfterMs: 30_000 }); // another page following the chat
+    await tab.load();
+    const gates: Array<() => void> = [];
+    const gate = () => new Promise<void>((resolve) => gates.push(resolve));
+    // A reasoning model: silent before its first text, and again while it calls a tool.
+    async function* thinking() {
+      await gate();
+      yield "Let me check. ";
+      await gate();
+      yield "3 boxes.";
+    }
+    const done = chat.streamReply(thinking(), { id: "a-1", throttleMs: 250 });
+
+    await vi.advanceTimersByTimeAsync(45_000);
+    expect(tab.messages.value.at(-1)).toMatchObject({ message_id: "a-1", status: "streaming" });
+    expect(tab.interrupted.value).toBe(false);
+    expect(tab.status.value).toBe("streaming");
+    gates.shift()!();
+    await vi.advanceTimersByTimeAsync(45_000);
+    expect(tab.messages.value.at(-1)).toMatchObject({ content: "Let me check. ", status: "streaming" });
+    expect(tab.interrupted.value).toBe(false);
+
+    const patches = api.requestsTo("PATCH");
+    // Every 10 s of silence: the same text, each on the version the previous one returned.
+    expect(patches.map((p) => p.body)).toEqual([
+      ...Array(4).fill({ content: "" }),
+      { content: "Let me check. " },
+      ...Array(4).fill({ content: "Let me check. " }),
+    ]);
+    expect(patches.map((p) => p.headers.get("If-Match"))).toEqual(patches.map((_, i) => `"${i + 1}"`));
+    expect(patches.slice(5).map((p, i) => p.at - patches[i + 4]!.at)).toEqual(Array(4).fill(10_000));
+
+    gates.shift()!();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await done).toMatchObject({ content: "Let me check. 3 boxes.", status: "complete" });
+    const ended = api.requestsTo("PATCH").length;
+    await vi.advanceTimersByTimeAsync(60_000); // no keep-alive once the reply has ended
+    expect(api.requestsTo("PATCH")).toHaveLength(ended);
+  });
+
+  it("stops keeping a reply alive when it is stopped", async () => {
+    const chat = mounted({ staleAfterMs: 30_000 });
+    const silent = (signal: AbortSignal) =>
+      (async function* () {
+        await new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+        yield "never";
+      })();
+    const done = chat.streamReply(silent, { id: "a-1" });
+    await vi.advanceTimersByTimeAsync(25_000);
+    expect(api.requestsTo("PATCH")).toHaveLength(2);
+    const stopping = chat.stop();
+    await vi.advanceTimersByTimeAsync(0);
+    await stopping;
+    expect(await done).toMatchObject({ content: "", status: "complete", metadata: { stopped: true } });
+    const ended = api.requestsTo("PATCH").length;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(api.requestsTo("PATCH")).toHaveLength(ended);
+  });
+
+  it("a keep-alive whose retry meets a takeover with the same text stops, without writing over it", async () => {
+    const chat = mounted({ staleAfterMs: 30_000 });
+    let resume!: () => void;
+    async function* source() {
+      yield "one ";
+      await new Promise<void>((resolve) => (resume = resolve));
+      yield "two";
+    }
+    const done = chat.streamReply(source(), { id: "a-1", throttleMs: 250 });
+    const rejected = expect(done).rejects.toMatchObject({ code: "PRECONDITION_FAILED" });
+    await vi.advanceTimersByTimeAsync(1000); // "one " stored at 250 ms, version 2
+    api.fail("network-before", { method: "PATCH" }); // the keep-alive (at 10 250 ms) never arrives...
+    await vi.advanceTimersByTimeAsync(9_300);
+    expect(api.requestsTo("PATCH").map((p) => p.status)).toEqual([200, "network-error"]);
+    // ...and, before it is retried, another page takes the reply over (it holds the same text).
+    api.update(JOB, "a-1", { status: "error", metadata: { superseded_by: "a-2" } });
+    await vi.advanceTimersByTimeAsync(1000);
+    resume();
+    await vi.advanceTimersByTimeAsync(1000);
+    await rejected;
+    expect(api.chats.get(JOB)![0]).toMatchObject({
+      content: "one ",
+      status: "error",
+      version: 3,
+      metadata: { superseded_by: "a-2" },
+    });
+  });
+
   it("stops with the 412 when someone else ended the reply (taken over elsewhere)", async () => {
     const chat = mounted();
     async function* source() {
