@@ -133,7 +133,10 @@ export interface UseQuoteChatReturn<Meta extends Metadata = Metadata> {
   send: (content: string, metadata?: Meta) => Promise<ChatMessage<Meta>>;
   /** Writes an assistant reply as `source` produces it (see the README). */
   streamReply: (source: ReplySource, options?: StreamReplyOptions<Meta>) => Promise<ChatMessage<Meta>>;
-  /** Ends the replies this page is streaming, keeping their text, `complete` + `{stopped: true}`. */
+  /**
+   * Ends the replies this page is streaming, keeping their text, `complete` + `{stopped: true}`
+   * (a `jobId` change and unmounting do the same for the chat left).
+   */
   stop: () => Promise<void>;
   /**
    * Takes over the newest reply when it is interrupted or failed (PATCH `error` with If-Match,
@@ -160,7 +163,8 @@ export type QuoteChat<Meta extends Metadata = Metadata> = UseQuoteChatReturn<Met
  * One job's chat: `useQuoteChat(jobId, { baseUrl, getToken })`, or with a client of your own
  * (shared between components, custom fetch or retries): `useQuoteChat(client, jobId, options)`.
  * `jobId` may be a ref or a getter: a change empties the state and, once `load()` has been
- * called, loads and follows the new chat.
+ * called, loads and follows the new chat. A change, and the disposal of the calling scope, stop
+ * the replies this page streams in the chat left, as `stop()` does.
  */
 export function useQuoteChat<Meta extends Metadata = Metadata>(
   jobId: MaybeRefOrGetter<string>,
@@ -553,14 +557,21 @@ function chat<Meta extends Metadata>(
    * as a QuoteChatError `SOURCE_FAILED`).
    */
   function streamReply(source: ReplySource, opts: StreamReplyOptions<Meta> = {}): Promise<Msg> {
-    const g = gen;
-    const jobNow = job;
+    return writeReply(gen, job, source, opts);
+  }
+
+  /**
+   * streamReply() for the chat of generation `g`. One that is not shown any more (a regenerate()
+   * whose takeover outlived a jobId change) is stopped from the start, as the writers of that
+   * chat were: its reply is created — the reply it replaces names it — and stored stopped.
+   */
+  function writeReply(g: number, jobNow: string, source: ReplySource, opts: StreamReplyOptions<Meta>): Promise<Msg> {
     const { throttleMs = 250, flushBytes = 1024, metadata, signal } = opts;
     const id = messageId(opts.id, "assistant");
     if (typeof id !== "string") return id;
     const abort = new AbortController();
     const onAbort = () => abort.abort();
-    if (signal?.aborted) abort.abort();
+    if (signal?.aborted || g !== gen) abort.abort();
     signal?.addEventListener("abort", onAbort, { once: true });
     const writer: Writer = { gen: g, id, phase: "submitted", abort, done: Promise.resolve() };
     writers.add(writer);
@@ -726,6 +737,8 @@ function chat<Meta extends Metadata>(
           if (isAbort(e)) stopped = true;
           else sourceFailure = e;
         }
+      } else {
+        discard(source);
       }
       done = true;
       clearTimeout(timer);
@@ -760,9 +773,13 @@ function chat<Meta extends Metadata>(
 
   /** Ends every reply this page is streaming; resolves once they are stored. Not an error. */
   async function stop(): Promise<void> {
-    const mine = [...writers].filter((w) => w.gen === gen);
-    for (const w of mine) w.abort.abort();
-    await Promise.all(mine.map((w) => w.done));
+    await end([...writers].filter((w) => w.gen === gen));
+  }
+
+  /** Ends `ending` as stop() does (text kept, `complete` + `{stopped: true}`); resolves once stored. */
+  async function end(ending: Writer[]): Promise<void> {
+    for (const w of ending) w.abort.abort();
+    await Promise.all(ending.map((w) => w.done));
   }
 
   // The gen in which a regenerate() is taking a reply over. Until its new reply's writer exists,
@@ -775,6 +792,7 @@ function chat<Meta extends Metadata>(
       throw refuse(source, "REPLY_IN_PROGRESS", "a regenerate() of this page is already taking the newest reply over");
     }
     const g = gen;
+    const jobNow = job;
     const id = messageId(opts.id, "assistant");
     if (typeof id !== "string") return id;
     takingOver = g;
@@ -785,7 +803,7 @@ function chat<Meta extends Metadata>(
       if (takingOver === g) takingOver = undefined;
     }
     const metadata = { ...opts.metadata, ...(regenerates ? { regenerates } : {}) } as Meta;
-    return streamReply(source, { ...opts, id, metadata });
+    return writeReply(g, jobNow, source, { ...opts, id, metadata });
   }
 
   /**
@@ -907,12 +925,15 @@ function chat<Meta extends Metadata>(
     return restored_count;
   }
 
-  // A new job: forget the old chat (replies still being written there go on, unseen), and load
-  // and follow the new one if the old one was loaded.
+  // A new job: forget the old chat, and load and follow the new one if the old one was loaded.
+  // The replies this page writes in the old chat are stopped: nobody sees them any more (their
+  // LLM would run on unseen), and coming back to that job must not find one that looks written
+  // elsewhere yet is this page's, out of reach of stop().
   watch(
     () => toValue(jobId),
     (next) => {
       if (next === job) return;
+      void end([...writers]);
       gen++;
       job = next;
       server = [];
@@ -935,6 +956,7 @@ function chat<Meta extends Metadata>(
     onScopeDispose(() => {
       clearTimeout(staleTimer);
       staleTimer = undefined;
+      void end([...writers]); // unmounted: nobody sees them, so their LLM should not run on
     });
   }
 

@@ -915,6 +915,67 @@ describe("live follow", () => {
     expect(after.at(-1)!.path).toContain(OTHER_JOB);
   });
 
+  it("a jobId change stops this page's reply in the old chat as stop() does; coming back shows it ended", async () => {
+    const jobId = ref(JOB);
+    const chat = mounted({}, jobId);
+    await chat.load();
+    let given: AbortSignal | undefined;
+    const done = chat.streamReply((signal) => ((given = signal), llm(["one ", "two ", "three"], 100)), {
+      id: "a-1",
+      throttleMs: 50,
+    });
+    await vi.advanceTimersByTimeAsync(150);
+    expect(chat.status.value).toBe("streaming");
+
+    jobId.value = OTHER_JOB;
+    jobId.value = JOB;
+    expect(given?.aborted).toBe(true); // the LLM request is cancelled
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await done).toMatchObject({ content: "one ", status: "complete", metadata: { stopped: true } });
+    expect(api.chats.get(JOB)![0]).toMatchObject({ content: "one ", status: "complete", metadata: { stopped: true } });
+    expect(api.chats.get(OTHER_JOB)).toEqual([]);
+
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(chat.messages.value.map((m) => [m.message_id, m.status, m.content])).toEqual([["a-1", "complete", "one "]]);
+    expect(chat.status.value).toBe("ready");
+  });
+
+  it("unmounting stops the replies this page streams, as stop() does", async () => {
+    const chat = mounted();
+    await chat.load();
+    let given: AbortSignal | undefined;
+    const done = chat.streamReply((signal) => ((given = signal), llm(["one ", "two ", "three"], 100)), {
+      id: "a-1",
+      throttleMs: 50,
+    });
+    await vi.advanceTimersByTimeAsync(150);
+    for (const scope of scopes.splice(0)) scope.stop();
+    expect(given?.aborted).toBe(true);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await done).toMatchObject({ content: "one ", status: "complete", metadata: { stopped: true } });
+    expect(api.chats.get(JOB)![0]).toMatchObject({ content: "one ", status: "complete", metadata: { stopped: true } });
+  });
+
+  it("a regenerate() whose takeover outlives a jobId change writes its reply stopped, in the old chat", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "3 boxes" });
+    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "I und", status: "streaming", updated_at: ago(60_000) });
+    const jobId = ref(JOB);
+    const chat = mounted({ follow: false }, jobId);
+    await chat.load();
+    const source = vi.fn((_signal: AbortSignal) => llm(["I ", "understand"], 50));
+    const done = chat.regenerate(source, { id: "a-2" });
+    jobId.value = OTHER_JOB; // while the takeover PATCH is on its way
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(await done).toMatchObject({ message_id: "a-2", content: "", status: "complete", metadata: { stopped: true, regenerates: "a-1" } });
+    expect(source).not.toHaveBeenCalled();
+    expect(api.chats.get(JOB)!.map((m) => [m.message_id, m.status])).toEqual([
+      ["m-1", "complete"],
+      ["a-1", "error"],
+      ["a-2", "complete"],
+    ]);
+    expect(api.chats.get(OTHER_JOB)).toEqual([]);
+  });
+
   it("takes the jobId from a getter too", async () => {
     api.seed(OTHER_JOB, { message_id: "n-1", role: "user", content: "job 2" });
     const props = ref({ job: JOB });
