@@ -4,7 +4,8 @@
 //   3. gives every relative import in dist/ its file name (`./client` → `./client.js`): the
 //      sources use extensionless imports (fine for Vite), but Node's ESM loader, webpack's
 //      `fullySpecified` and `moduleResolution: node16` need the name;
-//   4. fails if an import in dist/ or a target of package.json `exports` does not exist.
+//   4. fails if an import in dist/ or a target of package.json `exports` or `typesVersions`
+//      (the subpaths' types for `moduleResolution: node`, test/package.test.ts) does not exist.
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -54,7 +55,8 @@ for (const file of files(dist)) {
 const collect = (value) =>
   typeof value === "string" ? [value] : Object.values(value ?? {}).flatMap((v) => collect(v));
 const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-for (const target of [manifest.main, manifest.types, ...collect(manifest.exports)].filter(Boolean)) {
+const named = [manifest.main, manifest.types, ...collect(manifest.exports), ...collect(manifest.typesVersions)];
+for (const target of named.filter(Boolean)) {
   if (!existsSync(join(root, target))) problems.push(`package.json names ${target}, which the build did not make`);
 }
 if (problems.length > 0) {
