@@ -137,8 +137,8 @@ export type ClientErrorCode =
   /** `useQuoteChat`: the source of a reply threw (the reply is stored `error`); see `cause`. */
   | "SOURCE_FAILED"
   /**
-   * `useQuoteChat.regenerate()`: the newest assistant reply is neither interrupted nor failed,
-   * or was regenerated already (`metadata.superseded_by`).
+   * `useQuoteChat.regenerate()`: the chat is empty, or its newest reply was regenerated
+   * already (`metadata.superseded_by`).
    */
   | "NOTHING_TO_REGENERATE"
   /**

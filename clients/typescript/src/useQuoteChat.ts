@@ -139,8 +139,11 @@ export interface UseQuoteChatReturn<Meta extends Metadata = Metadata> {
    */
   stop: () => Promise<void>;
   /**
-   * Takes over the newest reply when it is interrupted or failed (PATCH `error` with If-Match,
-   * so only one tab wins; the other gets a 412), then streams a new reply from `source`.
+   * Redoes the newest reply — complete, failed or interrupted — as Vercel AI SDK's `regenerate()`:
+   * marks it `superseded_by` the new reply with If-Match (so only one tab wins; the other gets a
+   * 412), keeping its status (an interrupted one becomes `error`), then streams a new reply from
+   * `source`. Refused while that reply is being written (here, or elsewhere and not yet
+   * interrupted) and once it was regenerated already.
    */
   regenerate: (source: ReplySource, options?: StreamReplyOptions<Meta>) => Promise<ChatMessage<Meta>>;
   /** Pause and resume the live follow (VueUse's `Pausable`). */
@@ -387,7 +390,8 @@ function chat<Meta extends Metadata>(
   /**
    * One look at the server (docs/api.md, "Follow the chat live"): what is newer than the newest
    * message held (one 304 when nothing was created, cleared or restored), then each reply held
-   * `streaming` that someone else writes, revalidated by its version.
+   * `streaming` that someone else writes, revalidated by its version (and, once, a reply that a
+   * new one says it regenerates, for its `superseded_by`).
    */
   async function tick(): Promise<TickResult> {
     const g = gen;
@@ -440,7 +444,7 @@ function chat<Meta extends Metadata>(
           changed = true;
         }
       }
-      for (const m of followedReplies()) {
+      for (const m of new Set([...followedReplies(), ...regeneratedElsewhere(fresh)])) {
         if (fresh.has(m.message_id) || follower.hidden()) continue;
         try {
           const result = await client.pollMessage(job, m.message_id, m.version);
@@ -477,6 +481,17 @@ function chat<Meta extends Metadata>(
         !isWriting(m.message_id) &&
         (i === server.length - 1 || !isStale(m, now)),
     );
+  }
+
+  /**
+   * Held replies that a reply read in this tick says it regenerates, still without their
+   * `superseded_by`: a finished reply (or one no longer the newest) is not followed, so the
+   * takeover made elsewhere is read once, here — every page then knows which reply is replaced.
+   */
+  function regeneratedElsewhere(fresh: Set<string>): Message[] {
+    const replaced = new Set<unknown>();
+    for (const m of server) if (fresh.has(m.message_id)) replaced.add(m.metadata["regenerates"]);
+    return server.filter((m) => replaced.has(m.message_id) && m.metadata["superseded_by"] === undefined);
   }
 
   const follower = createFollower(tick, { pollMs, idleMaxMs, errorMaxMs });
@@ -803,34 +818,45 @@ function chat<Meta extends Metadata>(
       if (takingOver === g) takingOver = undefined;
     }
     const metadata = { ...opts.metadata, ...(regenerates ? { regenerates } : {}) } as Meta;
-    return writeReply(g, jobNow, source, { ...opts, id, metadata });
+    try {
+      return writeReply(g, jobNow, source, { ...opts, id, metadata });
+    } finally {
+      sending.value--; // the new reply's writer (added at once) keeps `status` submitted
+    }
   }
 
   /**
    * Takes over the newest reply for the reply `id`: its id, or undefined when the newest
-   * message is the user's (no reply was ever created: `id` just answers it).
+   * message is the user's (no reply was ever created: `id` just answers it). Resolves with
+   * `sending` counted once, for regenerate() to release once the new reply's writer exists:
+   * `status` stays `submitted` from the takeover to the new reply, never `ready` in between.
    */
   async function takeOver(source: ReplySource, id: string): Promise<string | undefined> {
     const g = gen;
     const jobNow = job;
     const last = server[server.length - 1];
     if (last === undefined) throw refuse(source, "NOTHING_TO_REGENERATE", "the chat is empty: there is nothing to regenerate");
-    if (last.role !== "assistant") return undefined;
+    if (last.role !== "assistant") {
+      sending.value++;
+      return undefined;
+    }
     const refused = refusal(last);
     if (refused) throw refuse(source, ...refused);
     sending.value++;
     try {
       await track(() => supersede(jobNow, g, last, id));
     } catch (e) {
+      sending.value--;
       discard(source); // lost: the source is never read
       throw e;
-    } finally {
-      sending.value--;
     }
     return last.message_id;
   }
 
-  /** Why this page may not take the newest reply over, or null when it may. */
+  /**
+   * Why this page may not take the newest reply over, or null when it may: any reply that is
+   * finished (`complete` or `error`) or interrupted, unless it was regenerated already.
+   */
   function refusal(last: Message): [RefusalCode, string] | null {
     if (isWriting(last.message_id)) {
       return ["REPLY_IN_PROGRESS", "this page is still writing the newest reply: stop() it first"];
@@ -839,9 +865,6 @@ function chat<Meta extends Metadata>(
     if (typeof successor === "string") {
       return ["NOTHING_TO_REGENERATE", `the newest reply was already regenerated: ${successor} replaces it`];
     }
-    if (last.status === "complete") {
-      return ["NOTHING_TO_REGENERATE", "the newest reply is complete: there is nothing to regenerate"];
-    }
     if (last.status === "streaming" && !isStale(last, Date.now())) {
       // Another tab or a server is still writing it: taking it over would fail their reply.
       return ["REPLY_IN_PROGRESS", "the newest reply is still being written elsewhere: wait for it, or until it is interrupted"];
@@ -849,15 +872,16 @@ function chat<Meta extends Metadata>(
     return null;
   }
 
-  /** `error`, naming its successor — only if nobody wrote it since this page read it (If-Match). */
+  /**
+   * Names the reply's successor — only if nobody wrote it since this page read it (If-Match). A
+   * finished reply keeps its status (a `complete` answer stays one); an interrupted one, still
+   * `streaming`, is ended `error`, so that its writer, should it come back, stops at a 412.
+   */
   async function supersede(jobNow: string, g: number, last: Message, id: string): Promise<void> {
+    const marks = { superseded_by: id };
+    const body: MessagePatch = last.status === "streaming" ? { status: "error", metadata: marks } : { metadata: marks };
     try {
-      const { message } = await client.patch(
-        jobNow,
-        last.message_id,
-        { status: "error", metadata: { superseded_by: id } },
-        { ifMatch: last.version },
-      );
+      const { message } = await client.patch(jobNow, last.message_id, body, { ifMatch: last.version });
       if (g === gen) {
         upsertServer(message);
         commit();
@@ -868,7 +892,7 @@ function chat<Meta extends Metadata>(
       const now = await client.findMessage(jobNow, last.message_id).catch(() => null);
       if (now && g === gen && upsertServer(now)) commit();
       throw new QuoteChatError({
-        message: "another tab or writer changed this reply first (it was taken over or is being written): not regenerated",
+        message: "another tab or writer changed this reply first (it was regenerated, or written since this page read it): not regenerated",
         status: e.status,
         code: e.code,
         details: e.details,

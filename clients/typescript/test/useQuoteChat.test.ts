@@ -575,18 +575,131 @@ describe("regenerate", () => {
     expect(tabB.messages.value.map((m) => m.message_id)).toEqual(["m-1", "a-1", "a-A"]);
   });
 
-  it("takes over a failed reply too, and refuses when the newest reply is complete", async () => {
+  it("regenerates a complete reply: superseded_by with If-Match, still complete, and streams a new one", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "3 boxes" });
+    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "Three boxes.", status: "complete", version: 4 });
+    const chat = mounted({ follow: false });
+    await chat.load();
+    const seen = statuses(chat);
+
+    const done = chat.regenerate(() => llm(["I ", "understand"], 50), { id: "a-2", metadata: { model: "gpt" } });
+    await vi.advanceTimersByTimeAsync(500);
+    const message = await done;
+
+    const takeovers = api.requestsTo("PATCH", /\/a-1\/$/);
+    expect(takeovers).toHaveLength(1);
+    expect(takeovers[0]!.headers.get("If-Match")).toBe('"4"');
+    expect(takeovers[0]!.body).toEqual({ metadata: { superseded_by: "a-2" } });
+    // The answer the user did not like stays a finished answer, not a failure.
+    expect(api.chats.get(JOB)![1]).toMatchObject({
+      status: "complete",
+      content: "Three boxes.",
+      version: 5,
+      metadata: { superseded_by: "a-2" },
+    });
+    const create = api.requestsTo("POST")[0]!;
+    expect(create.body).toMatchObject({
+      message_id: "a-2",
+      role: "assistant",
+      status: "streaming",
+      metadata: { model: "gpt", regenerates: "a-1" },
+    });
+    expect(message).toMatchObject({
+      message_id: "a-2",
+      content: "I understand",
+      status: "complete",
+      metadata: { model: "gpt", regenerates: "a-1" },
+    });
+    expect(chat.messages.value.map((m) => [m.message_id, m.status, m.metadata.superseded_by])).toEqual([
+      ["m-1", "complete", undefined],
+      ["a-1", "complete", "a-2"],
+      ["a-2", "complete", undefined],
+    ]);
+    expect(seen).toEqual(["ready", "submitted", "streaming", "ready"]);
+  });
+
+  it("regenerates the reply this page just wrote, once it is complete (not while it streams)", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "3 boxes" });
+    const chat = mounted({ follow: false });
+    await chat.load();
+    const first = chat.streamReply(() => llm(["Three ", "boxes."], 50), { id: "a-1" });
+    await vi.advanceTimersByTimeAsync(60);
+    const early = vi.fn(() => llm(["no"], 10));
+    await expect(chat.regenerate(early)).rejects.toMatchObject({ code: "REPLY_IN_PROGRESS" });
+    expect(early).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(500);
+    await first;
+
+    const again = chat.regenerate(() => llm(["3 boxes, ", "noted."], 50), { id: "a-2" });
+    await vi.advanceTimersByTimeAsync(500);
+    expect(await again).toMatchObject({ content: "3 boxes, noted.", status: "complete", metadata: { regenerates: "a-1" } });
+    expect(api.chats.get(JOB)!.map((m) => [m.message_id, m.status, m.content, m.metadata["superseded_by"]])).toEqual([
+      ["m-1", "complete", "3 boxes", undefined],
+      ["a-1", "complete", "Three boxes.", "a-2"],
+      ["a-2", "complete", "3 boxes, noted.", undefined],
+    ]);
+  });
+
+  it("regenerates a failed reply: superseded_by with If-Match, still error", async () => {
     api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
-    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "oops", status: "error" });
+    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "oops", status: "error", version: 2 });
     const chat = mounted({ follow: false });
     await chat.load();
     const done = chat.regenerate(llm(["hello"], 10), { id: "a-2" });
     await vi.advanceTimersByTimeAsync(100);
-    await done;
-    expect(api.chats.get(JOB)![1]).toMatchObject({ status: "error", metadata: { superseded_by: "a-2" } });
+    expect(await done).toMatchObject({ message_id: "a-2", content: "hello", status: "complete", metadata: { regenerates: "a-1" } });
 
-    await expect(chat.regenerate(llm(["again"], 10))).rejects.toMatchObject({ code: "NOTHING_TO_REGENERATE" });
+    const takeover = api.requestsTo("PATCH", /\/a-1\/$/)[0]!;
+    expect(takeover.headers.get("If-Match")).toBe('"2"');
+    expect(takeover.body).toEqual({ metadata: { superseded_by: "a-2" } });
+    expect(api.chats.get(JOB)![1]).toMatchObject({ status: "error", content: "oops", metadata: { superseded_by: "a-2" } });
+    expect(chat.messages.value.map((m) => [m.message_id, m.status])).toEqual([
+      ["m-1", "complete"],
+      ["a-1", "error"],
+      ["a-2", "complete"],
+    ]);
+  });
+
+  it("a complete reply changed since this page read it: the takeover's 412 rejects, the source is never read", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "3 boxes" });
+    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "Three boxes.", status: "complete" });
+    const chat = mounted({ follow: false });
+    await chat.load();
+    // Another tab regenerated it meanwhile (its new reply is not created yet).
+    api.update(JOB, "a-1", { metadata: { superseded_by: "a-9" } });
+    const source = vi.fn(() => llm(["again"], 10));
+
+    await expect(chat.regenerate(source, { id: "a-2" })).rejects.toMatchObject({ code: "PRECONDITION_FAILED", status: 412 });
+    expect(source).not.toHaveBeenCalled();
+    expect(api.requestsTo("POST")).toHaveLength(0);
+    expect(chat.error.value?.message).toMatch(/another tab or writer/);
     expect(chat.status.value).toBe("error");
+    // The page shows what the other tab did; asking again now is refused up front.
+    expect(chat.messages.value.at(-1)).toMatchObject({ message_id: "a-1", status: "complete", metadata: { superseded_by: "a-9" } });
+    await expect(chat.regenerate(source)).rejects.toMatchObject({ code: "NOTHING_TO_REGENERATE" });
+    expect(api.requestsTo("PATCH")).toHaveLength(1);
+  });
+
+  it("a complete reply regenerated in another tab shows superseded there too, once its successor is read", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "3 boxes" });
+    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "Three boxes.", status: "complete" });
+    const tabA = mounted();
+    const tabB = mounted({ follow: false });
+    await Promise.all([tabA.load(), tabB.load()]);
+
+    const done = tabB.regenerate(() => llm(["3 boxes, ", "noted."], 50), { id: "a-2" });
+    await vi.advanceTimersByTimeAsync(500);
+    await done;
+    await vi.advanceTimersByTimeAsync(10_000);
+
+    expect(tabA.messages.value.map((m) => [m.message_id, m.status, m.metadata.superseded_by])).toEqual([
+      ["m-1", "complete", undefined],
+      ["a-1", "complete", "a-2"],
+      ["a-2", "complete", undefined],
+    ]);
+    // The README's one-liner for a chat that shows the current answers only:
+    const current = tabA.messages.value.filter((m) => m.metadata.superseded_by === undefined);
+    expect(current.map((m) => m.content)).toEqual(["3 boxes", "3 boxes, noted."]);
   });
 
   it("refuses a second regenerate() while the first is taking the reply over: one new reply", async () => {
@@ -618,16 +731,28 @@ describe("regenerate", () => {
     expect(api.requestsTo("PATCH").filter((r) => r.path.endsWith("/a-1/"))).toHaveLength(1);
   });
 
-  it("refuses a reply another page already regenerated (superseded_by), writing nothing", async () => {
-    api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
-    api.seed(JOB, { message_id: "a-1", role: "assistant", status: "error", metadata: { superseded_by: "a-9" } });
+  it.each(["complete", "error"] as const)(
+    "refuses a %s reply another page already regenerated (superseded_by), writing nothing",
+    async (status) => {
+      api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
+      api.seed(JOB, { message_id: "a-1", role: "assistant", status, metadata: { superseded_by: "a-9" } });
+      const chat = mounted({ follow: false });
+      await chat.load();
+      const source = vi.fn(() => llm(["again"], 10));
+      await expect(chat.regenerate(source)).rejects.toMatchObject({ code: "NOTHING_TO_REGENERATE" });
+      expect(chat.error.value?.message).toMatch(/a-9/);
+      expect(source).not.toHaveBeenCalled();
+      expect(api.requestsTo("PATCH")).toHaveLength(0);
+      expect(api.requestsTo("POST")).toHaveLength(0);
+    },
+  );
+
+  it("refuses an empty chat: there is nothing to regenerate", async () => {
     const chat = mounted({ follow: false });
     await chat.load();
-    const source = vi.fn(() => llm(["again"], 10));
-    await expect(chat.regenerate(source)).rejects.toMatchObject({ code: "NOTHING_TO_REGENERATE" });
-    expect(chat.error.value?.message).toMatch(/a-9/);
+    const source = vi.fn(() => llm(["hello"], 10));
+    await expect(chat.regenerate(source)).rejects.toMatchObject({ code: "NOTHING_TO_REGENERATE", status: 0 });
     expect(source).not.toHaveBeenCalled();
-    expect(api.requestsTo("PATCH")).toHaveLength(0);
     expect(api.requestsTo("POST")).toHaveLength(0);
   });
 
