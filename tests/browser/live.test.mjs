@@ -1,9 +1,9 @@
 // Live follow and the writer controls of the kit (useQuoteChat), in the Vue demo in Chromium,
 // cross-origin against the local API (see demo-page.mjs): replies, messages, clears and
 // restores written by someone else show up without a reload; stop() keeps the text; regenerate()
-// takes over an interrupted reply, and of two tabs trying at once one wins; a hidden tab makes
-// no requests. "Someone else" is this process: the kit's client, or the demo's writer.mjs as a
-// server-side writer. Every test has a job of its own.
+// takes over an interrupted reply or redoes a complete one, and of two tabs trying at once one
+// wins; a hidden tab makes no requests. "Someone else" is this process: the kit's client, or the
+// demo's writer.mjs as a server-side writer. Every test has a job of its own.
 //
 // Waits are on page conditions, except where the point is that nothing happens for a while
 // (the hidden tab), which can only be shown by letting that while pass.
@@ -150,6 +150,24 @@ test('regenerate() takes over an interrupted reply and streams a new one', { tim
   const [orphan, fresh] = stored.slice(1);
   assert.deepEqual([orphan.status, orphan.content, orphan.metadata.superseded_by], ['error', 'Noted: 3 st', fresh.message_id]);
   assert.deepEqual([fresh.status, fresh.content, fresh.metadata.regenerates], ['complete', reply, 'orphan-1']);
+});
+
+test('regenerate() redoes a complete reply: it stays complete, marked superseded', { timeout: 20_000 }, async () => {
+  const job = await demo.newJob();
+  await demo.client.create(job, { message_id: 'user-1', role: 'user', content: '3 stainless steel boxes' });
+  await demo.client.create(job, { message_id: 'answer-1', role: 'assistant', content: 'Noted.', status: 'complete' });
+  const page = await demo.open(job, { ...FAST, wordMs: '10' });
+  await waitMessage(page, { id: 'answer-1', status: 'complete' });
+
+  await page.getByTestId('ask-again').click();
+  const reply = demo.writer.kit.cannedReply('3 stainless steel boxes');
+  await waitMessage(page, { role: 'assistant', status: 'complete', content: reply });
+  await waitStatus(page, 'ready');
+  const stored = await demo.client.list(job);
+  assert.equal(stored.length, 3);
+  const [old, fresh] = stored.slice(1);
+  assert.deepEqual([old.status, old.content, old.metadata.superseded_by], ['complete', 'Noted.', fresh.message_id]);
+  assert.deepEqual([fresh.status, fresh.content, fresh.metadata.regenerates], ['complete', reply, 'answer-1']);
 });
 
 test('two tabs regenerating the same orphan: one wins, the other shows the error', { timeout: 20_000 }, async () => {

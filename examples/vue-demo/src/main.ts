@@ -5,8 +5,9 @@
 //      it; this page only sends the user's message and shows the reply through the kit's live
 //      follow (no loop of its own).
 // Either way every open page follows the chat live (messages, replies, clears and restores made
-// anywhere); a reply whose writer went away is shown as interrupted after `staleAfterMs`, and
-// "Ask again" regenerates it (one tab wins if several try).
+// anywhere); a reply whose writer went away is shown as interrupted after `staleAfterMs`.
+// "Ask again" regenerates the newest reply — complete, failed or interrupted — (one tab wins if
+// several try); the reply it replaces stays, marked superseded.
 import { computed, createApp, defineComponent, onMounted, ref, watch } from "vue";
 import {
   createQuoteChatClient,
@@ -75,9 +76,14 @@ const ChatView = defineComponent({
     const summary = ref<Summary | null>(null);
     const last = computed<ChatMessage<DemoMeta> | undefined>(() => messages.value[messages.value.length - 1]);
     const busy = computed(() => sending.value || streamingHere.value);
-    // "Ask again": the newest reply was interrupted, or failed.
+    // "Ask again": the newest reply once nobody writes it (`ready` or `error`: it is complete,
+    // failed or interrupted), unless it was regenerated already.
     const canRegenerate = computed(
-      () => !busy.value && last.value?.role === "assistant" && (interrupted.value || last.value.status === "error"),
+      () =>
+        !busy.value &&
+        last.value?.role === "assistant" &&
+        !last.value.metadata.superseded_by &&
+        (status.value === "ready" || status.value === "error"),
     );
 
     // The summary (the API's counters) whenever a message comes or goes or changes status.
@@ -127,9 +133,9 @@ const ChatView = defineComponent({
       }
     }
 
-    // The newest reply was interrupted or failed: take it over (PATCH `error` with If-Match, so
-    // only one tab wins; the other shows the 412) and ask the fake LLM again, on this page. (In
-    // a real app with a server-side writer, the backend would do this.)
+    // Redo the newest reply: mark it superseded (PATCH with If-Match, so only one tab wins; the
+    // other shows the 412; an interrupted one is also ended `error`) and ask the fake LLM again,
+    // on this page. (In a real app with a server-side writer, the backend would do this.)
     async function askAgain() {
       const prompt = [...messages.value].reverse().find((m) => m.role === "user")?.content ?? "";
       await writeHere(() => regenerate(llm(prompt), { metadata: { model: "fake-llm" } }));
