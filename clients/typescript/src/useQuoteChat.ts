@@ -862,7 +862,10 @@ function chat<Meta extends Metadata>(
       return ["REPLY_IN_PROGRESS", "this page is still writing the newest reply: stop() it first"];
     }
     const successor = last.metadata["superseded_by"];
-    if (typeof successor === "string") {
+    // The successor is created right after the takeover; one that never came within
+    // staleAfterMs (its page closed in between, its create failed for good) leaves the question
+    // unanswered, so the reply may be taken over again.
+    if (typeof successor === "string" && !isStale(last, Date.now())) {
       return ["NOTHING_TO_REGENERATE", `the newest reply was already regenerated: ${successor} replaces it`];
     }
     if (last.status === "streaming" && !isStale(last, Date.now())) {

@@ -747,6 +747,29 @@ describe("regenerate", () => {
     },
   );
 
+  it("takes a superseded reply over again when its successor never came within staleAfterMs", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
+    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "old", metadata: { superseded_by: "a-9" }, version: 2 });
+    const chat = mounted({ follow: false });
+    await chat.load();
+    const early = vi.fn(() => llm(["soon"], 10));
+    await expect(chat.regenerate(early, { id: "a-2" })).rejects.toMatchObject({ code: "NOTHING_TO_REGENERATE" });
+    expect(early).not.toHaveBeenCalled();
+
+    await vi.advanceTimersByTimeAsync(30_001); // a-9 was never created
+    const done = chat.regenerate(() => llm(["again"], 10), { id: "a-3" });
+    await vi.advanceTimersByTimeAsync(1000);
+    await done;
+    const takeover = api.requestsTo("PATCH").find((r) => r.path.endsWith("/a-1/"))!;
+    expect(takeover.body).toEqual({ metadata: { superseded_by: "a-3" } });
+    expect(takeover.headers.get("if-match")).toBe('"2"');
+    expect(api.chats.get(JOB)!.map((m) => [m.message_id, m.status, m.metadata["superseded_by"], m.metadata["regenerates"]])).toEqual([
+      ["m-1", "complete", undefined, undefined],
+      ["a-1", "complete", "a-3", undefined],
+      ["a-3", "complete", undefined, "a-1"],
+    ]);
+  });
+
   it("refuses an empty chat: there is nothing to regenerate", async () => {
     const chat = mounted({ follow: false });
     await chat.load();
