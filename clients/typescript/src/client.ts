@@ -146,6 +146,12 @@ export type ClientErrorCode =
    * another `regenerate()` of this page is taking it over.
    */
   | "REPLY_IN_PROGRESS"
+  /**
+   * `useQuoteChat`: `stop()` or unmounting ended a `regenerate()` while it was taking the reply
+   * over (its source is never read, no new reply is written), or `streamReply()`/`regenerate()`
+   * was called after unmounting. Not recorded in `error`.
+   */
+  | "STOPPED"
   /** Anything else thrown on the client's side (e.g. by the app's `token()`); see `cause`. */
   | "CLIENT_ERROR";
 

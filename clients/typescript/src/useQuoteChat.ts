@@ -135,7 +135,8 @@ export interface UseQuoteChatReturn<Meta extends Metadata = Metadata> {
   streamReply: (source: ReplySource, options?: StreamReplyOptions<Meta>) => Promise<ChatMessage<Meta>>;
   /**
    * Ends the replies this page is streaming, keeping their text, `complete` + `{stopped: true}`
-   * (a `jobId` change and unmounting do the same for the chat left).
+   * (a `jobId` change and unmounting do the same for the chat left), and a `regenerate()` still
+   * taking a reply over: it writes no new reply and rejects with `STOPPED` (so does unmounting).
    */
   stop: () => Promise<void>;
   /**
@@ -244,6 +245,7 @@ function chat<Meta extends Metadata>(
   let loaded = false; // load() was called (a jobId change loads again)
   let wantFollow = options.follow ?? true;
   let errorFromFollow = false;
+  let disposed = false; // the calling scope was disposed (unmounted): nothing more is written
 
   const messages = shallowRef<readonly Msg[]>([]);
   const loading = shallowRef(false);
@@ -581,6 +583,7 @@ function chat<Meta extends Metadata>(
    * chat were: its reply is created — the reply it replaces names it — and stored stopped.
    */
   function writeReply(g: number, jobNow: string, source: ReplySource, opts: StreamReplyOptions<Meta>): Promise<Msg> {
+    if (disposed) return Promise.reject(afterDisposal(source));
     const { throttleMs = 250, flushBytes = 1024, metadata, signal } = opts;
     const id = messageId(opts.id, "assistant");
     if (typeof id !== "string") return id;
@@ -706,7 +709,7 @@ function chat<Meta extends Metadata>(
       };
 
       let sourceFailure: unknown;
-      let stopped = abort.signal.aborted;
+      let stopped = abort.signal.aborted || disposed;
       schedule(); // the keep-alive, before the first text: a reasoning model may think long
       if (!stopped) {
         const aborted = new Promise<"aborted">((resolve) => {
@@ -786,8 +789,12 @@ function chat<Meta extends Metadata>(
     return run;
   }
 
-  /** Ends every reply this page is streaming; resolves once they are stored. Not an error. */
+  /**
+   * Ends every reply this page is streaming, and every regenerate() still taking a reply over
+   * (it writes nothing more); resolves once the replies are stored. Not an error.
+   */
   async function stop(): Promise<void> {
+    for (const r of regenerating) if (r.gen === gen) r.cancel.abort();
     await end([...writers].filter((w) => w.gen === gen));
   }
 
@@ -801,8 +808,12 @@ function chat<Meta extends Metadata>(
   // nothing else shows that this page is busy with it: a second call would take the same reply
   // over again (its version is ours now) and write a second reply.
   let takingOver: number | undefined;
+  // The regenerate()s between their start and their new reply's writer, which stop() and
+  // disposal cancel: once the takeover is answered, such a one reads no source, writes nothing.
+  const regenerating = new Set<{ gen: number; cancel: AbortController }>();
 
   async function regenerate(source: ReplySource, opts: StreamReplyOptions<Meta> = {}): Promise<Msg> {
+    if (disposed) throw afterDisposal(source);
     if (takingOver === gen) {
       throw refuse(source, "REPLY_IN_PROGRESS", "a regenerate() of this page is already taking the newest reply over");
     }
@@ -811,11 +822,23 @@ function chat<Meta extends Metadata>(
     const id = messageId(opts.id, "assistant");
     if (typeof id !== "string") return id;
     takingOver = g;
+    const pending = { gen: g, cancel: new AbortController() };
+    regenerating.add(pending);
     let regenerates: string | undefined;
     try {
       regenerates = await takeOver(source, id);
     } finally {
       if (takingOver === g) takingOver = undefined;
+      regenerating.delete(pending);
+    }
+    if (pending.cancel.signal.aborted) {
+      sending.value--;
+      discard(source);
+      throw new QuoteChatError({
+        message: "regenerate() was stopped while it took the reply over: no new reply was written",
+        status: 0,
+        code: "STOPPED",
+      });
     }
     const metadata = { ...opts.metadata, ...(regenerates ? { regenerates } : {}) } as Meta;
     try {
@@ -905,6 +928,16 @@ function chat<Meta extends Metadata>(
     }
   }
 
+  /** A reply asked for after unmounting: refused at once, its source never read (not in `error`). */
+  function afterDisposal(source: ReplySource): QuoteChatError {
+    discard(source);
+    return new QuoteChatError({
+      message: "this chat was unmounted (its scope disposed): no reply is written any more",
+      status: 0,
+      code: "STOPPED",
+    });
+  }
+
   /** A refused regenerate(): recorded in `error`, and its source never read. */
   function refuse(source: ReplySource, code: RefusalCode, message: string): QuoteChatError {
     discard(source);
@@ -981,8 +1014,10 @@ function chat<Meta extends Metadata>(
 
   if (getCurrentScope()) {
     onScopeDispose(() => {
+      disposed = true;
       clearTimeout(staleTimer);
       staleTimer = undefined;
+      for (const r of regenerating) r.cancel.abort();
       void end([...writers]); // unmounted: nobody sees them, so their LLM should not run on
     });
   }

@@ -1124,6 +1124,55 @@ describe("live follow", () => {
     expect(api.chats.get(OTHER_JOB)).toEqual([]);
   });
 
+  it.each(["unmounting", "stop()"] as const)(
+    "%s during a regenerate()'s takeover: its source is never called and no reply is written",
+    async (how) => {
+      api.seed(JOB, { message_id: "m-1", role: "user", content: "3 boxes" });
+      api.seed(JOB, { message_id: "a-1", role: "assistant", content: "Noted.", status: "complete" });
+      const chat = mounted({ follow: false });
+      await chat.load();
+      const source = vi.fn((_signal: AbortSignal) => llm(["I ", "understand"], 50));
+      const done = chat.regenerate(source, { id: "a-2" });
+      const settled = done.then(
+        (m) => ({ ok: true as const, m }),
+        (e) => ({ ok: false as const, e }),
+      );
+      // While the takeover PATCH is on its way:
+      if (how === "stop()") await chat.stop();
+      else for (const scope of scopes.splice(0)) scope.stop();
+      await vi.advanceTimersByTimeAsync(1000);
+      const result = await settled;
+      expect(result).toMatchObject({ ok: false, e: { code: "STOPPED" } });
+      expect(source).not.toHaveBeenCalled();
+      expect(api.requestsTo("POST")).toHaveLength(0);
+      // The takeover landed before the stop was seen: the old reply names a successor that never
+      // comes, and may be taken over again once it is stale.
+      expect(api.chats.get(JOB)!.map((m) => [m.message_id, m.metadata["superseded_by"]])).toEqual([
+        ["m-1", undefined],
+        ["a-1", "a-2"],
+      ]);
+      if (how === "stop()") {
+        expect(chat.error.value).toBeNull(); // stop() is not an error
+        expect(chat.status.value).toBe("ready");
+      }
+    },
+  );
+
+  it("streamReply() after unmounting is refused at once: its source is never called, nothing is written", async () => {
+    const chat = mounted();
+    await chat.load();
+    for (const scope of scopes.splice(0)) scope.stop();
+    const source = vi.fn((_signal: AbortSignal) => llm(["late"], 10));
+    await expect(chat.streamReply(source, { id: "a-1" })).rejects.toMatchObject({ code: "STOPPED" });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(source).not.toHaveBeenCalled();
+    expect(api.requestsTo("POST")).toHaveLength(0);
+    const regenerated = vi.fn((_signal: AbortSignal) => llm(["late"], 10));
+    await expect(chat.regenerate(regenerated)).rejects.toMatchObject({ code: "STOPPED" });
+    expect(regenerated).not.toHaveBeenCalled();
+    expect(api.requestsTo("PATCH")).toHaveLength(0);
+  });
+
   it("takes the jobId from a getter too", async () => {
     api.seed(OTHER_JOB, { message_id: "n-1", role: "user", content: "job 2" });
     const props = ref({ job: JOB });
