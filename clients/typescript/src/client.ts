@@ -120,7 +120,10 @@ export interface QuoteChatClientOptions {
   ifNoneMatch?: "send" | "browser-cache";
   /**
    * Each attempt of a request gives up after this many ms (0: never), and counts as a network
-   * failure: retried as one, then `NETWORK_ERROR`. Default 15000.
+   * failure: retried as one, then `NETWORK_ERROR`. Default 30000: API Gateway's integration
+   * limit, above the function's own 15 s, so that the server's 503 (with `Retry-After`) arrives
+   * before the client gives up. A `NETWORK_ERROR` on a call that is never retried (`clear`,
+   * `restore`) leaves its outcome unknown: read the chat again before repeating it.
    */
   timeoutMs?: number;
 }
@@ -254,7 +257,7 @@ export class QuoteChatClient {
     this.#token = options.token;
     this.#retry = { attempts: 3, networkDelayMs: 250, maxRetryAfterMs: 5000, ...options.retry };
     this.#ifNoneMatch = options.ifNoneMatch ?? "send";
-    this.#timeoutMs = options.timeoutMs ?? 15_000;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
   }
 
   /**

@@ -358,7 +358,8 @@ describe("errors", () => {
     const call = client.list(JOB);
     let settled = false;
     void call.finally(() => (settled = true)).catch(() => {});
-    await vi.advanceTimersByTimeAsync(14_999);
+    // 30 s by default: past the function's 15 s, so that the server's own 503 comes first.
+    await vi.advanceTimersByTimeAsync(29_999);
     expect(settled).toBe(false);
     await vi.advanceTimersByTimeAsync(1 + 250); // the timeout, then the network back-off
     expect(await call).toHaveLength(1);

@@ -1033,7 +1033,7 @@ describe("live follow", () => {
     api.fail("hang", { method: "GET" });
     await vi.advanceTimersByTimeAsync(1000); // the first tick hangs
     expect(api.requests.at(-1)!.status).toBe("hung");
-    await vi.advanceTimersByTimeAsync(15_000 + 250); // given up, retried
+    await vi.advanceTimersByTimeAsync(30_000 + 250); // given up (timeoutMs, 30 s), retried
     api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
     await vi.advanceTimersByTimeAsync(5000);
     expect(chat.messages.value.map((m) => m.content)).toEqual(["hi"]);
