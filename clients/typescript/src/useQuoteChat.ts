@@ -867,7 +867,24 @@ function chat<Meta extends Metadata>(
     if (refused) throw refuse(source, ...refused);
     sending.value++;
     try {
-      await track(() => supersede(jobNow, g, last, id));
+      await track(async () => {
+        // A stale superseded reply (refusal() let it through): its successor may exist after
+        // all, unread here (created late, or this page does not follow). Taking the reply over
+        // again would leave two answers: read the successor first.
+        const successor = last.metadata["superseded_by"];
+        if (typeof successor === "string") {
+          const found = await client.findMessage(jobNow, successor);
+          if (found) {
+            if (g === gen && upsertServer(found)) commit();
+            throw new QuoteChatError({
+              message: `the newest reply was already regenerated: ${successor} replaces it`,
+              status: 0,
+              code: "NOTHING_TO_REGENERATE",
+            });
+          }
+        }
+        await supersede(jobNow, g, last, id);
+      });
     } catch (e) {
       sending.value--;
       discard(source); // lost: the source is never read

@@ -770,6 +770,24 @@ describe("regenerate", () => {
     ]);
   });
 
+  it("a stale superseded reply whose successor exists after all is not taken over again: the successor is shown", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
+    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "old", metadata: { superseded_by: "a-9" }, version: 2 });
+    const chat = mounted({ follow: false });
+    await chat.load();
+    await vi.advanceTimersByTimeAsync(30_001);
+    // The successor was created after all (late), and this page has not read it.
+    api.seed(JOB, { message_id: "a-9", role: "assistant", content: "new", metadata: { regenerates: "a-1" } });
+    const source = vi.fn(() => llm(["again"], 10));
+    await expect(chat.regenerate(source, { id: "a-3" })).rejects.toMatchObject({ code: "NOTHING_TO_REGENERATE" });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(source).not.toHaveBeenCalled();
+    expect(api.requestsTo("PATCH")).toHaveLength(0);
+    expect(api.requestsTo("POST")).toHaveLength(0);
+    expect(chat.messages.value.map((m) => m.message_id)).toEqual(["m-1", "a-1", "a-9"]);
+    expect(chat.status.value).toBe("error");
+  });
+
   it("refuses an empty chat: there is nothing to regenerate", async () => {
     const chat = mounted({ follow: false });
     await chat.load();
