@@ -282,6 +282,14 @@ function chat<Meta extends Metadata>(
     return toValue(awaitReply) && last?.role === "user" && sentHere.has(last.message_id);
   }
 
+  /** This page writes a reply in the current chat, or stores a message (send, regenerate). */
+  function busyHere(): boolean {
+    void writersChanged.value; // for computed readers
+    if (sending.value > 0) return true;
+    for (const w of writers) if (w.gen === gen) return true;
+    return false;
+  }
+
   function isWriting(id: string): boolean {
     for (const w of writers) if (w.gen === gen && w.id === id) return true;
     return false;
@@ -816,6 +824,11 @@ function chat<Meta extends Metadata>(
     if (disposed) throw afterDisposal(source);
     if (takingOver === gen) {
       throw refuse(source, "REPLY_IN_PROGRESS", "a regenerate() of this page is already taking the newest reply over");
+    }
+    // A reply of this page being written (or created: until then the newest message is still
+    // the user's, which a second call would answer too) or a message being sent.
+    if (busyHere()) {
+      throw refuse(source, "REPLY_IN_PROGRESS", "this page is still sending a message or writing a reply: wait for it, or stop() it first");
     }
     const g = gen;
     const jobNow = job;

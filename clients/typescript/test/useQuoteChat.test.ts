@@ -722,7 +722,7 @@ describe("regenerate", () => {
     await vi.advanceTimersByTimeAsync(0); // the takeover is answered; the create waits
     expect(chat.messages.value.find((m) => m.message_id === "a-1")).toMatchObject({ status: "error" });
     const late = chat.regenerate(() => llm(["three"], 10), { id: "a-4" });
-    await expect(late).rejects.toMatchObject({ code: "NOTHING_TO_REGENERATE" });
+    await expect(late).rejects.toMatchObject({ code: "REPLY_IN_PROGRESS" }); // a-2's writer exists
 
     releasePost();
     await vi.advanceTimersByTimeAsync(100);
@@ -786,6 +786,43 @@ describe("regenerate", () => {
     expect(api.requestsTo("POST")).toHaveLength(0);
     expect(chat.messages.value.map((m) => m.message_id)).toEqual(["m-1", "a-1", "a-9"]);
     expect(chat.status.value).toBe("error");
+  });
+
+  it("refuses a second regenerate() of an unanswered user message while the first one's reply is being created", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "3 boxes" });
+    let releasePost!: () => void;
+    const posted = new Promise<void>((resolve) => (releasePost = resolve));
+    const gated = async (request: Request) => {
+      if (request.method === "POST") await posted;
+      return api.fetch(request);
+    };
+    client = createQuoteChatClient({ baseUrl: "http://127.0.0.1:3000", token: () => "t", fetch: gated });
+    const chat = mounted({ follow: false });
+    await chat.load();
+
+    const first = chat.regenerate(() => llm(["one"], 10), { id: "a-1" });
+    await vi.advanceTimersByTimeAsync(0); // its reply's create waits; the newest message is still the user's
+    const second = vi.fn(() => llm(["two"], 10));
+    await expect(chat.regenerate(second, { id: "a-2" })).rejects.toMatchObject({ code: "REPLY_IN_PROGRESS" });
+    expect(second).not.toHaveBeenCalled();
+
+    releasePost();
+    await vi.advanceTimersByTimeAsync(100);
+    await first;
+    expect(api.chats.get(JOB)!.map((m) => m.message_id)).toEqual(["m-1", "a-1"]);
+  });
+
+  it("refuses regenerate() while a send() is on its way", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
+    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "Hello." });
+    const chat = mounted({ follow: false });
+    await chat.load();
+    const sent = chat.send("3 boxes");
+    const source = vi.fn(() => llm(["again"], 10));
+    await expect(chat.regenerate(source)).rejects.toMatchObject({ code: "REPLY_IN_PROGRESS" });
+    await sent;
+    expect(source).not.toHaveBeenCalled();
+    expect(api.requestsTo("PATCH")).toHaveLength(0);
   });
 
   it("refuses an empty chat: there is nothing to regenerate", async () => {
