@@ -74,7 +74,9 @@ export type PollResult =
 export interface ConflictPolicy {
   /**
    * What a 412 (someone wrote since `current`) does:
-   * - `retry` (default): read the message again and call `update` with it;
+   * - `retry` (default): read the message again and call `update` with it — also when the 412
+   *   is this PATCH's own write whose answer was lost (it cannot be told from another writer's
+   *   identical change): a non-idempotent `update` should recognise its own write (README);
    * - `overwrite`: send the same body again with If-Match = `details.current_version`, without
    *   reading (for a writer whose body does not depend on the stored state, e.g. a stream
    *   that always sends its whole content);
@@ -415,7 +417,17 @@ export class QuoteChatClient {
     body: MessagePatch,
     options: { ifMatch?: number } = {},
   ): Promise<Patched> {
-    const { ifMatch } = options;
+    return this.#patch(jobId, messageId, body, options.ifMatch, true);
+  }
+
+  /** `patch`; with `recognizeOwn` false, a 412 is never taken for this PATCH's own lost answer. */
+  async #patch(
+    jobId: string,
+    messageId: string,
+    body: MessagePatch,
+    ifMatch: number | undefined,
+    recognizeOwn: boolean,
+  ): Promise<Patched> {
     let attempts = 0;
     try {
       const { data, response } = await this.#send(ifMatch !== undefined, (init) => {
@@ -432,7 +444,7 @@ export class QuoteChatClient {
       const message = required(data, response).data;
       return { message, version: message.version ?? versionFromEtag(response.headers.get("ETag")) };
     } catch (error) {
-      if (ifMatch === undefined || attempts < 2 || !conflictsWithNext(error, ifMatch)) throw error;
+      if (!recognizeOwn || ifMatch === undefined || attempts < 2 || !conflictsWithNext(error, ifMatch)) throw error;
       const message = await this.getMessage(jobId, messageId);
       if (message.version !== ifMatch + 1 || !holdsPatch(message, body)) throw error;
       return { message, version: message.version };
@@ -441,8 +453,12 @@ export class QuoteChatClient {
 
   /**
    * A PATCH guarded by If-Match that survives concurrent writers: `update` computes the body
-   * from the message as stored, and on 412 the policy decides (see ConflictPolicy) — except for
-   * a 412 that is this PATCH's own lost answer, which `patch` turns back into its result.
+   * from the message as stored, and on 412 the policy decides (see ConflictPolicy). With
+   * `overwrite` and `fail`, a 412 that looks like this PATCH's own lost answer is turned back
+   * into its result, as `patch` does; `retry` never guesses so (another writer's identical
+   * change looks the same, and an increment would be lost): it calls `update` again on the
+   * message as stored — so after a lost answer a change that is not idempotent is applied
+   * twice, unless `update` recognises its own earlier write (see the README).
    */
   async patchWithRetry(
     jobId: string,
@@ -455,7 +471,7 @@ export class QuoteChatClient {
     let body = update(current);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.patch(jobId, messageId, body, { ifMatch: current.version });
+        return await this.#patch(jobId, messageId, body, current.version, onConflict !== "retry");
       } catch (error) {
         if (!isQuoteChatError(error, "PRECONDITION_FAILED")) throw error;
         if (onConflict === "fail" || attempt >= maxAttempts) throw error;

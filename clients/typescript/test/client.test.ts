@@ -128,19 +128,57 @@ describe("patch", () => {
     ]);
   });
 
-  it("patchWithRetry applies a change once when a resent PATCH meets its own landed first attempt", async () => {
+  it("patchWithRetry 'retry' never takes another writer's identical change for its own lost answer", async () => {
+    const mine = api.seed(JOB, { message_id: "a-1", role: "assistant", metadata: { count: 1 } });
+    api.fail("network-before", { method: "PATCH" }); // not applied
+    const update = vi.fn((current) => ({ metadata: { count: (current.metadata.count as number) + 1 } }));
+    const call = client.patchWithRetry(JOB, "a-1", update, { current: mine });
+    await vi.advanceTimersByTimeAsync(0);
+    api.update(JOB, "a-1", { metadata: { count: 2 } }); // another writer's increment, during the back-off
+    const result = await run(call);
+
+    // Both increments count: the resend's 412 on version 2 (which holds count 2) is not taken for its own.
+    expect(result.message.metadata).toEqual({ count: 3 });
+    expect(update).toHaveBeenCalledTimes(2);
+    expect(api.requestsTo("PATCH").map((r) => [r.headers.get("If-Match"), r.status])).toEqual([
+      ['"1"', "network-error"],
+      ['"1"', 412],
+      ['"2"', 200],
+    ]);
+  });
+
+  it("patchWithRetry 'retry' after a lost answer: an update that recognises its own write applies once", async () => {
     const mine = api.seed(JOB, { message_id: "a-1", role: "assistant", metadata: { count: 1, draft: true } });
     api.fail("network-after", { method: "PATCH" }); // applied, but the answer is lost
-    const update = vi.fn((current) => ({
-      metadata: { count: (current.metadata.count as number) + 1, draft: null },
-      status: "complete" as const,
-    }));
+    // The README's recipe: a unique id in the body; when `current` has it, change nothing else.
+    const op = "op-7";
+    const update = vi.fn((current) =>
+      current.metadata.op === op
+        ? { metadata: { op } }
+        : { metadata: { count: (current.metadata.count as number) + 1, draft: null, op }, status: "complete" as const },
+    );
 
     const result = await run(client.patchWithRetry(JOB, "a-1", update, { current: mine }));
 
+    expect(result.message.metadata).toEqual({ count: 2, op });
+    expect(api.chats.get(JOB)![0]).toMatchObject({ version: 3, metadata: { count: 2, op }, status: "complete" });
+    expect(update).toHaveBeenCalledTimes(2);
+    expect(api.requestsTo("PATCH").map((r) => [r.headers.get("If-Match"), r.status])).toEqual([
+      ['"1"', "network-error"],
+      ['"1"', 412],
+      ['"2"', 200],
+    ]);
+  });
+
+  it("patchWithRetry 'overwrite' (a body that does not depend on what is stored) takes its own landed write as its answer", async () => {
+    const mine = api.seed(JOB, { message_id: "a-1", role: "assistant", content: "" });
+    api.fail("network-after", { method: "PATCH" }); // applied, but the answer is lost
+    const update = vi.fn(() => ({ content: "the whole text", status: "complete" as const }));
+
+    const result = await run(client.patchWithRetry(JOB, "a-1", update, { current: mine, onConflict: "overwrite" }));
+
     expect(result.version).toBe(2);
-    expect(result.message.metadata).toEqual({ count: 2 });
-    expect(api.chats.get(JOB)![0]).toMatchObject({ version: 2, metadata: { count: 2 }, status: "complete" });
+    expect(api.chats.get(JOB)![0]).toMatchObject({ version: 2, content: "the whole text", status: "complete" });
     expect(update).toHaveBeenCalledTimes(1);
     expect(api.requestsTo("PATCH").map((r) => [r.headers.get("If-Match"), r.status])).toEqual([
       ['"1"', "network-error"],
