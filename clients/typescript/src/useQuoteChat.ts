@@ -123,6 +123,14 @@ export interface UseQuoteChatReturn<Meta extends Metadata = Metadata> {
   error: Readonly<Ref<QuoteChatError | null>>;
   /** The newest message is a reply left `streaming` by a writer that stopped updating it. */
   interrupted: Readonly<Ref<boolean>>;
+  /**
+   * `regenerate()` would not be refused by this page's own checks (show the "Regenerate" button
+   * while it is true): this page is neither sending nor writing a reply, and the newest message
+   * is a reply nobody is writing (finished, or interrupted) that was not regenerated already
+   * (or whose successor never came within `staleAfterMs`), or a user message nobody answered
+   * (not while `awaitReply` waits for the server's reply). Another tab may still win the race.
+   */
+  canRegenerate: Readonly<Ref<boolean>>;
   clearError: () => void;
   /**
    * Reads the whole chat; then (unless `follow: false` or paused) follows it live — also when
@@ -264,6 +272,16 @@ function chat<Meta extends Metadata>(
     return isOrphanCandidate(last) && isStale(last, clock.value);
   });
 
+  const canRegenerate = computed(() => {
+    if (busyHere()) return false;
+    const last = messages.value[messages.value.length - 1];
+    if (last === undefined) return false;
+    if (last.role !== "assistant") return !awaitingReply();
+    const stale = isStale(last, clock.value);
+    if (typeof last.metadata["superseded_by"] === "string" && !stale) return false;
+    return last.status !== "streaming" || stale;
+  });
+
   const status = computed<ChatStatus>(() => {
     void writersChanged.value;
     let mine: "submitted" | "streaming" | undefined;
@@ -310,8 +328,10 @@ function chat<Meta extends Metadata>(
     clock.value = Date.now();
     clearTimeout(staleTimer);
     staleTimer = undefined;
-    const last = messages.value[messages.value.length - 1];
-    if (!isOrphanCandidate(last) || isStale(last, clock.value)) return;
+    const last: Message | undefined = messages.value[messages.value.length - 1];
+    // A superseded reply too: regenerate() may take it over once it is stale (canRegenerate).
+    const superseded = last?.role === "assistant" && typeof last.metadata["superseded_by"] === "string";
+    if (last === undefined || !(superseded || isOrphanCandidate(last)) || isStale(last, clock.value)) return;
     const due = Date.parse(last.updated_at) + staleAfterMs - clock.value + 1;
     staleTimer = setTimeout(tickClock, Math.max(1, due));
   }
@@ -1059,6 +1079,7 @@ function chat<Meta extends Metadata>(
     following: follower.isActive,
     error,
     interrupted,
+    canRegenerate,
     clearError,
     load,
     send,

@@ -825,6 +825,50 @@ describe("regenerate", () => {
     expect(api.requestsTo("PATCH")).toHaveLength(0);
   });
 
+  it("canRegenerate is true exactly when regenerate() would not be refused here", async () => {
+    const chat = mounted({ follow: false });
+    await chat.load();
+    expect(chat.canRegenerate.value).toBe(false); // an empty chat
+
+    await chat.send("hi");
+    expect(chat.canRegenerate.value).toBe(true); // an unanswered question: regenerate() answers it
+    const reply = chat.streamReply(() => llm(["Hello."], 50), { id: "a-1" });
+    expect(chat.canRegenerate.value).toBe(false); // this page writes it
+    await vi.advanceTimersByTimeAsync(500);
+    await reply;
+    expect(chat.canRegenerate.value).toBe(true); // complete
+
+    const again = chat.regenerate(() => llm(["Hi!"], 50), { id: "a-2" });
+    expect(chat.canRegenerate.value).toBe(false); // taking it over
+    await vi.advanceTimersByTimeAsync(500);
+    await again;
+    expect(chat.canRegenerate.value).toBe(true);
+  });
+
+  it("canRegenerate: not for a superseded reply until it is stale, nor one streamed elsewhere until interrupted", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "hi" });
+    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "old", metadata: { superseded_by: "a-9" } });
+    const chat = mounted({ follow: false });
+    await chat.load();
+    expect(chat.canRegenerate.value).toBe(false);
+    await vi.advanceTimersByTimeAsync(30_001); // nothing else happens: the clock alone moves it
+    expect(chat.canRegenerate.value).toBe(true);
+
+    api.seed(OTHER_JOB, { message_id: "m-1", role: "user", content: "hi" });
+    api.seed(OTHER_JOB, { message_id: "b-1", role: "assistant", content: "I und", status: "streaming" });
+    const other = mounted({ follow: false }, OTHER_JOB);
+    await other.load();
+    expect(other.canRegenerate.value).toBe(false);
+    await vi.advanceTimersByTimeAsync(30_001);
+    expect(other.interrupted.value).toBe(true);
+    expect(other.canRegenerate.value).toBe(true);
+
+    const waiting = mounted({ follow: false, awaitReply: true }, OTHER_JOB);
+    await waiting.load();
+    await waiting.send("and 4 lids?");
+    expect(waiting.canRegenerate.value).toBe(false); // the server's writer answers it
+  });
+
   it("refuses an empty chat: there is nothing to regenerate", async () => {
     const chat = mounted({ follow: false });
     await chat.load();

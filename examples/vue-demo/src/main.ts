@@ -58,7 +58,7 @@ const ChatView = defineComponent({
     watch(mode, (m) => rememberParam("mode", m));
     // Refs, destructured: each is unwrapped in the template (`status`, not `chat.status.value`).
     const {
-      messages, status, loading, following, error, interrupted,
+      messages, status, loading, following, error, interrupted, canRegenerate: regenerable,
       clearError, load, send: sendMessage, streamReply, stop, regenerate, follow, clear, restore: restoreChat,
     } = useQuoteChat<DemoMeta>(client, s.job, {
       pollMs: s.pollMs,
@@ -76,15 +76,10 @@ const ChatView = defineComponent({
     const summary = ref<Summary | null>(null);
     const last = computed<ChatMessage<DemoMeta> | undefined>(() => messages.value[messages.value.length - 1]);
     const busy = computed(() => sending.value || streamingHere.value);
-    // "Ask again": the newest reply once nobody writes it (`ready` or `error`: it is complete,
-    // failed or interrupted), unless it was regenerated already.
-    const canRegenerate = computed(
-      () =>
-        !busy.value &&
-        last.value?.role === "assistant" &&
-        !last.value.metadata.superseded_by &&
-        (status.value === "ready" || status.value === "error"),
-    );
+    // "Ask again": whenever regenerate() would go ahead (the kit's canRegenerate: the newest
+    // reply is complete, failed or interrupted and not regenerated already — or its successor
+    // never came — or a question is unanswered), and this page is not busy.
+    const canRegenerate = computed(() => !busy.value && regenerable.value);
 
     // The summary (the API's counters) whenever a message comes or goes or changes status.
     let summaryCalls = 0;
