@@ -134,7 +134,8 @@ export interface UseQuoteChatReturn<Meta extends Metadata = Metadata> {
   clearError: () => void;
   /**
    * Reads the whole chat; then (unless `follow: false` or paused) follows it live — also when
-   * the read failed: the follow reads it once the API answers again.
+   * the read failed for a reason that may pass (no answer, a timeout, a 5xx): the follow reads
+   * it once the API answers again. Not after a 4xx (an unknown job, a bad id, a 401).
    */
   load: () => Promise<void>;
   /** Shows the user's message at once, stores it, takes it back out if that fails. */
@@ -403,17 +404,21 @@ function chat<Meta extends Metadata>(
     const g = gen;
     loaded = true;
     loading.value = true;
+    let follows = true;
     try {
       await track(() => reloadAll(g));
     } catch (e) {
+      // Only a failure that may pass (no answer, a timeout, a 5xx) is worth following on; an
+      // unknown job, a malformed id or a token refused answer the same every time.
+      follows = isQuoteChatError(e) && (e.code === "NETWORK_ERROR" || e.status >= 500);
       // The read the follow retries: its first good tick clears this error, as its own.
-      if (g === gen) errorFromFollow = true;
+      if (g === gen && follows) errorFromFollow = true;
       throw e;
     } finally {
       if (g === gen) loading.value = false;
       // Even after a failed load (offline, a 503): the follow's first good tick reads the
       // whole chat and clears the error, so the page recovers without a reload.
-      if (g === gen && wantFollow) follower.start();
+      if (g === gen && wantFollow && follows) follower.start();
     }
   }
 

@@ -136,6 +136,29 @@ describe("load and send", () => {
     expect(chat.status.value).toBe("ready");
   });
 
+  it("does not follow after a load that failed for good (404, 400, 401): only network failures and 5xx are retried", async () => {
+    const unknown = mounted({}, "11111111-2222-3333-4444-555555555555");
+    await expect(unknown.load()).rejects.toMatchObject({ code: "JOB_NOT_FOUND" });
+    const malformed = mounted({}, "not-a-uuid");
+    await expect(malformed.load()).rejects.toMatchObject({ code: "INVALID_JOB_ID" });
+    client = createQuoteChatClient({ baseUrl: "http://127.0.0.1:3000", token: () => "", fetch: api.fetch });
+    const signedOut = mounted();
+    await expect(signedOut.load()).rejects.toMatchObject({ code: "UNAUTHENTICATED" });
+    const requests = api.requests.length;
+    await vi.advanceTimersByTimeAsync(30_000);
+    for (const chat of [unknown, malformed, signedOut]) {
+      expect(chat.following.value).toBe(false);
+      expect(chat.status.value).toBe("error");
+    }
+    expect(api.requests.length).toBe(requests);
+
+    api.fail("unavailable", { method: "GET", retryAfter: "60" }); // longer than the client retries
+    client = createQuoteChatClient({ baseUrl: "http://127.0.0.1:3000", token: () => "t", fetch: api.fetch });
+    const unavailable = mounted();
+    await expect(unavailable.load()).rejects.toMatchObject({ code: "SERVICE_UNAVAILABLE" });
+    expect(unavailable.following.value).toBe(true);
+  });
+
   it("types metadata as the app declares it", async () => {
     api.seed(JOB, { message_id: "m-1", role: "user", content: "hi", metadata: { source: "web" } });
     const chat = mounted<{ source?: string; model?: string }>({ follow: false });
