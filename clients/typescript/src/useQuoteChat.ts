@@ -315,6 +315,7 @@ function chat<Meta extends Metadata>(
   }
 
   function commit(): void {
+    if (disposed) return; // unmounted: nobody reads `messages`, and no timer may be armed
     const stored = new Set(server.map((m) => m.message_id));
     messages.value = [
       ...server.map((m) => overrides.get(m.message_id) ?? m),
@@ -326,6 +327,7 @@ function chat<Meta extends Metadata>(
   // `interrupted` compares with the clock: move it now, and again when the newest reply would
   // become stale if nothing changes.
   function tickClock(): void {
+    if (disposed) return;
     clock.value = Date.now();
     clearTimeout(staleTimer);
     staleTimer = undefined;

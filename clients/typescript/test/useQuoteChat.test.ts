@@ -1280,6 +1280,18 @@ describe("live follow", () => {
     },
   );
 
+  it("arms no timer once unmounted, even when an answer that changes the chat comes afterwards", async () => {
+    api.seed(JOB, { message_id: "m-1", role: "user", content: "3 boxes" });
+    api.seed(JOB, { message_id: "a-1", role: "assistant", content: "Noted.", status: "complete" });
+    const chat = mounted({ follow: false });
+    await chat.load();
+    const done = chat.regenerate(() => llm(["again"], 10), { id: "a-2" }).catch(() => {});
+    for (const scope of scopes.splice(0)) scope.stop();
+    await vi.advanceTimersByTimeAsync(0); // the takeover's answer: a superseded reply, newest
+    await done;
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it("streamReply() after unmounting is refused at once: its source is never called, nothing is written", async () => {
     const chat = mounted();
     await chat.load();
