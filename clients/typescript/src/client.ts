@@ -132,7 +132,10 @@ export interface QuoteChatClientOptions {
 
 /** Errors a client sees that are not the API's own codes. */
 export type ClientErrorCode =
-  /** No response (offline, DNS, CORS refusal, connection reset, none within `timeoutMs`) after the retries. */
+  /**
+   * No response (offline, DNS, CORS refusal, connection reset, none within `timeoutMs`) after the
+   * retries, or a request aborted from outside (an `AbortError` from the fetch; not retried).
+   */
   | "NETWORK_ERROR"
   /**
    * A response that is not the API's envelope, e.g. API Gateway's own 5xx `{"message":...}`, or
@@ -398,7 +401,13 @@ export class QuoteChatClient {
    * is the same request: 200 with the original timestamp if the first one landed.
    */
   async create(jobId: string, input: NewMessageInput): Promise<Created> {
-    const body = { ...input, message_id: input.message_id ?? newMessageId(input.role) };
+    let messageId = input.message_id;
+    try {
+      messageId ??= newMessageId(input.role);
+    } catch (cause) {
+      throw toQuoteChatError(cause, "CLIENT_ERROR"); // no Web Crypto at all
+    }
+    const body = { ...input, message_id: messageId };
     const { data, response } = await this.#send(true, (init) =>
       this.#api.POST(CHAT, { params: { path: { job_id: jobId } }, body, ...init }),
     );
@@ -624,14 +633,30 @@ export class QuoteChatClient {
   ): Promise<R> {
     const { attempts, networkDelayMs, maxRetryAfterMs } = this.#retry;
     for (let attempt = 1; ; attempt++) {
-      // Outside the try: a failing token() is the caller's problem, not a network failure.
-      const headers = { Authorization: `Bearer ${await this.#token()}` };
+      // A failing token() is the caller's problem, not a network failure: CLIENT_ERROR.
+      let token: string;
+      try {
+        token = await this.#token();
+      } catch (cause) {
+        throw toQuoteChatError(cause, "CLIENT_ERROR");
+      }
+      const headers = { Authorization: `Bearer ${token}` };
       let result: R;
       try {
         result = await this.#attempt(headers, request);
       } catch (cause) {
         if (cause instanceof QuoteChatError) throw cause;
-        if (cause instanceof DOMException && cause.name === "AbortError") throw cause;
+        if (isAbortError(cause)) {
+          // Aborted from outside (a custom fetch, the page going away): no answer, and not
+          // ours to retry. Whether the server got the request is unknown, as for any
+          // network failure.
+          throw new QuoteChatError({
+            message: `request aborted: ${cause instanceof Error ? cause.message : String(cause)}`,
+            status: 0,
+            code: "NETWORK_ERROR",
+            cause,
+          });
+        }
         if (idempotent && attempt < attempts) {
           await sleep(networkDelayMs * 2 ** (attempt - 1));
           continue;
@@ -819,6 +844,10 @@ function nextCursorFromLink(link: string | null): string | undefined {
     }
   }
   return undefined;
+}
+
+function isAbortError(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { name?: unknown }).name === "AbortError";
 }
 
 function sleep(ms: number): Promise<void> {

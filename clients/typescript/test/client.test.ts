@@ -419,6 +419,33 @@ describe("errors", () => {
     expect(api.requestsTo("DELETE")).toHaveLength(1);
   });
 
+  it("wraps every other failure as a QuoteChatError: an AbortError (not retried) and a failing token()", async () => {
+    const aborted = new DOMException("The operation was aborted.", "AbortError");
+    const fetch = vi.fn(async () => {
+      throw aborted;
+    });
+    const aborting = createQuoteChatClient({ baseUrl: "http://127.0.0.1:3000", token: () => "t", fetch });
+    const error = await run(aborting.list(JOB)).catch((e) => e);
+    expect(error).toBeInstanceOf(QuoteChatError);
+    expect(error).toMatchObject({ status: 0, code: "NETWORK_ERROR" });
+    expect(error.cause).toBe(aborted);
+    expect(fetch).toHaveBeenCalledOnce();
+
+    const noKey = new Error("no token yet");
+    const signedOut = createQuoteChatClient({
+      baseUrl: "http://127.0.0.1:3000",
+      token: () => {
+        throw noKey;
+      },
+      fetch: api.fetch,
+    });
+    const failed = await run(signedOut.summary(JOB)).catch((e) => e);
+    expect(failed).toBeInstanceOf(QuoteChatError);
+    expect(failed).toMatchObject({ status: 0, code: "CLIENT_ERROR", message: "no token yet" });
+    expect(failed.cause).toBe(noKey);
+    expect(api.requests).toHaveLength(0);
+  });
+
   it("reports a success that is not the API's JSON (e.g. a dev server's index.html) as UNEXPECTED_RESPONSE, once", async () => {
     const answering = (body: string, type: string) => {
       const fetch = vi.fn(async () => new Response(body, { status: 200, headers: { "Content-Type": type } }));
