@@ -152,8 +152,9 @@ export interface UseQuoteChatReturn<Meta extends Metadata = Metadata> {
    * Redoes the newest reply — complete, failed or interrupted — as Vercel AI SDK's `regenerate()`:
    * marks it `superseded_by` the new reply with If-Match (so only one tab wins; the other gets a
    * 412), keeping its status (an interrupted one becomes `error`), then streams a new reply from
-   * `source`. Refused while that reply is being written (here, or elsewhere and not yet
-   * interrupted) and once it was regenerated already.
+   * `source`. Refused while this page sends a message or writes a reply, while the reply is
+   * being written elsewhere (until it is interrupted), and once it was regenerated already
+   * (unless its successor never came within `staleAfterMs`). `canRegenerate` says when not.
    */
   regenerate: (source: ReplySource, options?: StreamReplyOptions<Meta>) => Promise<ChatMessage<Meta>>;
   /** Pause and resume the live follow (VueUse's `Pausable`). */
