@@ -6,6 +6,7 @@ use crate::error::ApiError;
 use crate::ids::MessageId;
 use crate::limits::{MAX_CONTENT_BYTES, MAX_METADATA_BYTES};
 use crate::model::{metadata_to_string, Echoed, MessagePatch, Metadata, NewMessage, Status};
+use serde_json::value::RawValue;
 
 const STATUS_RULE: &str = "must be \"streaming\", \"complete\" or \"error\"";
 
@@ -17,6 +18,26 @@ fn status_field(fields: &Fields<'_>, problems: &mut Problems) -> Option<Status> 
         problems.add("status", STATUS_RULE);
     }
     status
+}
+
+/// A field the body must hold, read by `parse`; `None` with its problem noted when it is missing
+/// (`rule.1`) or `parse` refuses it (`rule.2`).
+fn required<T>(
+    fields: &Fields<'_>,
+    problems: &mut Problems,
+    rule: (&str, &str, &str),
+    parse: impl Fn(&RawValue) -> Option<T>,
+) -> Option<T> {
+    let (name, missing, wrong) = rule;
+    let Some(raw) = fields.get(name).copied() else {
+        problems.add(name, missing);
+        return None;
+    };
+    let value = parse(raw);
+    if value.is_none() {
+        problems.add(name, wrong);
+    }
+    value
 }
 
 fn check_content_size(content: &str) -> Result<(), ApiError> {
@@ -45,45 +66,28 @@ pub fn new_message(body: &str) -> Result<NewMessage, ApiError> {
     let fields = object_fields(body)?;
     let mut problems = Problems::default();
 
-    let message_id = match fields.get("message_id").copied() {
-        None => {
-            problems.add("message_id", "is required");
-            None
-        }
-        Some(raw) => match string_field(raw).as_deref().and_then(MessageId::parse) {
-            Some(id) => Some(id),
-            None => {
-                problems.add("message_id", MessageId::RULE);
-                None
-            }
-        },
-    };
-    let role = match fields.get("role").copied() {
-        None => {
-            problems.add("role", "is required");
-            None
-        }
-        Some(raw) => {
-            let role = role_field(raw);
-            if role.is_none() {
-                problems.add("role", "must be \"user\" or \"assistant\"");
-            }
-            role
-        }
-    };
-    let content = match fields.get("content").copied() {
-        None => {
-            problems.add("content", "is required (it may be an empty string)");
-            None
-        }
-        Some(raw) => {
-            let content = string_field(raw);
-            if content.is_none() {
-                problems.add("content", "must be a string");
-            }
-            content
-        }
-    };
+    let message_id = required(
+        &fields,
+        &mut problems,
+        ("message_id", "is required", MessageId::RULE),
+        |raw| string_field(raw).as_deref().and_then(MessageId::parse),
+    );
+    let role = required(
+        &fields,
+        &mut problems,
+        ("role", "is required", "must be \"user\" or \"assistant\""),
+        role_field,
+    );
+    let content = required(
+        &fields,
+        &mut problems,
+        (
+            "content",
+            "is required (it may be an empty string)",
+            "must be a string",
+        ),
+        string_field,
+    );
     let metadata = match fields.get("metadata").copied() {
         None => Some(Metadata::new()),
         Some(raw) if is_null(raw) => Some(Metadata::new()),
