@@ -38,6 +38,18 @@ function mounted<Meta extends Record<string, unknown> = Record<string, unknown>>
   return scope.run(() => useQuoteChat<Meta>(client, jobId, options))!;
 }
 
+/** Makes `client` hold every create until the returned function is called. */
+function holdCreates(): () => void {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const held = async (request: Request) => {
+    if (request.method === "POST") await released;
+    return api.fetch(request);
+  };
+  client = createQuoteChatClient({ baseUrl: "http://127.0.0.1:3000", token: () => "t", fetch: held });
+  return release;
+}
+
 /** Every status the composable goes through, as it changes. */
 function statuses(chat: { status: { readonly value: ChatStatus } }): ChatStatus[] {
   const seen: ChatStatus[] = [chat.status.value];
@@ -729,13 +741,7 @@ describe("regenerate", () => {
     seedOrphan();
     // The new reply's create waits until released: the window in which the old reply is
     // already taken over (its version is this page's) and no writer of the new one exists yet.
-    let releasePost!: () => void;
-    const posted = new Promise<void>((resolve) => (releasePost = resolve));
-    const gated = async (request: Request) => {
-      if (request.method === "POST") await posted;
-      return api.fetch(request);
-    };
-    client = createQuoteChatClient({ baseUrl: "http://127.0.0.1:3000", token: () => "t", fetch: gated });
+    const releasePost = holdCreates();
     const chat = mounted({ follow: false });
     await chat.load();
 
@@ -813,13 +819,7 @@ describe("regenerate", () => {
 
   it("refuses a second regenerate() of an unanswered user message while the first one's reply is being created", async () => {
     api.seed(JOB, { message_id: "m-1", role: "user", content: "3 boxes" });
-    let releasePost!: () => void;
-    const posted = new Promise<void>((resolve) => (releasePost = resolve));
-    const gated = async (request: Request) => {
-      if (request.method === "POST") await posted;
-      return api.fetch(request);
-    };
-    client = createQuoteChatClient({ baseUrl: "http://127.0.0.1:3000", token: () => "t", fetch: gated });
+    const releasePost = holdCreates();
     const chat = mounted({ follow: false });
     await chat.load();
 
